@@ -1,0 +1,45 @@
+/* Every file ApplyHardenedConfig writes, rendered from the layout and the
+ * validated options. PreviewConfig returns exactly this; Apply writes
+ * exactly this. Nothing here touches the disk except reading what must be
+ * kept (an existing keys file) and which ntp-units.d lists exist. */
+#pragma once
+
+#include "layout.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char  *path;     /* absolute path on the managed system */
+  char  *content;
+  guint  mode;     /* 0644, 0640, ... */
+  char  *owner;    /* user name */
+  char  *group;    /* group name */
+} NtsRenderedFile;
+
+void nts_rendered_file_free (NtsRenderedFile *file);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsRenderedFile, nts_rendered_file_free)
+
+/* @servers must have passed nts_server_list_validate(). Returns
+ * NtsRenderedFile*, in the order Apply writes them. */
+GPtrArray *nts_render_files (const NtsLayout   *layout,
+                             const char *const *servers,
+                             guint              min_sources,
+                             GError           **error);
+
+/* The pieces, for tests and for the steps that write them one by one. */
+char *nts_render_chrony_conf (const NtsLayout   *layout,
+                              const char *const *servers,
+                              guint              min_sources);
+char *nts_render_keys_file (const NtsLayout *layout, const char *existing_content);
+char *nts_render_hardening_dropin (const NtsLayout *layout);
+char *nts_hardening_dropin_path (const NtsLayout *layout);
+
+/* The ntp-units.d list that makes timedated (and a desktop's "automatic
+ * time" switch) pick chrony, or NULL in *path when a packaged list already
+ * puts chrony's unit before systemd-timesyncd. */
+gboolean nts_render_ntp_units_list (const NtsLayout *layout,
+                                    char           **path,
+                                    char           **content,
+                                    GError         **error);
+
+G_END_DECLS
