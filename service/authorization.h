@@ -1,0 +1,28 @@
+/* polkit, asked asynchronously for the caller of a method call. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define NTS_ACTION_APPLY     "org.ntssetup.manager.apply"
+#define NTS_ACTION_ROLLBACK  "org.ntssetup.manager.rollback"
+#define NTS_ACTION_INSTALL   "org.ntssetup.manager.install"
+#define NTS_ACTION_VERIFY    "org.ntssetup.manager.verify"
+
+/* Checks @action_id for the sender of @invocation (subject: its unique
+ * bus name, never a PID, which could be recycled). polkit may interact
+ * with the user only when the message carries
+ * ALLOW_INTERACTIVE_AUTHORIZATION. The check is cancelled when @cancellable
+ * is, or when the caller leaves the bus. Fails closed: any error talking to
+ * polkit is AccessDenied. Errors: G_DBUS_ERROR_ACCESS_DENIED,
+ * NTS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, G_IO_ERROR_CANCELLED. */
+void     nts_authorize_async  (GDBusMethodInvocation *invocation,
+                               const char            *action_id,
+                               GCancellable          *cancellable,
+                               GAsyncReadyCallback    callback,
+                               gpointer               user_data);
+gboolean nts_authorize_finish (GAsyncResult          *result,
+                               GError               **error);
+
+G_END_DECLS

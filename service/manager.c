@@ -1,0 +1,473 @@
+#include "config.h"
+#include "manager.h"
+
+#include "authorization.h"
+#include "fault.h"
+#include "layout.h"
+#include "nts-errors.h"
+#include "nts-manager-generated.h"
+#include "options.h"
+#include "render.h"
+#include "systemd-client.h"
+
+#define MANAGER_PATH "/org/ntssetup/Manager"
+#define TIMESYNCD_UNIT "systemd-timesyncd.service"
+
+struct _NtsManager {
+  GDBusConnection *connection;
+  NtsManager1     *skeleton;
+  char            *root;
+  NtsLifetime     *lifetime;
+  GCancellable    *cancellable;
+  /* The one-mutating-call lock. Taken only after authorization, so a
+   * caller sitting in a password dialog blocks nobody. */
+  gboolean         mutating;
+};
+
+/* One method call from arrival to reply. It holds the daemon alive. */
+typedef struct {
+  NtsManager            *manager;
+  GDBusMethodInvocation *invocation;
+  const char            *method;
+  NtsApplyOptions       *apply;
+  guint                  wait;
+  gboolean               force;
+  char                  *snapshot_id;
+  gboolean               holds_lock;
+  char                  *state_before;
+  NtsLayout             *layout;
+} Call;
+
+static Call *
+call_new (NtsManager *manager, GDBusMethodInvocation *invocation, const char *method)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->manager = manager;
+  call->invocation = g_object_ref (invocation);
+  call->method = method;
+  nts_lifetime_hold (manager->lifetime);
+  return call;
+}
+
+static void
+call_free (Call *call)
+{
+  nts_lifetime_release (call->manager->lifetime);
+  g_clear_object (&call->invocation);
+  g_clear_pointer (&call->apply, nts_apply_options_free);
+  g_clear_pointer (&call->layout, nts_layout_free);
+  g_free (call->snapshot_id);
+  g_free (call->state_before);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+static void refresh_properties (NtsManager *manager);
+
+/* The outcome of a mutating call that ran, for callers who gave up
+ * waiting for the reply. */
+static void
+record_last_result (Call *call, const GError *error, const char *step)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_autofree char *error_name = error ? g_dbus_error_encode_gerror (error) : NULL;
+
+  g_variant_dict_insert (&dict, "method", "s", call->method);
+  g_variant_dict_insert (&dict, "time", "t", (guint64) g_get_real_time ());
+  g_variant_dict_insert (&dict, "ok", "b", error == NULL);
+  g_variant_dict_insert (&dict, "error", "s", error_name ? error_name : "");
+  g_variant_dict_insert (&dict, "message", "s", error ? error->message : "");
+  g_variant_dict_insert (&dict, "step", "s", step ? step : "");
+  g_variant_dict_insert (&dict, "snapshot-id", "s", "");
+  nts_manager1_set_last_result (call->manager->skeleton, g_variant_dict_end (&dict));
+}
+
+static void
+call_unlock (Call *call)
+{
+  if (!call->holds_lock)
+    return;
+  nts_manager1_set_state (call->manager->skeleton, call->state_before);
+  call->manager->mutating = FALSE;
+  call->holds_lock = FALSE;
+  refresh_properties (call->manager);
+}
+
+static void
+call_return_error (Call *call, GError *error)
+{
+  if (call->holds_lock)
+    record_last_result (call, error, NULL);
+  call_unlock (call);
+  g_dbus_method_invocation_return_gerror (call->invocation, error);
+  g_error_free (error);
+  call_free (call);
+}
+
+static void
+call_return_value (Call *call, GVariant *value)
+{
+  if (call->holds_lock)
+    record_last_result (call, NULL, NULL);
+  call_unlock (call);
+  g_dbus_method_invocation_return_value (call->invocation, value);
+  call_free (call);
+}
+
+/* Mutating calls only: refuse with Busy rather than queue, so two callers
+ * never interleave and neither waits blind. */
+static gboolean
+call_try_lock (Call *call, const char *state, GError **error)
+{
+  NtsManager *manager = call->manager;
+
+  if (manager->mutating)
+    {
+      g_set_error (error, NTS_ERROR, NTS_ERROR_BUSY,
+                   "another change is in progress (State: %s); try again when it ends",
+                   nts_manager1_get_state (manager->skeleton));
+      return FALSE;
+    }
+  manager->mutating = TRUE;
+  call->holds_lock = TRUE;
+  call->state_before = g_strdup (nts_manager1_get_state (manager->skeleton));
+  nts_manager1_set_state (manager->skeleton, state);
+  return TRUE;
+}
+
+/* ---- properties ------------------------------------------------------ */
+
+static void
+on_timesyncd_state (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  NtsManager *manager = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsUnitState) state = nts_systemd_get_unit_state_finish (res, &error);
+
+  if (state == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("cannot ask systemd about %s: %s", TIMESYNCD_UNIT, error->message);
+      return;
+    }
+  nts_manager1_set_timesyncd_active (manager->skeleton,
+                                     g_strcmp0 (state->active_state, "active") == 0);
+}
+
+static void
+on_layout_for_properties (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  NtsManager *manager = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsLayout) layout = nts_layout_resolve_finish (res, &error);
+
+  if (layout == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("cannot resolve chrony's layout: %s", error->message);
+      return;
+    }
+  nts_manager1_set_chrony_installed (manager->skeleton, layout->chrony_installed);
+}
+
+static void
+refresh_properties (NtsManager *manager)
+{
+  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
+                            on_layout_for_properties, manager);
+  nts_systemd_get_unit_state_async (manager->connection, TIMESYNCD_UNIT, manager->cancellable,
+                                    on_timesyncd_state, manager);
+}
+
+/* ---- PreviewConfig --------------------------------------------------- */
+
+static void
+on_preview_layout (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+  g_autoptr(GPtrArray) files = NULL;
+  GVariantBuilder builder;
+
+  call->layout = nts_layout_resolve_finish (res, &error);
+  if (call->layout == NULL)
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  files = nts_render_files (call->layout, (const char *const *) call->apply->servers,
+                            call->apply->min_sources, &error);
+  if (files == NULL)
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ss}"));
+  for (guint i = 0; i < files->len; i++)
+    {
+      NtsRenderedFile *file = files->pdata[i];
+      g_variant_builder_add (&builder, "{ss}", file->path, file->content);
+    }
+  call_return_value (g_steal_pointer (&call), g_variant_new ("(a{ss})", &builder));
+}
+
+static void
+on_preview_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error))
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  nts_layout_resolve_async (call->manager->root, call->manager->connection,
+                            call->manager->cancellable, on_preview_layout,
+                            g_steal_pointer (&call));
+}
+
+static gboolean
+handle_preview_config (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
+                       GVariant *options, NtsManager *manager)
+{
+  g_autoptr(Call) call = call_new (manager, invocation, "PreviewConfig");
+  GError *error = NULL;
+
+  call->apply = nts_apply_options_parse (options, &error);
+  if (call->apply == NULL)
+    call_return_error (g_steal_pointer (&call), error);
+  else
+    nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
+                         on_preview_authorized, g_steal_pointer (&call));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- ApplyHardenedConfig --------------------------------------------- */
+
+static void
+on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+
+  call->layout = nts_layout_resolve_finish (res, &error);
+  if (call->layout == NULL)
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  call_return_error (g_steal_pointer (&call),
+                     g_error_new (NTS_ERROR, NTS_ERROR_NOT_IMPLEMENTED,
+                                  "ApplyHardenedConfig is not implemented in ntssetup %s; "
+                                  "nothing was changed. PreviewConfig shows the files it "
+                                  "will write.", PACKAGE_VERSION));
+}
+
+static void
+on_apply_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+
+  if (!nts_fault_point_finish (res, &error))
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  nts_layout_resolve_async (call->manager->root, call->manager->connection,
+                            call->manager->cancellable, on_apply_layout,
+                            g_steal_pointer (&call));
+}
+
+static void
+on_apply_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error) || !call_try_lock (call, "applying", &error))
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  nts_fault_point_async ("resolve", call->manager->cancellable,
+                         on_apply_fault_point, g_steal_pointer (&call));
+}
+
+static gboolean
+handle_apply (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
+              GVariant *options, NtsManager *manager)
+{
+  g_autoptr(Call) call = call_new (manager, invocation, "ApplyHardenedConfig");
+  GError *error = NULL;
+
+  call->apply = nts_apply_options_parse (options, &error);
+  if (call->apply == NULL)
+    call_return_error (g_steal_pointer (&call), error);
+  else
+    nts_authorize_async (invocation, NTS_ACTION_APPLY, manager->cancellable,
+                         on_apply_authorized, g_steal_pointer (&call));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- Rollback -------------------------------------------------------- */
+
+static void
+on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error) || !call_try_lock (call, "rolling-back", &error))
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  call_return_error (g_steal_pointer (&call),
+                     g_error_new (NTS_ERROR, NTS_ERROR_NOT_IMPLEMENTED,
+                                  "Rollback is not implemented in ntssetup %s; "
+                                  "nothing was changed.", PACKAGE_VERSION));
+}
+
+static gboolean
+handle_rollback (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
+                 const char *snapshot_id, GVariant *options, NtsManager *manager)
+{
+  g_autoptr(Call) call = call_new (manager, invocation, "Rollback");
+  GError *error = NULL;
+
+  if (!nts_rollback_options_parse (snapshot_id, options, &call->force, &error))
+    call_return_error (g_steal_pointer (&call), error);
+  else
+    {
+      call->snapshot_id = g_strdup (snapshot_id);
+      nts_authorize_async (invocation, NTS_ACTION_ROLLBACK, manager->cancellable,
+                           on_rollback_authorized, g_steal_pointer (&call));
+    }
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- Verify ---------------------------------------------------------- */
+
+static void
+on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error))
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  call_return_error (g_steal_pointer (&call),
+                     g_error_new (NTS_ERROR, NTS_ERROR_NOT_IMPLEMENTED,
+                                  "Verify is not implemented in ntssetup %s",
+                                  PACKAGE_VERSION));
+}
+
+static gboolean
+handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
+               GVariant *options, NtsManager *manager)
+{
+  g_autoptr(Call) call = call_new (manager, invocation, "Verify");
+  GError *error = NULL;
+
+  if (!nts_verify_options_parse (options, &call->wait, &error))
+    call_return_error (g_steal_pointer (&call), error);
+  else
+    nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
+                         on_verify_authorized, g_steal_pointer (&call));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- ListSnapshots --------------------------------------------------- */
+
+static void
+on_list_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error))
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+
+  /* No snapshot store yet: nothing has ever been applied, so the truthful
+   * answer is an empty list. */
+  call_return_value (g_steal_pointer (&call), g_variant_new ("(a(sta{sv}))", NULL));
+}
+
+static gboolean
+handle_list_snapshots (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
+                       NtsManager *manager)
+{
+  Call *call = call_new (manager, invocation, "ListSnapshots");
+
+  nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
+                       on_list_authorized, call);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- object ---------------------------------------------------------- */
+
+NtsManager *
+nts_manager_new (GDBusConnection *connection, const char *root, NtsLifetime *lifetime)
+{
+  NtsManager *manager = g_new0 (NtsManager, 1);
+
+  manager->connection = g_object_ref (connection);
+  manager->root = g_strdup (root);
+  manager->lifetime = lifetime;
+  manager->cancellable = g_cancellable_new ();
+  manager->skeleton = nts_manager1_skeleton_new ();
+
+  nts_manager1_set_state (manager->skeleton, "unconfigured");
+  nts_manager1_set_servers (manager->skeleton, (const char *const[]) { NULL });
+  nts_manager1_set_min_sources (manager->skeleton, 0);
+  nts_manager1_set_last_result (manager->skeleton, g_variant_new ("a{sv}", NULL));
+
+  g_signal_connect (manager->skeleton, "handle-apply-hardened-config", G_CALLBACK (handle_apply), manager);
+  g_signal_connect (manager->skeleton, "handle-verify", G_CALLBACK (handle_verify), manager);
+  g_signal_connect (manager->skeleton, "handle-rollback", G_CALLBACK (handle_rollback), manager);
+  g_signal_connect (manager->skeleton, "handle-list-snapshots", G_CALLBACK (handle_list_snapshots), manager);
+  g_signal_connect (manager->skeleton, "handle-preview-config", G_CALLBACK (handle_preview_config), manager);
+
+  refresh_properties (manager);
+  return manager;
+}
+
+gboolean
+nts_manager_export (NtsManager *manager, GError **error)
+{
+  return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (manager->skeleton),
+                                           manager->connection, MANAGER_PATH, error);
+}
+
+void
+nts_manager_free (NtsManager *manager)
+{
+  if (manager == NULL)
+    return;
+  g_cancellable_cancel (manager->cancellable);
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (manager->skeleton));
+  g_signal_handlers_disconnect_by_data (manager->skeleton, manager);
+  g_clear_object (&manager->skeleton);
+  g_clear_object (&manager->cancellable);
+  g_clear_object (&manager->connection);
+  g_free (manager->root);
+  g_free (manager);
+}

@@ -1,0 +1,23 @@
+/* The org.ntssetup.Manager1 object: method dispatch, the one-mutating-call
+ * lock, and the properties. The work itself lives in the step modules. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lifetime.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NtsManager NtsManager;
+
+NtsManager *nts_manager_new  (GDBusConnection *connection,
+                              const char      *root,
+                              NtsLifetime     *lifetime);
+void        nts_manager_free (NtsManager *manager);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsManager, nts_manager_free)
+
+/* Exports the object; call before owning the bus name so no caller can
+ * see the name without the object. */
+gboolean    nts_manager_export (NtsManager *manager, GError **error);
+
+G_END_DECLS
