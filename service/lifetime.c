@@ -82,7 +82,9 @@ rearm (NtsLifetime *lifetime)
   g_clear_handle_id (&lifetime->timer_id, g_source_remove);
   if (lifetime->timeout_s == 0 || lifetime->holds > 0 || lifetime->state != LIFETIME_SERVING)
     return;
-  lifetime->timer_id = g_timeout_add_seconds (lifetime->timeout_s, on_idle_timeout, lifetime);
+  /* Milliseconds, not g_timeout_add_seconds(): that one may fire up to a
+   * second late, and the deadline is part of the contract. */
+  lifetime->timer_id = g_timeout_add (lifetime->timeout_s * 1000, on_idle_timeout, lifetime);
 }
 
 NtsLifetime *

@@ -1,0 +1,63 @@
+/* A private system bus with stand-ins and a real ntssetupd on it.
+ *
+ * Real: dbus-daemon (with ntssetup's installed bus policy), ntssetupd, the
+ * D-Bus traffic. Stand-ins (python3-dbusmock local templates in
+ * tests/templates/): polkitd, which cannot run without a real system bus
+ * and logind session, and systemd, which cannot be PID 1 here. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  const char *polkit_params;   /* JSON for the polkit template; NULL = no polkit at all */
+  const char *systemd_params;  /* JSON for the systemd template; NULL = no systemd */
+  const char *fault;           /* ntssetupd --fault, or NULL */
+  guint       idle_timeout;    /* ntssetupd --idle-timeout; 0 = never */
+  const char *profile;         /* "debian" (default) or "arch": how the root is seeded */
+} ServiceOptions;
+
+typedef struct {
+  char            *tmpdir;
+  char            *root;         /* ntssetupd --root */
+  char            *bus_address;
+  GSubprocess     *bus;
+  GSubprocess     *polkit;
+  GSubprocess     *systemd;
+  GSubprocess     *daemon;
+  GDBusConnection *client;
+  ServiceOptions   options;
+} ServiceFixture;
+
+void service_fixture_setup    (ServiceFixture *fx, const ServiceOptions *options);
+void service_fixture_teardown (ServiceFixture *fx);
+
+/* Starts ntssetupd and waits (bounded) until it owns its name. */
+void service_fixture_start_daemon (ServiceFixture *fx);
+
+/* Waits, bounded, for @process to exit; returns its exit status or -1 on
+ * timeout. */
+int  fixture_wait_exit (GSubprocess *process, guint timeout_ms);
+
+/* Runs the default main context until *@flag is TRUE or @timeout_ms pass. */
+gboolean fixture_wait_flag (gboolean *flag, guint timeout_ms);
+
+/* A method call on ntssetupd from fx->client. */
+GVariant *fixture_call (ServiceFixture *fx, const char *method, GVariant *params,
+                        GDBusCallFlags flags, GError **error);
+
+/* A call to a stand-in's control interface; asserts it succeeds. */
+GVariant *fixture_polkit (ServiceFixture *fx, const char *method, GVariant *params);
+
+/* A new connection to the private bus (a second caller). */
+GDBusConnection *fixture_connect (ServiceFixture *fx);
+
+/* Every file under the root with its content, mode and owner, as text: a
+ * test compares it before and after to prove nothing was written. */
+char *fixture_tree_fingerprint (ServiceFixture *fx);
+
+/* Environment for child processes pointing at the private bus. */
+char **fixture_environ (ServiceFixture *fx);
+
+G_END_DECLS
