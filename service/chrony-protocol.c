@@ -8,7 +8,6 @@
 #include "chrony-protocol.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <string.h>
 
 G_DEFINE_QUARK (nts-chrony-error-quark, nts_chrony_error)
@@ -185,6 +184,19 @@ nts_chrony_ip_addr_is_ip (const NtsChronyIpAddr *addr)
 
 /* ---- numbers ------------------------------------------------------------ */
 
+/* 2^@e for the exponents the format can produce (-89 .. 38): exact, and
+ * without libm, which the rest of the project does not link. */
+static double
+pow2 (int e)
+{
+  double result = 1.0;
+  double factor = e < 0 ? 0.5 : 2.0;
+
+  for (int n = e < 0 ? -e : e; n > 0; n--)
+    result *= factor;
+  return result;
+}
+
 double
 nts_chrony_float_decode (guint32 raw)
 {
@@ -197,7 +209,7 @@ nts_chrony_float_decode (guint32 raw)
   if (coef > FLOAT_COEF_MAX)
     coef -= 1 << FLOAT_COEF_BITS;
 
-  return ldexp ((double) coef, exp - FLOAT_COEF_BITS);
+  return (double) coef * pow2 (exp - FLOAT_COEF_BITS);
 }
 
 guint32
@@ -206,27 +218,42 @@ nts_chrony_float_encode (double value)
   gboolean negative;
   double magnitude;
   gint64 coef;
-  int exp2, exp;
+  int exp;
 
-  if (isnan (value) || value == 0.0)
+  /* NaN compares unequal to itself. */
+  if (value != value || value == 0.0)
     return 0;
 
   negative = value < 0.0;
-  magnitude = fabs (value);
+  magnitude = negative ? -value : value;
 
-  if (isinf (magnitude))
+  if (magnitude > G_MAXDOUBLE)
     {
       exp = FLOAT_EXP_MAX;
       coef = FLOAT_COEF_MAX;
     }
   else
     {
-      /* magnitude = m * 2^exp2 with m in [0.5, 1): put the most significant
-       * bit at coefficient bit 23 (bit 24 is the sign), i.e.
-       * coef = m * 2^24 and value = coef * 2^(exp - 25) with exp = exp2 + 1. */
-      (void) frexp (magnitude, &exp2);
-      exp = exp2 + 1;
-      coef = llround (ldexp (magnitude, FLOAT_COEF_BITS - exp));
+      /* Normalise to magnitude = m * 2^e2 with m in [0.5, 1), one halving
+       * or doubling at a time (at most ~1100 steps for extreme doubles),
+       * stopping early once the value is out of the format's range. Then
+       * the most significant bit goes to coefficient bit 23 (bit 24 is the
+       * sign): coef = m * 2^24 and value = coef * 2^(exp - 25), exp = e2 + 1. */
+      double m = magnitude;
+      int e2 = 0;
+
+      while (m >= 1.0 && e2 <= FLOAT_EXP_MAX)
+        {
+          m *= 0.5;
+          e2++;
+        }
+      while (m < 0.5 && e2 >= FLOAT_EXP_MIN - FLOAT_COEF_BITS)
+        {
+          m *= 2.0;
+          e2--;
+        }
+      exp = e2 + 1;
+      coef = (gint64) (m * pow2 (FLOAT_COEF_BITS - 1) + 0.5);
       if (coef > FLOAT_COEF_MAX)
         {
           /* Rounding carried into the sign bit (m was just below 1). */
@@ -241,9 +268,9 @@ nts_chrony_float_encode (double value)
         }
       else if (exp < FLOAT_EXP_MIN)
         {
-          /* Denormal range: the smallest exponent with fewer coefficient bits. */
+          /* Below the smallest exponent: keep what fits in the coefficient. */
+          coef = (gint64) (magnitude * pow2 (FLOAT_COEF_BITS - FLOAT_EXP_MIN) + 0.5);
           exp = FLOAT_EXP_MIN;
-          coef = llround (ldexp (magnitude, FLOAT_COEF_BITS - exp));
           if (coef == 0)
             return 0;
         }
