@@ -649,10 +649,13 @@ nts_chrony_decode_source_data (const guint8 *buf, gsize len,
                                NtsChronySourceData *data,
                                GError **error)
 {
-  const guint8 *p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
+  const guint8 *p;
 
   if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_SOURCE_DATA, sequence, error))
     return FALSE;
+
+  /* Not before: with len 0, buf may be NULL. */
+  p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
 
   memset (data, 0, sizeof *data);
   get_ip_addr (p, &data->addr);
@@ -676,10 +679,13 @@ nts_chrony_decode_tracking (const guint8 *buf, gsize len,
                             NtsChronyTracking *tracking,
                             GError **error)
 {
-  const guint8 *p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
+  const guint8 *p;
 
   if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_TRACKING, sequence, error))
     return FALSE;
+
+  /* Not before: with len 0, buf may be NULL. */
+  p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
 
   memset (tracking, 0, sizeof *tracking);
   tracking->ref_id = get_u32 (p);
@@ -707,10 +713,13 @@ nts_chrony_decode_ntp_data (const guint8 *buf, gsize len,
                             NtsChronyNtpData *data,
                             GError **error)
 {
-  const guint8 *p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
+  const guint8 *p;
 
   if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_NTP_DATA, sequence, error))
     return FALSE;
+
+  /* Not before: with len 0, buf may be NULL. */
+  p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
 
   /* Both formats share the first 124 data bytes; NTP_DATA2 only replaces
    * reserved words after total_good_count with counters we do not use. */
@@ -756,10 +765,13 @@ nts_chrony_decode_auth_data (const guint8 *buf, gsize len,
                              NtsChronyAuthData *data,
                              GError **error)
 {
-  const guint8 *p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
+  const guint8 *p;
 
   if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_AUTH_DATA, sequence, error))
     return FALSE;
+
+  /* Not before: with len 0, buf may be NULL. */
+  p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
 
   memset (data, 0, sizeof *data);
   data->mode = get_u16 (p);
@@ -780,11 +792,14 @@ nts_chrony_decode_ntp_source_name (const guint8 *buf, gsize len,
                                    char **name,
                                    GError **error)
 {
-  const char *p = (const char *) buf + NTS_CHRONY_REPLY_HEADER_LEN;
+  const char *p;
   const char *end;
 
   if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_NTP_SOURCE_NAME, sequence, error))
     return FALSE;
+
+  /* Not before: with len 0, buf may be NULL. */
+  p = (const char *) buf + NTS_CHRONY_REPLY_HEADER_LEN;
 
   end = memchr (p, '\0', NAME_LEN);
   if (end == NULL)

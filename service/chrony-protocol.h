@@ -107,7 +107,8 @@ typedef struct {
 } NtsChronyTimespec;
 
 /* 12 bytes: high 32 bits of seconds (0x7fffffff meaning "none"), low 32 bits
- * of seconds, nanoseconds. */
+ * of seconds, nanoseconds. Seconds whose high word would be 0x7fffffff
+ * (year 292e9) cannot be encoded: they decode as their low word. */
 void   nts_chrony_timespec_decode    (const guint8             bytes[12],
                                       NtsChronyTimespec       *ts);
 void   nts_chrony_timespec_encode    (const NtsChronyTimespec *ts,

@@ -982,6 +982,90 @@ test_loopback_benchmark (void)
   }
 }
 
+/* The failure kinds the test bed offers look to the client as measured by
+ * hand (docs: shared notes on chrony 4.3): Verify's tests rely on these. */
+static void
+test_loopback_failure_kinds (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsLoopback) lb = NULL;
+  g_autoptr(NtsChronyClient) client = NULL;
+  g_autoptr(NtsChronyReport) report = NULL;
+  g_autofree char *why_not = NULL;
+  NtsChronySourceReport *sr;
+  gint64 until;
+
+  if (!nts_loopback_find_programs (NULL, NULL, &why_not))
+    {
+      g_autofree char *msg = g_strdup_printf ("needs chronyd and chronyc: %s", why_not);
+      g_test_skip (msg);
+      return;
+    }
+
+  lb = nts_loopback_new (&error);
+  g_assert_no_error (error);
+  nts_loopback_add_server (lb, "127.0.0.5", NTS_LOOPBACK_SERVER_GOOD, &error);
+  g_assert_no_error (error);
+  nts_loopback_add_server (lb, "127.0.0.6", NTS_LOOPBACK_SERVER_UNTRUSTED, &error);
+  g_assert_no_error (error);
+  nts_loopback_add_server (lb, "127.0.0.7", NTS_LOOPBACK_SERVER_KE_CLOSED, &error);
+  g_assert_no_error (error);
+  nts_loopback_add_server (lb, "127.0.0.8", NTS_LOOPBACK_SERVER_NTP_SILENT, &error);
+  g_assert_no_error (error);
+  nts_loopback_start_client (lb, 1, &error);
+  g_assert_no_error (error);
+
+  client = nts_chrony_client_new (nts_loopback_get_client_socket (lb), &error);
+  g_assert_no_error (error);
+
+  /* Until the good one is authenticated and the silent one has sent NTP
+   * requests with the cookies it got: by then every picture is settled. */
+  until = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_clear_pointer (&report, nts_chrony_report_free);
+      report = nts_chrony_client_fetch_report (client, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (report->sources->len, ==, 4);
+      if (find_source (report, "127.0.0.5")->ntp_data.authenticated &&
+          find_source (report, "127.0.0.8")->ntp_data.total_tx_count >= 2)
+        break;
+      if (g_get_monotonic_time () >= until)
+        {
+          g_autofree char *log = nts_loopback_read_log (lb, NULL);
+          g_error ("loopback sources did not settle within 30 s; client log:\n%s", log);
+        }
+      g_usleep (100 * 1000);
+    }
+
+  sr = find_source (report, "127.0.0.5");
+  g_assert_cmpuint (sr->auth_data.key_id, >=, 1);
+  g_assert_cmpuint (sr->ntp_data.total_valid_count, >=, 1);
+
+  /* Untrusted certificate and closed NTS-KE port: no key, no cookies. */
+  for (guint i = 0; i < 2; i++)
+    {
+      sr = find_source (report, i == 0 ? "127.0.0.6" : "127.0.0.7");
+      g_assert_true (sr->have_auth_data && sr->have_ntp_data);
+      g_assert_cmpuint (sr->auth_data.mode, ==, NTS_CHRONY_AUTH_MODE_NTS);
+      g_assert_cmpuint (sr->auth_data.key_id, ==, 0);
+      g_assert_cmpuint (sr->auth_data.key_length, ==, 0);
+      g_assert_cmpuint (sr->auth_data.cookies, ==, 0);
+      g_assert_cmpuint (sr->auth_data.ke_attempts, >=, 1);
+      g_assert_cmpuint (sr->source.reachability, ==, 0);
+      g_assert_false (sr->ntp_data.authenticated);
+    }
+
+  /* NTP never answered: the key exchange worked, nothing comes back. */
+  sr = find_source (report, "127.0.0.8");
+  g_assert_cmpuint (sr->auth_data.key_id, >=, 1);
+  g_assert_cmpuint (sr->auth_data.cookies, >=, 1);
+  g_assert_cmpuint (sr->auth_data.cookies, <, 8);
+  g_assert_cmpuint (sr->ntp_data.total_rx_count, ==, 0);
+  g_assert_cmpuint (sr->source.reachability, ==, 0);
+  g_assert_false (sr->ntp_data.authenticated);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1003,6 +1087,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chrony-client/loopback/compare-with-chronyc", test_loopback_compare);
   g_test_add_func ("/chrony-client/loopback/sockets-removed", test_loopback_sockets_removed);
   g_test_add_func ("/chrony-client/loopback/benchmark", test_loopback_benchmark);
+  g_test_add_func ("/chrony-client/loopback/failure-kinds", test_loopback_failure_kinds);
 
   ret = g_test_run ();
   g_clear_pointer (&shared_lb, nts_loopback_free);
