@@ -27,4 +27,11 @@ typedef struct {
 const NtsDistroProfile *nts_distro_profile_for_os_release (const char *os_release);
 const NtsDistroProfile *nts_distro_profile_lookup (const char *name);
 
+/* "debian, arch, fedora": the names nts_distro_profile_lookup() knows, for
+ * messages. */
+char *nts_distro_profile_names (void);
+
+/* The unquoted value of @key in the text of an os-release file, or NULL. */
+char *nts_os_release_get (const char *os_release, const char *key);
+
 G_END_DECLS
