@@ -1,0 +1,118 @@
+/* ntsctl apply — ApplyHardenedConfig, with a progress line on a terminal. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "ntsctl.h"
+
+static void
+print_result (GVariant *result)
+{
+  g_autoptr(GVariant) report = NULL;
+  const char *snapshot = "";
+  guint64 duration_ms = 0;
+
+  ntsctl_print_list ("Changed files", result, "changed-files");
+  ntsctl_print_list ("Unit changes", result, "unit-changes");
+  ntsctl_print_list ("Packages installed", result, "packages-installed");
+  ntsctl_print_list ("Packages removed", result, "packages-removed");
+
+  report = g_variant_lookup_value (result, "report", G_VARIANT_TYPE_VARDICT);
+  if (report != NULL)
+    {
+      g_autofree char *summary = ntsctl_report_summary (report);
+
+      printf ("NTS: %s\n", summary);
+      ntsctl_print_problems (report);
+    }
+
+  g_variant_lookup (result, "duration-ms", "t", &duration_ms);
+  g_variant_lookup (result, "snapshot-id", "&s", &snapshot);
+  if (duration_ms > 0)
+    {
+      g_autofree char *duration = ntsctl_format_duration_ms (duration_ms);
+
+      printf ("Applied in %s.", duration);
+    }
+  else
+    {
+      printf ("Applied.");
+    }
+  if (*snapshot != '\0')
+    printf (" Undo with: ntsctl rollback %s", snapshot);
+  printf ("\n");
+}
+
+int
+ntsctl_cmd_apply (Ntsctl *ctl,
+                  int     argc,
+                  char  **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_auto(GStrv) servers = NULL;
+  g_autofree char *min_sources = NULL;
+  g_autofree char *wait_sync = NULL;
+  gboolean install = FALSE;
+  gboolean no_preflight = FALSE;
+  g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
+  const GOptionEntry entries[] = {
+    { "server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &servers,
+      "NTS server to use (repeat for each; default: the service's list)", "NAME" },
+    { "min-sources", 0, 0, G_OPTION_ARG_STRING, &min_sources,
+      "Authenticated sources that must agree (default: 3)", "N" },
+    { "install", 0, 0, G_OPTION_ARG_NONE, &install,
+      "Install chrony through PackageKit if it is missing", NULL },
+    { "no-preflight", 0, 0, G_OPTION_ARG_NONE, &no_preflight,
+      "Skip proving that the servers speak NTS before changing anything", NULL },
+    { "wait-sync", 0, 0, G_OPTION_ARG_STRING, &wait_sync,
+      "Seconds to wait for authenticated sources before committing (default: 60)", "SECONDS" },
+    G_OPTION_ENTRY_NULL
+  };
+
+  if (!ntsctl_parse_options (ctl, entries, NULL,
+                             "Configure chrony with NTS against several servers, harden its unit\n"
+                             "and stop systemd-timesyncd, as one transaction: any failure undoes\n"
+                             "every step. Prints what changed and the snapshot to roll back to.",
+                             &argc, &argv, &error))
+    return ntsctl_usage_error (ctl, error);
+  if (argc > 1)
+    return ntsctl_usage_message (ctl, "apply takes no arguments; use --server NAME");
+
+  /* Only the keys the user gave: the defaults are the service's. */
+  ntsctl_options_add_servers (&options, servers);
+  if (min_sources != NULL &&
+      !ntsctl_options_add_uint32 (&options, "min-sources", "--min-sources", min_sources, &error))
+    return ntsctl_usage_error (ctl, error);
+  if (install)
+    g_variant_dict_insert (&options, "install", "b", TRUE);
+  if (no_preflight)
+    g_variant_dict_insert (&options, "preflight", "b", FALSE);
+  if (wait_sync != NULL &&
+      !ntsctl_options_add_uint32 (&options, "wait-sync", "--wait-sync", wait_sync, &error))
+    return ntsctl_usage_error (ctl, error);
+
+  ctl->mutating = TRUE;
+  if (!ntsctl_connect (ctl, &error))
+    return ntsctl_report_error (ctl, error);
+  ntsctl_agent_start (ctl);
+  ntsctl_progress_connect (ctl);
+
+  /* Preflight and the wait for authenticated sources take minutes at
+   * worst; the service bounds them, so no client-side timeout. */
+  nts_manager1_call_apply_hardened_config (ctl->manager, g_variant_dict_end (&options),
+                                           ntsctl_call_flags (ctl), G_MAXINT, NULL,
+                                           ntsctl_store_result, &result);
+  ntsctl_await (ctl, &result);
+  ntsctl_progress_clear (ctl);
+  if (!nts_manager1_call_apply_hardened_config_finish (ctl->manager, &reply, result, &error))
+    return ntsctl_report_error (ctl, error);
+
+  if (ctl->json)
+    ntsctl_print_json (reply);
+  else
+    print_result (reply);
+
+  return NTSCTL_EXIT_OK;
+}

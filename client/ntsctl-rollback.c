@@ -1,0 +1,82 @@
+/* ntsctl rollback — Rollback to a snapshot (default: the newest apply's). */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "ntsctl.h"
+
+static void
+print_result (GVariant *result)
+{
+  const char *snapshot = "";
+  guint64 duration_ms = 0;
+
+  ntsctl_print_list ("Restored files", result, "restored-files");
+  ntsctl_print_list ("Unit changes", result, "unit-changes");
+  ntsctl_print_list ("Packages installed", result, "packages-installed");
+  ntsctl_print_list ("Packages removed", result, "packages-removed");
+
+  g_variant_lookup (result, "snapshot-id", "&s", &snapshot);
+  g_variant_lookup (result, "duration-ms", "t", &duration_ms);
+  printf ("Restored snapshot %s", *snapshot != '\0' ? snapshot : "?");
+  if (duration_ms > 0)
+    {
+      g_autofree char *duration = ntsctl_format_duration_ms (duration_ms);
+
+      printf (" in %s", duration);
+    }
+  printf (".\n");
+}
+
+int
+ntsctl_cmd_rollback (Ntsctl *ctl,
+                     int     argc,
+                     char  **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
+  gboolean force = FALSE;
+  const char *snapshot_id;
+  const GOptionEntry entries[] = {
+    { "force", 0, 0, G_OPTION_ARG_NONE, &force,
+      "Restore even if the files were changed since that apply", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  if (!ntsctl_parse_options (ctl, entries, "[ID]",
+                             "Restore a snapshot: files byte for byte with owner and mode, the\n"
+                             "units' state and the packages apply changed. Without ID, undo the\n"
+                             "newest apply. 'ntsctl snapshots' lists the IDs.",
+                             &argc, &argv, &error))
+    return ntsctl_usage_error (ctl, error);
+  if (argc > 2)
+    return ntsctl_usage_message (ctl, "rollback takes at most one snapshot ID");
+
+  /* "" asks the service for the newest apply's snapshot. */
+  snapshot_id = argc == 2 ? argv[1] : "";
+  if (force)
+    g_variant_dict_insert (&options, "force", "b", TRUE);
+
+  ctl->mutating = TRUE;
+  if (!ntsctl_connect (ctl, &error))
+    return ntsctl_report_error (ctl, error);
+  ntsctl_agent_start (ctl);
+  ntsctl_progress_connect (ctl);
+
+  nts_manager1_call_rollback (ctl->manager, snapshot_id, g_variant_dict_end (&options),
+                              ntsctl_call_flags (ctl), G_MAXINT, NULL,
+                              ntsctl_store_result, &result);
+  ntsctl_await (ctl, &result);
+  ntsctl_progress_clear (ctl);
+  if (!nts_manager1_call_rollback_finish (ctl->manager, &reply, result, &error))
+    return ntsctl_report_error (ctl, error);
+
+  if (ctl->json)
+    ntsctl_print_json (reply);
+  else
+    print_result (reply);
+
+  return NTSCTL_EXIT_OK;
+}
