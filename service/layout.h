@@ -42,7 +42,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsLayout, nts_layout_free)
 
 /* @system_bus may be NULL (no systemd to ask). Never fails for a missing
  * chronyd or systemd: falls back to the profile. Fails only when no
- * profile fits and no override names the paths. */
+ * profile fits and no override names the paths (G_IO_ERROR_NOT_SUPPORTED,
+ * the message names the missing keys), or when the override file is
+ * malformed, names an unknown key or a value of the wrong shape
+ * (G_IO_ERROR_INVALID_DATA) or can't be read (a symbolic link is
+ * refused). The format is in docs/layout.md. When no profile fits and the
+ * override names everything, layout->profile is "custom". */
 void       nts_layout_resolve_async  (const char          *root,
                                       GDBusConnection     *system_bus,
                                       GCancellable        *cancellable,

@@ -1,0 +1,20 @@
+/* A throw-away directory tree standing in for the managed system's root. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* A new empty directory under $TMPDIR. */
+char *temp_tree_new (void);
+
+/* Writes @content to @root + @path with @mode, creating directories. */
+void temp_tree_write (const char *root, const char *path, const char *content, int mode);
+
+/* A symbolic link at @root + @path pointing at @target, as given. */
+void temp_tree_symlink (const char *root, const char *path, const char *target);
+
+/* Removes @path and everything under it, never following links. */
+void temp_tree_remove (const char *path);
+
+G_END_DECLS
