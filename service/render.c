@@ -1,0 +1,106 @@
+/* The set of files Apply writes (and PreviewConfig shows), in write order.
+ * The content of each comes from its own file: chrony-config.c,
+ * hardening-dropin.c, ntp-units.c. */
+
+#include "render.h"
+
+#include "root-read.h"
+#include "server-name.h"
+
+/* chrony's keys files are a few lines; anything larger is not one. */
+#define KEYS_FILE_MAX (64 * 1024)
+
+void
+nts_rendered_file_free (NtsRenderedFile *file)
+{
+  if (file == NULL)
+    return;
+  g_free (file->path);
+  g_free (file->content);
+  g_free (file->owner);
+  g_free (file->group);
+  g_free (file);
+}
+
+static void
+add_file (GPtrArray  *files,
+          const char *path,
+          char       *content,
+          guint       mode,
+          const char *group)
+{
+  NtsRenderedFile *file = g_new0 (NtsRenderedFile, 1);
+
+  file->path = g_strdup (path);
+  file->content = content;
+  file->mode = mode;
+  file->owner = g_strdup ("root");
+  file->group = g_strdup (group);
+  g_ptr_array_add (files, file);
+}
+
+/* The existing keys file is kept, so it is read; through no symbolic link
+ * (a link planted there would make us copy, and show, some other file)
+ * and only if it is text: PreviewConfig returns it as a D-Bus string. */
+static gboolean
+read_existing_keys (const NtsLayout *layout, char **content, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *text = NULL;
+  gsize length;
+
+  *content = NULL;
+  if (!nts_root_read_file (layout->root, layout->keys_file, KEYS_FILE_MAX,
+                           &text, &length, &local_error))
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        return TRUE;
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "Can't keep chrony's keys file: ");
+      return FALSE;
+    }
+  if (!g_utf8_validate_len (text, length, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "Can't keep chrony's keys file %s: it is not text", layout->keys_file);
+      return FALSE;
+    }
+  *content = g_steal_pointer (&text);
+  return TRUE;
+}
+
+GPtrArray *
+nts_render_files (const NtsLayout   *layout,
+                  const char *const *servers,
+                  guint              min_sources,
+                  GError           **error)
+{
+  g_autoptr(GPtrArray) files = NULL;
+  g_autofree char *existing_keys = NULL;
+  g_autofree char *dropin_path = NULL;
+  g_autofree char *list_path = NULL;
+  char *list_content = NULL;
+
+  g_return_val_if_fail (layout != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!nts_server_list_validate (servers, min_sources, error))
+    return NULL;
+  if (!read_existing_keys (layout, &existing_keys, error))
+    return NULL;
+  if (!nts_render_ntp_units_list (layout, &list_path, &list_content, error))
+    return NULL;
+
+  files = g_ptr_array_new_with_free_func ((GDestroyNotify) nts_rendered_file_free);
+  add_file (files, layout->config_file,
+            nts_render_chrony_conf (layout, servers, min_sources), 0644, "root");
+  /* 0640 root:chrony's group: chronyd reads it after dropping root. */
+  add_file (files, layout->keys_file,
+            nts_render_keys_file (layout, existing_keys), 0640, layout->group);
+  dropin_path = nts_hardening_dropin_path (layout);
+  add_file (files, dropin_path, nts_render_hardening_dropin (layout), 0644, "root");
+  if (list_path != NULL)
+    add_file (files, list_path, list_content, 0644, "root");
+
+  return g_steal_pointer (&files);
+}
