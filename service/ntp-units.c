@@ -20,7 +20,6 @@
 
 #include "distro-profiles.h"
 
-#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
