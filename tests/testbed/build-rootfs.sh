@@ -197,7 +197,7 @@ customize_rootfs() {
 # timesyncd). The reference document starts from Arch, where both are installed and
 # timesyncd runs; forcing timesyncd in beside chrony gives that starting state here.
 force_install_timesyncd() {
-	local root=$1 ver deb= f
+	local root=$1 ver deb='' f
 	ver=$(chroot "$root" dpkg-query -W -f '${Version}' systemd)
 	for f in "$DEBS"/systemd-timesyncd_*.deb; do
 		[ -e "$f" ] && [ "$(dpkg-deb -f "$f" Version)" = "$ver" ] && deb=$f

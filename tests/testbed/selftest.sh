@@ -164,7 +164,13 @@ none_alive() { # none of the pids runs (a zombie waiting for its reaper does not
 	done
 	return 0
 }
-no_cgroups() { ! ls -d "/sys/fs/cgroup/ntssetup-testbed-$NAME" /sys/fs/cgroup/*/"ntssetup-testbed-$NAME" 2>/dev/null | grep -q .; }
+no_cgroups() {
+	local d
+	for d in "/sys/fs/cgroup/ntssetup-testbed-$NAME" /sys/fs/cgroup/*/"ntssetup-testbed-$NAME"; do
+		[ -e "$d" ] && return 1
+	done
+	return 0
+}
 no_mounts() { ! grep -h -e "$RUN/$NAME" -e "$CACHE/rootfs" /proc/self/mountinfo /proc/1/mountinfo; }
 # any process still inside the instance's PID namespace, or running nspawn for it
 no_strays() { ! ps -eo args= | grep -v grep | grep -q -e "_monitor $NAME\$" -e "systemd-nspawn.* -M $NAME "; }

@@ -107,8 +107,8 @@ tb_leader() {
 }
 
 tb_descendant() { # PID ANCESTOR
-	local p=$1 i
-	for i in 1 2 3 4 5; do
+	local p=$1
+	for _ in 1 2 3 4 5; do
 		p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || return 1
 		[ "$p" = "$2" ] && return 0
 		[ -n "$p" ] && [ "$p" != 0 ] || return 1
@@ -118,8 +118,8 @@ tb_descendant() { # PID ANCESTOR
 
 # Find the guest's PID 1 below our nspawn process.
 tb_find_leader() {
-	local nsp=$1 queue=("$1") next=() p c depth
-	for depth in 1 2 3; do
+	local queue=("$1") next=() p c
+	for _ in 1 2 3; do
 		next=()
 		for p in "${queue[@]}"; do
 			for c in $(pgrep -P "$p" || true); do
@@ -158,7 +158,8 @@ tb_rm_cgroups() {
 				return 1
 			fi
 			if ! tb_nspawn_alive "$1"; then
-				find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+				# shellcheck disable=SC2046 # pids, one a word
+				kill -KILL $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null) 2>/dev/null || true
 			fi
 			sleep 0.05
 		done
@@ -313,7 +314,7 @@ tb_wait_running() {
 }
 
 tb_exec() { # [--user USER] NAME [--user USER] [--] CMD...
-	local name= user= leader
+	local name='' user='' leader
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--user) [ $# -ge 2 ] || tb_die "--user needs a name"; user=$2; shift 2 ;;
