@@ -26,8 +26,10 @@ PACKAGES=(
 	chrony
 	iproute2 procps
 	openssl ca-certificates
-	# what ntssetupd (glib, gio, polkit-gobject, libsystemd) and ntsctl load at run time
+	# what ntssetupd (glib, gio, polkit-gobject, libsystemd) and ntsctl (also json-glib)
+	# load at run time: the system tests run host-built binaries in the guest
 	libglib2.0-0 libglib2.0-bin libpolkit-gobject-1-0 libpolkit-agent-1-0 libsystemd0
+	libjson-glib-1.0-0
 )
 
 CACHE=${NTSSETUP_TESTBED_CACHE:-/var/cache/ntssetup-testbed}
