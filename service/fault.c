@@ -52,7 +52,7 @@ nts_fault_configure (const char *spec, GError **error)
       stalled = g_ptr_array_new ();
       g_unix_signal_add (SIGUSR1, on_sigusr1, NULL);
     }
-  g_warning ("fault injection armed: %s", spec);
+  g_message ("fault injection armed: %s", spec);
   return TRUE;
 
 bad:
@@ -81,7 +81,7 @@ nts_fault_point_async (const char *step, GCancellable *cancellable,
                                "fault injected at step %s", step);
       return;
     case FAULT_ABORT:
-      g_warning ("fault injected: aborting at step %s", step);
+      g_message ("fault injected: aborting at step %s", step);
       abort ();
     case FAULT_STALL:
       g_debug ("fault injected: stalling at step %s until SIGUSR1", step);

@@ -219,6 +219,7 @@ static void
 on_preview_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
+  NtsManager *manager = call->manager;
   GError *error = NULL;
 
   if (!nts_authorize_finish (res, &error))
@@ -227,9 +228,10 @@ on_preview_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
-  nts_layout_resolve_async (call->manager->root, call->manager->connection,
-                            call->manager->cancellable, on_preview_layout,
-                            g_steal_pointer (&call));
+  /* Not call->manager in the argument list: g_steal_pointer (&call) may be
+   * evaluated first. */
+  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
+                            on_preview_layout, g_steal_pointer (&call));
 }
 
 static gboolean
@@ -274,6 +276,7 @@ static void
 on_apply_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
+  NtsManager *manager = call->manager;
   GError *error = NULL;
 
   if (!nts_fault_point_finish (res, &error))
@@ -282,15 +285,15 @@ on_apply_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
-  nts_layout_resolve_async (call->manager->root, call->manager->connection,
-                            call->manager->cancellable, on_apply_layout,
-                            g_steal_pointer (&call));
+  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
+                            on_apply_layout, g_steal_pointer (&call));
 }
 
 static void
 on_apply_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
+  NtsManager *manager = call->manager;
   GError *error = NULL;
 
   if (!nts_authorize_finish (res, &error) || !call_try_lock (call, "applying", &error))
@@ -299,7 +302,7 @@ on_apply_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
-  nts_fault_point_async ("resolve", call->manager->cancellable,
+  nts_fault_point_async ("resolve", manager->cancellable,
                          on_apply_fault_point, g_steal_pointer (&call));
 }
 

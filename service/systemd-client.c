@@ -107,7 +107,7 @@ nts_systemd_get_unit_state_async (GDBusConnection     *bus,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
 {
-  g_autoptr(GTask) task = g_task_new (bus, cancellable, callback, user_data);
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   NtsUnitState *state = g_new0 (NtsUnitState, 1);
 
   g_task_set_source_tag (task, nts_systemd_get_unit_state_async);

@@ -1,8 +1,10 @@
 #include "service-fixture.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define NAME_TIMEOUT_MS 20000
 #define EXIT_TIMEOUT_MS 10000
@@ -96,6 +98,10 @@ spawn (ServiceFixture *fx, GSubprocessFlags flags, const char *const *argv)
   GSubprocess *process;
 
   g_subprocess_launcher_set_environ (launcher, env);
+  /* GLib logs debug messages to stdout, which is the test's TAP stream:
+   * children write to the test's stderr instead. */
+  if (!(flags & G_SUBPROCESS_FLAGS_STDOUT_SILENCE))
+    g_subprocess_launcher_take_stdout_fd (launcher, dup (STDERR_FILENO));
   process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
   return process;
