@@ -40,6 +40,17 @@ static const ServiceOptions no_polkit = {
   .polkit_params = NULL,
 };
 
+/* systemd knows chrony's unit as chronyd.service (with chrony.service as
+ * the alias), unlike Debian's packaging, and timesyncd runs. */
+static const ServiceOptions with_systemd = {
+  .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"]}",
+  .systemd_params = "{\"units\": {"
+                    "\"chronyd.service\": {\"Names\": [\"chrony.service\"], "
+                    "   \"ActiveState\": \"inactive\", \"UnitFileState\": \"enabled\"},"
+                    "\"systemd-timesyncd.service\": {\"ActiveState\": \"active\", "
+                    "   \"UnitFileState\": \"enabled\"}}}",
+};
+
 static void
 setup_started (ServiceFixture *fx, gconstpointer data)
 {
@@ -661,6 +672,37 @@ test_list_snapshots_empty (ServiceFixture *fx, gconstpointer data)
   g_assert_cmpstr (g_variant_get_type_string (reply), ==, "(a(sta{sv}))");
 }
 
+/* The service asks systemd, not its distribution table, which unit is
+ * real, and reports timesyncd's state from systemd. */
+static void
+test_systemd_answers_win (ServiceFixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) files = NULL;
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  /* TimesyncdActive is filled in as systemd answers after start-up. */
+  for (;;)
+    {
+      g_autoptr(GVariant) active = get_property (fx, "TimesyncdActive");
+      if (g_variant_get_boolean (active))
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+    }
+
+  reply = fixture_call (fx, "PreviewConfig", empty_options (), G_DBUS_CALL_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  files = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (files,
+                                   "/etc/systemd/system/chronyd.service.d/50-ntssetup-hardening.conf",
+                                   "&s", NULL));
+  g_assert_false (g_variant_lookup (files,
+                                    "/etc/systemd/system/chrony.service.d/50-ntssetup-hardening.conf",
+                                    "&s", NULL));
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 static void
@@ -768,6 +810,7 @@ main (int argc, char **argv)
   ADD ("/service/preview/writes-nothing", allow_verify, test_preview_writes_nothing);
   ADD ("/service/preview/defaults", allow_verify, test_preview_defaults);
   ADD ("/service/list-snapshots/empty", allow_verify, test_list_snapshots_empty);
+  ADD ("/service/systemd/answers-win", with_systemd, test_systemd_answers_win);
   ADD ("/service/lifetime/idle-exit", idle_one, test_idle_exit);
   ADD ("/service/lifetime/idle-deadline-race", idle_one, test_idle_deadline_race);
 #if NTS_FAULT_INJECTION
