@@ -18,6 +18,7 @@
 #include "distro-profiles.h"
 #include "layout-override.h"
 #include "root-read.h"
+#include "systemd-client.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -110,7 +111,6 @@ typedef struct {
   gboolean options_given;          /* options-env-file or options-var, maybe empty */
   GPtrArray *unit_candidates;      /* names to ask systemd, in order */
   guint next_candidate;
-  char *unit_object;               /* of the candidate being asked */
 } Resolve;
 
 static void
@@ -120,7 +120,6 @@ resolve_free (Resolve *r)
   g_clear_object (&r->bus);
   g_free (r->os_release);
   g_clear_pointer (&r->unit_candidates, g_ptr_array_unref);
-  g_free (r->unit_object);
   g_free (r);
 }
 
@@ -307,90 +306,27 @@ complete (GTask *task)
 
 /* ---- step 3: systemd ---- */
 
-/* systemd-client.c asks the same questions, but its finish function
- * rejects its own results (g_task_is_valid with a NULL source object on a
- * task whose source is the bus); until that is fixed this asks directly:
- * LoadUnit, then the unit's LoadState and Id. */
-#define SYSTEMD_CALL_TIMEOUT_MS 5000
-
 static void ask_next_unit (GTask *task);
 
 static void
-unit_property (GDBusConnection     *bus,
-               const char          *object,
-               const char          *property,
-               GTask               *task,
-               GAsyncReadyCallback  callback)
-{
-  g_dbus_connection_call (bus, "org.freedesktop.systemd1", object,
-                          "org.freedesktop.DBus.Properties", "Get",
-                          g_variant_new ("(ss)", "org.freedesktop.systemd1.Unit", property),
-                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                          SYSTEMD_CALL_TIMEOUT_MS, g_task_get_cancellable (task),
-                          callback, task);
-}
-
-/* The string in a Properties.Get reply, or NULL on any error: no systemd,
- * no permission, a timeout -- the profile still answers then. */
-static char *
-property_finish (GObject *source, GAsyncResult *result)
-{
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) value = NULL;
-
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
-  if (reply == NULL)
-    return NULL;
-  g_variant_get (reply, "(v)", &value);
-  if (!g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
-    return NULL;
-  return g_variant_dup_string (value, NULL);
-}
-
-static void
-got_unit_id (GObject *source, GAsyncResult *result, gpointer user_data)
+got_unit_state (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   Resolve *r = g_task_get_task_data (task);
-  g_autofree char *id = property_finish (source, result);
+  g_autoptr(NtsUnitState) state = nts_systemd_get_unit_state_finish (result, NULL);
 
-  /* Id is the real name: asking for an alias gives its target's object. */
-  if (id != NULL && nts_layout_value_is_unit (id))
-    r->layout->unit = g_steal_pointer (&id);
-  complete (task);
-}
-
-static void
-got_load_state (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *task = user_data;
-  Resolve *r = g_task_get_task_data (task);
-  g_autofree char *load_state = property_finish (source, result);
-
-  if (load_state == NULL)
+  /* No systemd, no permission, a timeout: the profile still answers. */
+  if (state == NULL)
     complete (task);
-  else if (strcmp (load_state, "loaded") != 0)
+  else if (g_strcmp0 (state->load_state, "loaded") != 0)
     ask_next_unit (task);
   else
-    unit_property (r->bus, r->unit_object, "Id", task, got_unit_id);
-}
-
-static void
-unit_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *task = user_data;
-  Resolve *r = g_task_get_task_data (task);
-  g_autoptr(GVariant) reply = NULL;
-
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
-  if (reply == NULL)
     {
+      /* Id is the real name: asking for an alias gives its target. */
+      if (state->id != NULL && nts_layout_value_is_unit (state->id))
+        r->layout->unit = g_steal_pointer (&state->id);
       complete (task);
-      return;
     }
-  g_free (r->unit_object);
-  g_variant_get (reply, "(o)", &r->unit_object);
-  unit_property (r->bus, r->unit_object, "LoadState", task, got_load_state);
 }
 
 static void
@@ -405,12 +341,8 @@ ask_next_unit (GTask *task)
       return;
     }
   name = g_ptr_array_index (r->unit_candidates, r->next_candidate++);
-  g_dbus_connection_call (r->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                          "org.freedesktop.systemd1.Manager", "LoadUnit",
-                          g_variant_new ("(s)", name),
-                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                          SYSTEMD_CALL_TIMEOUT_MS, g_task_get_cancellable (task),
-                          unit_loaded, task);
+  nts_systemd_get_unit_state_async (r->bus, name, g_task_get_cancellable (task),
+                                    got_unit_state, task);
 }
 
 static void

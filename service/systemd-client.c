@@ -95,7 +95,7 @@ on_unit_loaded (GObject *source, GAsyncResult *res, gpointer user_data)
   g_dbus_connection_call (G_DBUS_CONNECTION (source), SYSTEMD_BUS_NAME, path,
                           "org.freedesktop.DBus.Properties", "GetAll",
                           g_variant_new ("(s)", SYSTEMD_UNIT_IFACE),
-                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
                           SYSTEMD_CALL_TIMEOUT_MS, g_task_get_cancellable (task),
                           on_properties, g_object_ref (task));
 }
@@ -118,7 +118,7 @@ nts_systemd_get_unit_state_async (GDBusConnection     *bus,
 
   g_dbus_connection_call (bus, SYSTEMD_BUS_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER_IFACE,
                           "LoadUnit", g_variant_new ("(s)", unit),
-                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NONE,
+                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
                           SYSTEMD_CALL_TIMEOUT_MS, cancellable,
                           on_unit_loaded, g_steal_pointer (&task));
 }
