@@ -17,10 +17,12 @@
  *   options-var=DAEMON_OPTS                # empty: none
  *
  * Every key is optional. An unknown key or group is an error rather than
- * ignored: a typo would otherwise silently leave the default in place. */
+ * ignored: a typo would otherwise silently leave the default in place.
+ * The [operators] group (operators.h) is checked here and read there. */
 
 #include "layout-override.h"
 
+#include "operators.h"
 #include "root-read.h"
 
 #include <string.h>
@@ -170,13 +172,28 @@ nts_layout_override_load (NtsLayout               *layout,
 
   groups = g_key_file_get_groups (keyfile, NULL);
   for (char **group = groups; *group != NULL; group++)
-    if (strcmp (*group, OVERRIDE_GROUP) != 0)
+    if (strcmp (*group, OVERRIDE_GROUP) != 0 &&
+        strcmp (*group, NTS_OPERATORS_OVERRIDE_GROUP) != 0)
       {
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                      "%s: unknown group [%s]; the settings go in [%s] "
                      "(see docs/layout.md)", NTS_LAYOUT_OVERRIDE_FILE, *group, OVERRIDE_GROUP);
         return FALSE;
       }
+
+  /* [operators] belongs to operators.c, which reads it for Verify; a
+   * mistake there must fail every call like one in [chrony]. */
+  {
+    g_autoptr(NtsOperators) operators = nts_operators_new_builtin ();
+
+    if (!nts_operators_add_from_key_file (operators, keyfile, NTS_OPERATORS_OVERRIDE_GROUP,
+                                          &local_error))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s",
+                     NTS_LAYOUT_OVERRIDE_FILE, local_error->message);
+        return FALSE;
+      }
+  }
 
   names = g_key_file_get_keys (keyfile, OVERRIDE_GROUP, NULL, NULL);
   for (char **name = names; names != NULL && *name != NULL; name++)

@@ -15,9 +15,11 @@
 #define BUS_NAME "org.ntssetup.Manager"
 
 typedef struct {
-  GMainLoop  *loop;
-  gboolean    name_acquired;
-  int         exit_code;
+  GMainLoop       *loop;
+  GDBusConnection *connection;
+  NtsLifetime     *lifetime;
+  gboolean         name_acquired;
+  int              exit_code;
 } Daemon;
 
 static void
@@ -43,6 +45,19 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
     g_printerr ("ntssetupd: lost %s\n", name);
   daemon->exit_code = EXIT_FAILURE;
   g_main_loop_quit (daemon->loop);
+}
+
+static void
+on_properties_ready (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  guint owner_id;
+
+  nts_manager_refresh_finish (res, NULL);
+  owner_id = g_bus_own_name_on_connection (daemon->connection, BUS_NAME,
+                                           G_BUS_NAME_OWNER_FLAGS_NONE,
+                                           on_name_acquired, on_name_lost, daemon, NULL);
+  nts_lifetime_set_name_owner_id (daemon->lifetime, owner_id);
 }
 
 static gboolean
@@ -106,7 +121,6 @@ main (int argc, char **argv)
   g_autoptr(NtsLifetime) lifetime = NULL;
   g_autoptr(NtsManager) manager = NULL;
   Daemon daemon = { 0 };
-  guint owner_id;
 
   setlocale (LC_ALL, "");
   /* Everything we create is private unless a step sets a mode explicitly. */
@@ -159,9 +173,11 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
-  owner_id = g_bus_own_name_on_connection (connection, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
-                                           on_name_acquired, on_name_lost, &daemon, NULL);
-  nts_lifetime_set_name_owner_id (lifetime, owner_id);
+  /* The name last: the first caller, often the one that activated us,
+   * must not read properties that are still being filled in. */
+  daemon.connection = connection;
+  daemon.lifetime = lifetime;
+  nts_manager_refresh_async (manager, on_properties_ready, &daemon);
 
   g_unix_signal_add (SIGTERM, on_terminate, &daemon);
   g_unix_signal_add (SIGINT, on_terminate, &daemon);

@@ -139,10 +139,32 @@ call_try_lock (Call *call, const char *state, GError **error)
 
 /* ---- properties ------------------------------------------------------ */
 
+/* One refresh of the properties that come from outside (chrony's layout,
+ * systemd): @task, when set, completes once both answers are in, so the
+ * daemon can take its name only when its first answer is already true. */
+typedef struct {
+  NtsManager *manager;
+  GTask      *task;
+  guint       pending;
+} Refresh;
+
+static void
+refresh_done (Refresh *refresh)
+{
+  if (--refresh->pending > 0)
+    return;
+  if (refresh->task)
+    {
+      g_task_return_boolean (refresh->task, TRUE);
+      g_object_unref (refresh->task);
+    }
+  g_free (refresh);
+}
+
 static void
 on_timesyncd_state (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  NtsManager *manager = user_data;
+  Refresh *refresh = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NtsUnitState) state = nts_systemd_get_unit_state_finish (res, &error);
 
@@ -150,16 +172,17 @@ on_timesyncd_state (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_debug ("cannot ask systemd about %s: %s", TIMESYNCD_UNIT, error->message);
-      return;
     }
-  nts_manager1_set_timesyncd_active (manager->skeleton,
-                                     g_strcmp0 (state->active_state, "active") == 0);
+  else
+    nts_manager1_set_timesyncd_active (refresh->manager->skeleton,
+                                       g_strcmp0 (state->active_state, "active") == 0);
+  refresh_done (refresh);
 }
 
 static void
 on_layout_for_properties (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  NtsManager *manager = user_data;
+  Refresh *refresh = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NtsLayout) layout = nts_layout_resolve_finish (res, &error);
 
@@ -167,18 +190,42 @@ on_layout_for_properties (GObject *source, GAsyncResult *res, gpointer user_data
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_debug ("cannot resolve chrony's layout: %s", error->message);
-      return;
     }
-  nts_manager1_set_chrony_installed (manager->skeleton, layout->chrony_installed);
+  else
+    nts_manager1_set_chrony_installed (refresh->manager->skeleton, layout->chrony_installed);
+  refresh_done (refresh);
+}
+
+static void
+start_refresh (NtsManager *manager, GTask *task)
+{
+  Refresh *refresh = g_new0 (Refresh, 1);
+
+  refresh->manager = manager;
+  refresh->task = task;
+  refresh->pending = 2;
+  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
+                            on_layout_for_properties, refresh);
+  nts_systemd_get_unit_state_async (manager->connection, TIMESYNCD_UNIT, manager->cancellable,
+                                    on_timesyncd_state, refresh);
 }
 
 static void
 refresh_properties (NtsManager *manager)
 {
-  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
-                            on_layout_for_properties, manager);
-  nts_systemd_get_unit_state_async (manager->connection, TIMESYNCD_UNIT, manager->cancellable,
-                                    on_timesyncd_state, manager);
+  start_refresh (manager, NULL);
+}
+
+void
+nts_manager_refresh_async (NtsManager *manager, GAsyncReadyCallback callback, gpointer user_data)
+{
+  start_refresh (manager, g_task_new (NULL, NULL, callback, user_data));
+}
+
+gboolean
+nts_manager_refresh_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* ---- PreviewConfig --------------------------------------------------- */
@@ -449,7 +496,6 @@ nts_manager_new (GDBusConnection *connection, const char *root, NtsLifetime *lif
   g_signal_connect (manager->skeleton, "handle-list-snapshots", G_CALLBACK (handle_list_snapshots), manager);
   g_signal_connect (manager->skeleton, "handle-preview-config", G_CALLBACK (handle_preview_config), manager);
 
-  refresh_properties (manager);
   return manager;
 }
 

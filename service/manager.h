@@ -20,4 +20,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsManager, nts_manager_free)
  * see the name without the object. */
 gboolean    nts_manager_export (NtsManager *manager, GError **error);
 
+/* Reads the properties that come from outside (ChronyInstalled from the
+ * layout, TimesyncdActive from systemd). Never fails: what cannot be
+ * learned keeps its default. */
+void        nts_manager_refresh_async  (NtsManager          *manager,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data);
+gboolean    nts_manager_refresh_finish (GAsyncResult        *result,
+                                        GError             **error);
+
 G_END_DECLS

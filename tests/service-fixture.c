@@ -148,6 +148,17 @@ seed_root (ServiceFixture *fx)
                   "# Debian's default\npool 2.debian.pool.ntp.org iburst\n"
                   "keyfile /etc/chrony/chrony.keys\ndriftfile /var/lib/chrony/chrony.drift\n");
       write_file (fx->root, "etc/chrony/chrony.keys", "# keys\n");
+      /* Installed chrony, as far as the resolver can tell: a chronyd that
+       * answers -h like Debian's (the real one's other options omitted). */
+      write_file (fx->root, "usr/sbin/chronyd",
+                  "#!/bin/sh\n"
+                  "echo 'Usage: /usr/sbin/chronyd [OPTION]... [DIRECTIVE]...'\n"
+                  "printf '  -f FILE\\tSpecify configuration file (/etc/chrony/chrony.conf)\\n'\n"
+                  "printf '  -u USER\\tSpecify user (_chrony)\\n'\n");
+      {
+        g_autofree char *chronyd = g_build_filename (fx->root, "usr/sbin/chronyd", NULL);
+        g_assert_cmpint (chmod (chronyd, 0755), ==, 0);
+      }
       write_file (fx->root, "usr/lib/systemd/ntp-units.d/50-chrony.list", "chrony.service\n");
       write_file (fx->root, "usr/lib/systemd/ntp-units.d/80-systemd-timesync.list",
                   "systemd-timesyncd.service\n");
@@ -385,4 +396,31 @@ fixture_tree_fingerprint (ServiceFixture *fx)
 
   fingerprint_dir (out, fx->root, "");
   return g_string_free (out, FALSE);
+}
+
+GSubprocess *
+fixture_start_stand_in (ServiceFixture *fx, const char *template, const char *params,
+                        const char *bus_name)
+{
+  return start_template (fx, template, params, bus_name);
+}
+
+void
+fixture_stop_process (GSubprocess **process)
+{
+  stop (process);
+}
+
+GVariant *
+fixture_control (ServiceFixture *fx, const char *bus_name, const char *path,
+                 const char *interface, const char *method, GVariant *params)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *reply;
+
+  reply = g_dbus_connection_call_sync (fx->client, bus_name, path, interface, method, params,
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
+                                       &error);
+  g_assert_no_error (error);
+  return reply;
 }

@@ -1,0 +1,599 @@
+/* See verify.h. */
+#include "verify.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "chrony-client.h"
+#include "chrony-conf-scan.h"
+#include "diagnosis.h"
+#include "ke-backoff.h"
+#include "layout.h"
+#include "operators.h"
+#include "systemd-client.h"
+#include "verify-report.h"
+
+#define OVERRIDE_FILE "/etc/ntssetup/layout.conf"
+/* How long a resolved layout is trusted while the override file stays
+ * the same: long enough that a panel polling Verify does not make the
+ * daemon run `chronyd -h` each time, short enough that installing chrony
+ * shows at once to a person. */
+#define LAYOUT_CACHE_US (5 * G_USEC_PER_SEC)
+#define PROBE_TIMEOUT_MS 2000
+#define DEFAULT_NTS_PORT 4460
+
+/* ---- the verifier and its layout cache ------------------------------ */
+
+/* What identifies a version of the override file. */
+typedef struct {
+  gboolean exists;
+  dev_t    dev;
+  ino_t    ino;
+  off_t    size;
+  struct timespec mtime;
+  struct timespec ctime;
+} FileStamp;
+
+struct _NtsVerifier {
+  gint             ref_count;
+  char            *root;
+  GDBusConnection *bus;
+  NtsLayout       *layout;        /* NULL: resolve again */
+  gint64           layout_time_us;
+  FileStamp        layout_stamp;
+};
+
+static void
+file_stamp (const char *root, FileStamp *stamp)
+{
+  g_autofree char *path = g_build_filename (root, OVERRIDE_FILE, NULL);
+  struct stat st;
+
+  memset (stamp, 0, sizeof *stamp);
+  if (lstat (path, &st) != 0)
+    return;
+  stamp->exists = TRUE;
+  stamp->dev = st.st_dev;
+  stamp->ino = st.st_ino;
+  stamp->size = st.st_size;
+  stamp->mtime = st.st_mtim;
+  stamp->ctime = st.st_ctim;
+}
+
+static gboolean
+file_stamp_equal (const FileStamp *a, const FileStamp *b)
+{
+  return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+         a->size == b->size &&
+         a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+         a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+NtsVerifier *
+nts_verifier_new (const char *root, GDBusConnection *system_bus)
+{
+  NtsVerifier *verifier = g_new0 (NtsVerifier, 1);
+
+  g_return_val_if_fail (root != NULL, NULL);
+
+  verifier->ref_count = 1;
+  verifier->root = g_strdup (root);
+  verifier->bus = system_bus ? g_object_ref (system_bus) : NULL;
+  return verifier;
+}
+
+NtsVerifier *
+nts_verifier_ref (NtsVerifier *verifier)
+{
+  g_return_val_if_fail (verifier != NULL, NULL);
+  g_atomic_int_inc (&verifier->ref_count);
+  return verifier;
+}
+
+void
+nts_verifier_unref (NtsVerifier *verifier)
+{
+  if (verifier == NULL || !g_atomic_int_dec_and_test (&verifier->ref_count))
+    return;
+  g_free (verifier->root);
+  g_clear_object (&verifier->bus);
+  g_clear_pointer (&verifier->layout, nts_layout_free);
+  g_free (verifier);
+}
+
+void
+nts_verifier_forget_layout (NtsVerifier *verifier)
+{
+  g_return_if_fail (verifier != NULL);
+  g_clear_pointer (&verifier->layout, nts_layout_free);
+}
+
+/* The cached layout if it is still good, else NULL. */
+static NtsLayout *
+cached_layout (NtsVerifier *verifier, FileStamp *stamp)
+{
+  file_stamp (verifier->root, stamp);
+  if (verifier->layout == NULL ||
+      g_get_monotonic_time () - verifier->layout_time_us > LAYOUT_CACHE_US ||
+      !file_stamp_equal (stamp, &verifier->layout_stamp))
+    return NULL;
+  return nts_layout_copy (verifier->layout);
+}
+
+/* ---- one call ---------------------------------------------------------- */
+
+typedef struct {
+  NtsVerifier       *verifier;
+  guint              wait_s;
+  gint64             deadline_us;
+  gboolean           returned;
+  GCancellable      *cancellable;  /* ours: cancelled with the caller's, and when we return */
+  GCancellable      *caller_cancellable;
+  gulong             cancel_handler;
+  FileStamp          stamp;
+  NtsLayout         *layout;
+  NtsOperators      *operators;
+  GHashTable        *observations; /* address -> NtsKeObservation */
+  GHashTable        *probes;       /* address -> NtsKeFailureKind + 1; 0 while it runs */
+  gint64             previous_round_us;
+  GSource           *timer;
+
+  /* the round under way */
+  gint64             round_us;
+  guint              outstanding;
+  NtsChronyClient   *client;
+  NtsChronyReport   *chrony;
+  GError            *chrony_error;
+  NtsUnitState      *chronyd_unit;
+  NtsUnitState      *timesyncd_unit;
+  NtsChronyConfScan *conf;
+  gint64             chronyd_start_us;
+} Verify;
+
+static void
+clear_round (Verify *v)
+{
+  g_clear_pointer (&v->client, nts_chrony_client_unref);
+  g_clear_pointer (&v->chrony, nts_chrony_report_free);
+  g_clear_error (&v->chrony_error);
+  g_clear_pointer (&v->chronyd_unit, nts_unit_state_free);
+  g_clear_pointer (&v->timesyncd_unit, nts_unit_state_free);
+  g_clear_pointer (&v->conf, nts_chrony_conf_scan_free);
+}
+
+static void
+verify_free (Verify *v)
+{
+  clear_round (v);
+  if (v->timer != NULL)
+    {
+      g_source_destroy (v->timer);
+      g_source_unref (v->timer);
+    }
+  if (v->cancel_handler != 0)
+    g_cancellable_disconnect (v->caller_cancellable, v->cancel_handler);
+  g_clear_object (&v->caller_cancellable);
+  g_clear_object (&v->cancellable);
+  g_clear_pointer (&v->layout, nts_layout_free);
+  g_clear_pointer (&v->operators, nts_operators_free);
+  g_clear_pointer (&v->observations, g_hash_table_unref);
+  g_clear_pointer (&v->probes, g_hash_table_unref);
+  nts_verifier_unref (v->verifier);
+  g_free (v);
+}
+
+static void
+forward_cancel (GCancellable *caller, gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+/* Returns once: later callbacks of probes or a round see v->returned. */
+static void
+verify_return (GTask *task, GVariant *report, GError *error)
+{
+  Verify *v = g_task_get_task_data (task);
+
+  if (v->returned)
+    {
+      if (report != NULL)
+        g_variant_unref (report);
+      g_clear_error (&error);
+      return;
+    }
+  v->returned = TRUE;
+  if (v->timer != NULL)
+    {
+      g_source_destroy (v->timer);
+      g_clear_pointer (&v->timer, g_source_unref);
+    }
+  /* Probes still connecting have nothing left to tell. */
+  g_cancellable_cancel (v->cancellable);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, report, (GDestroyNotify) g_variant_unref);
+}
+
+static gboolean
+return_if_cancelled (GTask *task)
+{
+  GCancellable *caller = g_task_get_cancellable (task);
+  GError *error = NULL;
+
+  if (caller == NULL || !g_cancellable_set_error_if_cancelled (caller, &error))
+    return FALSE;
+  verify_return (task, NULL, error);
+  return TRUE;
+}
+
+/* ---- waiting --------------------------------------------------------- */
+
+static void start_round (GTask *task);
+
+typedef struct {
+  GTask *task;
+  char  *address;
+} ProbeData;
+
+static void
+on_probe_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ProbeData *data = user_data;
+  Verify *v = g_task_get_task_data (data->task);
+  NtsKeFailureKind kind = nts_ke_probe_finish (result);
+
+  if (!v->returned)
+    {
+      g_debug ("verify: NTS-KE probe of %s: %s", data->address,
+               kind == NTS_KE_FAILURE_TLS ? "connects, so chronyd failed in TLS"
+               : kind == NTS_KE_FAILURE_CONNECT ? "no connection" : "no answer");
+      g_hash_table_insert (v->probes, g_strdup (data->address), GINT_TO_POINTER (kind + 1));
+    }
+  g_object_unref (data->task);
+  g_free (data->address);
+  g_free (data);
+}
+
+static void
+start_probe (GTask *task, const NtsDiagSource *d)
+{
+  Verify *v = g_task_get_task_data (task);
+  const NtsConfServer *conf = nts_chrony_conf_scan_find_server (v->conf, d->name);
+  ProbeData *data = g_new0 (ProbeData, 1);
+
+  g_hash_table_insert (v->probes, g_strdup (d->address), GINT_TO_POINTER (0));
+  data->task = g_object_ref (task);
+  data->address = g_strdup (d->address);
+  nts_ke_probe_async (d->address, conf != NULL ? conf->nts_port : DEFAULT_NTS_PORT,
+                      PROBE_TIMEOUT_MS, v->cancellable, on_probe_done, data);
+}
+
+/* Whether another round can still find NTS up before the deadline. */
+static gboolean
+worth_waiting (GTask *task, const NtsDiagSnapshot *snap)
+{
+  Verify *v = g_task_get_task_data (task);
+  guint possible = 0;
+
+  if (!snap->socket_reachable)
+    {
+      const char *state = snap->chronyd_state;
+
+      /* Restarting, starting, or no systemd to ask: chronyd may come. */
+      return g_str_equal (state, "active") || g_str_equal (state, "activating") ||
+             g_str_equal (state, "deactivating") || g_str_equal (state, "reloading") ||
+             g_str_equal (state, "unknown");
+    }
+
+  for (guint i = 0; i < snap->n_sources; i++)
+    {
+      const NtsDiagSource *d = &snap->sources[i];
+
+      if (nts_diag_source_is_usable (d))
+        {
+          possible++;
+          continue;
+        }
+      if (d->reference_clock || (!d->nts && d->state != NTS_SOURCE_UNRESOLVED))
+        continue;   /* never counts as authenticated */
+
+      if (nts_diag_source_ke_failing (snap, d) && *d->address != '\0')
+        {
+          NtsKeObservation *obs = g_hash_table_lookup (v->observations, d->address);
+          gpointer probed;
+          NtsKeFailureKind kind = NTS_KE_FAILURE_UNKNOWN;
+          gint64 next;
+
+          if (obs == NULL)
+            {
+              obs = g_new0 (NtsKeObservation, 1);
+              g_hash_table_insert (v->observations, g_strdup (d->address), obs);
+            }
+          nts_ke_observe (obs, d->ke_attempts, v->round_us, v->previous_round_us,
+                          v->chronyd_start_us);
+          if (!g_hash_table_lookup_extended (v->probes, d->address, NULL, &probed))
+            start_probe (task, d);
+          else if (GPOINTER_TO_INT (probed) > 0)
+            kind = (NtsKeFailureKind) (GPOINTER_TO_INT (probed) - 1);
+
+          next = nts_ke_next_attempt_us (obs, kind);
+          if (next != NTS_KE_TIME_UNKNOWN && next > v->deadline_us)
+            {
+              g_debug ("verify: %s: next key exchange not before %" G_GINT64_FORMAT
+                       " s from now, after the wait", d->name,
+                       (next - v->round_us) / G_USEC_PER_SEC);
+              continue;
+            }
+        }
+      possible++;
+    }
+  return possible >= snap->min_sources;
+}
+
+static gboolean
+on_timer (gpointer user_data)
+{
+  GTask *task = user_data;
+  Verify *v = g_task_get_task_data (task);
+
+  g_clear_pointer (&v->timer, g_source_unref);
+  start_round (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- a round --------------------------------------------------------- */
+
+static void
+evaluate (GTask *task)
+{
+  Verify *v = g_task_get_task_data (task);
+  g_autoptr(NtsVerifySnapshot) s = NULL;
+  g_autoptr(GPtrArray) problems = NULL;
+  g_autoptr(GVariant) report = NULL;
+  const NtsDiagSnapshot *snap;
+  NtsVerifyInputs inputs = { 0 };
+  gint64 now, remaining_ms;
+
+  if (v->returned || return_if_cancelled (task))
+    return;
+
+  inputs.layout = v->layout;
+  inputs.operators = v->operators;
+  inputs.conf = v->conf;
+  inputs.chrony = v->chrony;
+  inputs.chrony_error = v->chrony_error ? v->chrony_error->message : NULL;
+  inputs.chronyd_unit = v->chronyd_unit;
+  inputs.timesyncd_unit = v->timesyncd_unit;
+  inputs.chronyd_uptime = v->chronyd_start_us == NTS_KE_TIME_UNKNOWN
+    ? -1 : (v->round_us - v->chronyd_start_us) / G_USEC_PER_SEC;
+  s = nts_verify_snapshot_new (&inputs);
+  snap = nts_verify_snapshot_diag (s);
+  problems = nts_diagnose (snap);
+  report = nts_verify_snapshot_report (s, problems);
+
+  now = g_get_monotonic_time ();
+  if (v->wait_s == 0 || nts_diag_is_ok (snap) || now >= v->deadline_us ||
+      !worth_waiting (task, snap))
+    {
+      verify_return (task, g_steal_pointer (&report), NULL);
+      return;
+    }
+
+  v->previous_round_us = v->round_us;
+  remaining_ms = (v->deadline_us - now + 999) / 1000;
+  v->timer = g_timeout_source_new ((guint) MIN (remaining_ms, NTS_VERIFY_POLL_INTERVAL_MS));
+  g_source_set_callback (v->timer, on_timer, g_object_ref (task), g_object_unref);
+  g_source_attach (v->timer, g_task_get_context (task));
+}
+
+static void
+round_done (GTask *task)
+{
+  Verify *v = g_task_get_task_data (task);
+
+  g_assert (v->outstanding > 0);
+  if (--v->outstanding == 0)
+    evaluate (task);
+}
+
+static void
+on_report (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Verify *v = g_task_get_task_data (task);
+
+  v->chrony = nts_chrony_client_fetch_report_finish (v->client, result, &v->chrony_error);
+  round_done (task);
+}
+
+static void
+on_unit (GTask *task, GAsyncResult *result, NtsUnitState **out, const char *unit)
+{
+  g_autoptr(GError) error = NULL;
+
+  *out = nts_systemd_get_unit_state_finish (result, &error);
+  if (*out == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("verify: cannot ask systemd about %s: %s", unit, error->message);
+  round_done (task);
+}
+
+static void
+on_chronyd_unit (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Verify *v = g_task_get_task_data (task);
+
+  on_unit (task, result, &v->chronyd_unit, v->layout->unit);
+}
+
+static void
+on_timesyncd_unit (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Verify *v = g_task_get_task_data (task);
+
+  on_unit (task, result, &v->timesyncd_unit, v->layout->timesyncd_unit);
+}
+
+/* chronyd creates its command socket when it starts and never touches it
+ * again: the socket's age is chronyd's uptime, which bounds when its first
+ * key exchanges happened. Monotonic, like everything we compare it to. */
+static gint64
+chronyd_start_us (const char *host_socket)
+{
+  struct stat st;
+  gint64 born_real, now_real;
+
+  if (lstat (host_socket, &st) != 0 || !S_ISSOCK (st.st_mode))
+    return NTS_KE_TIME_UNKNOWN;
+  born_real = (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000;
+  now_real = g_get_real_time ();
+  if (born_real > now_real)
+    return NTS_KE_TIME_UNKNOWN;
+  return g_get_monotonic_time () - (now_real - born_real);
+}
+
+static void
+scan_config (Verify *v)
+{
+  g_autoptr(GError) error = NULL;
+
+  v->conf = v->layout->config_file
+    ? nts_chrony_conf_scan (v->layout->root, v->layout->config_file, &error)
+    : NULL;
+  if (v->conf == NULL)
+    {
+      /* No file, or one we refuse to read (a symbolic link): chronyd's
+       * defaults are the best guess, and the sources still tell the rest. */
+      if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        g_debug ("verify: cannot read %s: %s", v->layout->config_file, error->message);
+      v->conf = nts_chrony_conf_scan_text ("");
+    }
+}
+
+static void
+start_round (GTask *task)
+{
+  Verify *v = g_task_get_task_data (task);
+  g_autofree char *host_socket = nts_layout_host_path (v->layout, v->layout->socket_path);
+
+  if (return_if_cancelled (task))
+    return;
+
+  clear_round (v);
+  v->round_us = g_get_monotonic_time ();
+  v->outstanding = 1;   /* until everything below is under way */
+
+  scan_config (v);
+  v->chronyd_start_us = chronyd_start_us (host_socket);
+
+  v->client = nts_chrony_client_new (host_socket, &v->chrony_error);
+  if (v->client != NULL)
+    {
+      v->outstanding++;
+      nts_chrony_client_fetch_report_async (v->client, v->cancellable, on_report,
+                                            g_object_ref (task));
+    }
+
+  if (v->verifier->bus != NULL)
+    {
+      v->outstanding += 2;
+      nts_systemd_get_unit_state_async (v->verifier->bus, v->layout->unit, v->cancellable,
+                                        on_chronyd_unit, g_object_ref (task));
+      nts_systemd_get_unit_state_async (v->verifier->bus, v->layout->timesyncd_unit,
+                                        v->cancellable, on_timesyncd_unit, g_object_ref (task));
+    }
+
+  round_done (task);
+}
+
+/* ---- start ----------------------------------------------------------- */
+
+static void
+start_with_layout (GTask *task)
+{
+  Verify *v = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  v->operators = nts_operators_load (v->verifier->root, &error);
+  if (v->operators == NULL)
+    {
+      verify_return (task, NULL, error);
+      return;
+    }
+  start_round (task);
+}
+
+static void
+on_layout (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Verify *v = g_task_get_task_data (task);
+  NtsVerifier *verifier = v->verifier;
+  GError *error = NULL;
+
+  v->layout = nts_layout_resolve_finish (result, &error);
+  if (v->layout == NULL)
+    {
+      verify_return (task, NULL, error);
+      return;
+    }
+
+  g_clear_pointer (&verifier->layout, nts_layout_free);
+  verifier->layout = nts_layout_copy (v->layout);
+  verifier->layout_time_us = g_get_monotonic_time ();
+  verifier->layout_stamp = v->stamp;
+  start_with_layout (task);
+}
+
+void
+nts_verify_async (NtsVerifier         *verifier,
+                  guint                wait_s,
+                  GCancellable        *cancellable,
+                  GAsyncReadyCallback  callback,
+                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Verify *v;
+
+  g_return_if_fail (verifier != NULL);
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, nts_verify_async);
+
+  v = g_new0 (Verify, 1);
+  v->verifier = nts_verifier_ref (verifier);
+  v->wait_s = wait_s;
+  v->deadline_us = g_get_monotonic_time () + (gint64) wait_s * G_USEC_PER_SEC;
+  v->previous_round_us = NTS_KE_TIME_UNKNOWN;
+  v->observations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  v->probes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  v->cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      v->caller_cancellable = g_object_ref (cancellable);
+      v->cancel_handler = g_cancellable_connect (cancellable, G_CALLBACK (forward_cancel),
+                                               g_object_ref (v->cancellable), g_object_unref);
+    }
+  g_task_set_task_data (task, v, (GDestroyNotify) verify_free);
+
+  v->layout = cached_layout (verifier, &v->stamp);
+  if (v->layout != NULL)
+    start_with_layout (task);
+  else
+    nts_layout_resolve_async (verifier->root, verifier->bus, v->cancellable, on_layout,
+                              g_object_ref (task));
+}
+
+GVariant *
+nts_verify_finish (NtsVerifier   *verifier,
+                   GAsyncResult  *result,
+                   GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_verify_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

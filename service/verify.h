@@ -1,0 +1,54 @@
+/* Verify: what chronyd, systemd and chrony's configuration say, judged
+ * (diagnosis.h) and put into the report of org.ntssetup.Manager1.Verify.
+ *
+ * One round asks, at the same time: systemd for chronyd's and
+ * systemd-timesyncd's units, chronyd over its command socket for tracking
+ * and every source (in a worker thread: the main loop never waits on
+ * chronyd), and reads chronyd's configuration for minsources. With a
+ * 'wait', rounds repeat on a main-loop timer until NTS is up (authenticated
+ * sources >= min-sources and synchronised), the wait is over, or waiting
+ * cannot help: chronyd is not running and not starting, or too few sources
+ * can still become usable in time — every other one is plain NTP, or its
+ * key exchange fails and chronyd will not retry it before the wait ends
+ * (ke-backoff.h).
+ *
+ * Never changes anything. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The longest pause between two rounds of a wait. */
+#define NTS_VERIFY_POLL_INTERVAL_MS 500
+
+typedef struct _NtsVerifier NtsVerifier;
+
+/* @root: the daemon's --root. @system_bus: for systemd; NULL when there is
+ * none to ask (unit states are then "unknown"). */
+NtsVerifier *nts_verifier_new   (const char      *root,
+                                 GDBusConnection *system_bus);
+NtsVerifier *nts_verifier_ref   (NtsVerifier     *verifier);
+void         nts_verifier_unref (NtsVerifier     *verifier);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsVerifier, nts_verifier_unref)
+
+/* Where chrony lives is resolved once and kept for a few seconds (or until
+ * the override file changes): resolving may run `chronyd -h`, and anyone
+ * may call Verify in a loop. A caller that just changed the machine
+ * (Apply, Rollback) forgets it. */
+void nts_verifier_forget_layout (NtsVerifier *verifier);
+
+/* @wait_s: 0 reports at once. Fails only when the layout cannot be
+ * resolved or the override file is broken, or when cancelled; everything
+ * about chronyd and systemd, reachable or not, is part of the report. */
+void      nts_verify_async  (NtsVerifier         *verifier,
+                             guint                wait_s,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data);
+/* The report, a{sv} as documented in the XML. */
+GVariant *nts_verify_finish (NtsVerifier         *verifier,
+                             GAsyncResult        *result,
+                             GError             **error);
+
+G_END_DECLS
