@@ -57,6 +57,17 @@ GDBusConnection *fixture_connect (ServiceFixture *fx);
  * test compares it before and after to prove nothing was written. */
 char *fixture_tree_fingerprint (ServiceFixture *fx);
 
+/* One more stand-in on the fixture's bus, e.g. ("packagekit.py", JSON,
+ * "org.freedesktop.PackageKit"); returns when it owns @bus_name. Stop it
+ * with fixture_stop_process() before service_fixture_teardown(). */
+GSubprocess *fixture_start_stand_in (ServiceFixture *fx, const char *template,
+                                     const char *params, const char *bus_name);
+void         fixture_stop_process   (GSubprocess **process);
+
+/* A call to any stand-in's control interface; asserts it succeeds. */
+GVariant *fixture_control (ServiceFixture *fx, const char *bus_name, const char *path,
+                           const char *interface, const char *method, GVariant *params);
+
 /* Environment for child processes pointing at the private bus. */
 char **fixture_environ (ServiceFixture *fx);
 
