@@ -9,6 +9,7 @@
 #include "options.h"
 #include "render.h"
 #include "systemd-client.h"
+#include "verify.h"
 
 #define MANAGER_PATH "/org/ntssetup/Manager"
 #define TIMESYNCD_UNIT "systemd-timesyncd.service"
@@ -22,6 +23,10 @@ struct _NtsManager {
   /* The one-mutating-call lock. Taken only after authorization, so a
    * caller sitting in a password dialog blocks nobody. */
   gboolean         mutating;
+  /* Verify: made on first use; and how many Verify calls with a 'wait'
+   * run, capped because anyone may call Verify. */
+  NtsVerifier     *verifier;
+  guint            verify_waits;
 };
 
 /* One method call from arrival to reply. It holds the daemon alive. */
@@ -409,11 +414,78 @@ handle_rollback (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 
 /* ---- Verify ---------------------------------------------------------- */
 
+/* Each wait polls chronyd and systemd every half second for up to two
+ * minutes; a few at once are plenty for every panel and script. */
+#define MAX_VERIFY_WAITS 4
+
+/* A Verify call with its own cancellable: the daemon shutting down, or a
+ * waiting caller leaving the bus, ends the wait. */
+typedef struct {
+  Call         *call;
+  GCancellable *cancellable;
+  gulong        shutdown_handler;
+  guint         caller_watch;
+  gboolean      holds_wait_slot;
+} VerifyCall;
+
+static void
+verify_call_free (VerifyCall *vc)
+{
+  if (vc->holds_wait_slot)
+    vc->call->manager->verify_waits--;
+  if (vc->caller_watch != 0)
+    g_bus_unwatch_name (vc->caller_watch);
+  g_cancellable_disconnect (vc->call->manager->cancellable, vc->shutdown_handler);
+  g_clear_object (&vc->cancellable);
+  g_free (vc);
+}
+
+static void
+on_verify_cancel (GCancellable *cancellable, gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+static void
+on_verify_caller_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+static void
+on_verify_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  VerifyCall *vc = user_data;
+  Call *call = vc->call;
+  GError *error = NULL;
+  GVariant *report = nts_verify_finish (call->manager->verifier, res, &error);
+
+  verify_call_free (vc);
+  if (report == NULL)
+    {
+      /* A broken override file or layout: say so by our own error name,
+       * not an unmapped GIO one. */
+      if (error->domain != NTS_ERROR && error->domain != G_DBUS_ERROR)
+        {
+          GError *wrapped = g_error_new (NTS_ERROR, NTS_ERROR_FAILED, "%s", error->message);
+
+          g_error_free (error);
+          error = wrapped;
+        }
+      call_return_error (call, error);
+      return;
+    }
+  call_return_value (call, g_variant_new ("(@a{sv})", report));
+  g_variant_unref (report);
+}
+
 static void
 on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
+  NtsManager *manager = call->manager;
   GError *error = NULL;
+  VerifyCall *vc;
 
   if (!nts_authorize_finish (res, &error))
     {
@@ -421,10 +493,36 @@ on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
-  call_return_error (g_steal_pointer (&call),
-                     g_error_new (NTS_ERROR, NTS_ERROR_NOT_IMPLEMENTED,
-                                  "Verify is not implemented in ntssetup %s",
-                                  PACKAGE_VERSION));
+  /* A report at once is never refused; only waits are counted. */
+  if (call->wait > 0 && manager->verify_waits >= MAX_VERIFY_WAITS)
+    {
+      call_return_error (g_steal_pointer (&call),
+                         g_error_new (NTS_ERROR, NTS_ERROR_BUSY,
+                                      "%u Verify calls are already waiting; try again "
+                                      "later, or without 'wait'", manager->verify_waits));
+      return;
+    }
+
+  if (manager->verifier == NULL)
+    manager->verifier = nts_verifier_new (manager->root, manager->connection);
+
+  vc = g_new0 (VerifyCall, 1);
+  vc->call = g_steal_pointer (&call);
+  vc->cancellable = g_cancellable_new ();
+  vc->shutdown_handler = g_cancellable_connect (manager->cancellable,
+                                                G_CALLBACK (on_verify_cancel),
+                                                g_object_ref (vc->cancellable), g_object_unref);
+  if (vc->call->wait > 0)
+    {
+      vc->holds_wait_slot = TRUE;
+      manager->verify_waits++;
+      vc->caller_watch = g_bus_watch_name_on_connection (
+          manager->connection, g_dbus_method_invocation_get_sender (vc->call->invocation),
+          G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_verify_caller_vanished,
+          g_object_ref (vc->cancellable), g_object_unref);
+    }
+
+  nts_verify_async (manager->verifier, vc->call->wait, vc->cancellable, on_verify_done, vc);
 }
 
 static gboolean
@@ -517,6 +615,7 @@ nts_manager_free (NtsManager *manager)
   g_clear_object (&manager->skeleton);
   g_clear_object (&manager->cancellable);
   g_clear_object (&manager->connection);
+  g_clear_pointer (&manager->verifier, nts_verifier_unref);
   g_free (manager->root);
   g_free (manager);
 }
