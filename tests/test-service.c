@@ -711,6 +711,95 @@ test_systemd_answers_win (ServiceFixture *fx, gconstpointer data)
                                     "&s", NULL));
 }
 
+/* ---- ntsctl against the real service ---------------------------------- */
+
+/* Runs ntsctl with the fixture's bus as the system bus; returns its exit
+ * status and, in @out, what it printed. */
+static int
+run_ntsctl (ServiceFixture *fx, char **out, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_auto(GStrv) env = fixture_environ (fx);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (g_getenv ("NTSCTL"));
+  g_ptr_array_add (argv, (gpointer) g_getenv ("NTSCTL"));
+  for (; *args; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+
+  g_subprocess_launcher_set_environ (launcher, env);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+static void
+test_ntsctl_preview_and_exit_codes (ServiceFixture *fx, gconstpointer data)
+{
+  g_autofree char *before = fixture_tree_fingerprint (fx);
+  g_autofree char *after = NULL;
+
+  {
+    g_autofree char *out = NULL;
+    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "preview", NULL }), ==, 0);
+    g_assert_nonnull (strstr (out, "/etc/chrony/chrony.conf"));
+    g_assert_nonnull (strstr (out, "server time.cloudflare.com iburst nts\n"));
+    g_assert_nonnull (strstr (out, "/etc/systemd/system/chrony.service.d/50-ntssetup-hardening.conf"));
+  }
+  {
+    /* Refused by polkit: 4, and nothing written. */
+    g_autofree char *out = NULL;
+    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "--no-ask-password", "apply", NULL }), ==, 4);
+  }
+  {
+    /* Bad input is the service's verdict, reported as a failure. */
+    g_autofree char *out = NULL;
+    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "preview", "--server", "a b", NULL }), ==, 1);
+    g_assert_nonnull (strstr (out, "servers"));
+  }
+  {
+    g_autofree char *out = NULL;
+    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "frobnicate", NULL }), ==, 2);
+  }
+
+  after = fixture_tree_fingerprint (fx);
+  g_assert_cmpstr (before, ==, after);
+
+  /* The service gone: 6. */
+  g_subprocess_send_signal (fx->daemon, SIGTERM);
+  g_assert_cmpint (fixture_wait_exit (fx->daemon, WAIT_MS), ==, 0);
+  {
+    g_autofree char *out = NULL;
+    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "status", NULL }), ==, 6);
+  }
+}
+
+static void
+test_ntsctl_busy (ServiceFixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func (g_free);
+  StateWatch watch = { .want = "applying", .states = states };
+  guint sub = watch_state (fx, &watch);
+  AsyncCall first = { 0 };
+  g_autofree char *out = NULL;
+
+  call_async (fx->client, "ApplyHardenedConfig", empty_options (), &first);
+  g_assert_true (fixture_wait_flag (&watch.seen, WAIT_MS));
+  g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "rollback", NULL }), ==, 5);
+
+  g_assert_cmpint (kill (atoi (g_subprocess_get_identifier (fx->daemon)), SIGUSR1), ==, 0);
+  g_assert_true (fixture_wait_flag (&first.done, WAIT_MS));
+  g_dbus_connection_signal_unsubscribe (fx->client, sub);
+  async_call_clear (&first);
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 static void
@@ -819,13 +908,16 @@ main (int argc, char **argv)
   ADD ("/service/preview/defaults", allow_verify, test_preview_defaults);
   ADD ("/service/list-snapshots/empty", allow_verify, test_list_snapshots_empty);
   ADD ("/service/systemd/answers-win", with_systemd, test_systemd_answers_win);
+  ADD ("/service/ntsctl/preview-and-exit-codes", allow_verify, test_ntsctl_preview_and_exit_codes);
   ADD ("/service/lifetime/idle-exit", idle_one, test_idle_exit);
   ADD ("/service/lifetime/idle-deadline-race", idle_one, test_idle_deadline_race);
 #if NTS_FAULT_INJECTION
   ADD ("/service/lock/second-mutating-call-is-busy", stall_apply, test_second_mutating_call_is_busy);
+  ADD ("/service/ntsctl/busy", stall_apply, test_ntsctl_busy);
 #else
   (void) stall_apply;
   (void) test_second_mutating_call_is_busy;
+  (void) test_ntsctl_busy;
 #endif
 #undef ADD
 

@@ -1,0 +1,160 @@
+/* Every file operation the transaction does on the managed system, under
+ * the daemon's --root, by directory descriptor, never following a
+ * symbolic link in any component.
+ *
+ * Why: ntssetupd runs as root and writes under /etc and /var, where a link
+ * planted by anyone who can write one directory (chronyd's own user owns
+ * its log directory) must not redirect a root write or chown to another
+ * file, and under a test root an absolute link would leave the root.
+ *
+ * Paths given to these functions are "guest" paths, as seen on the managed
+ * system: absolute, canonical ("/etc/chrony/chrony.conf"; no "//", ".",
+ * ".." or trailing "/"). Parents are opened with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS); where the kernel lacks
+ * openat2 (ENOSYS, or a seccomp filter saying EPERM) each component is
+ * opened relative to the previous one with O_NOFOLLOW | O_DIRECTORY.
+ * Nothing here recurses into a directory: no tree is ever walked, chowned
+ * or removed, so a directory another user owns is never descended.
+ *
+ * Errors are G_IO_ERROR, and every message names the operation, the guest
+ * path and the cause: "cannot write /etc/chrony/chrony.conf: /etc/chrony
+ * is a symbolic link" (G_IO_ERROR_TOO_MANY_LINKS), "...: No space left on
+ * device" (G_IO_ERROR_NO_SPACE), "...: Read-only file system"
+ * (G_IO_ERROR_READ_ONLY). */
+#pragma once
+
+#include <gio/gio.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "render.h"
+
+G_BEGIN_DECLS
+
+/* Largest file nts_root_read() accepts unless told otherwise. */
+#define NTS_ROOT_READ_MAX (1024 * 1024)
+
+typedef struct _NtsRoot NtsRoot;
+
+/* Opens @host_path (the daemon's --root, "/" in production) as a directory;
+ * the root itself may be reached through links: it is the daemon's choice. */
+NtsRoot    *nts_root_open          (const char *host_path,
+                                    GError    **error);
+void        nts_root_free          (NtsRoot    *root);
+const char *nts_root_get_host_path (NtsRoot    *root);
+/* For tests: take the per-component fallback even where openat2 works. */
+void        nts_root_set_use_openat2 (NtsRoot *root,
+                                      gboolean use_openat2);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsRoot, nts_root_free)
+
+/* Whether @path is one these functions accept (absolute, canonical). */
+gboolean nts_guest_path_is_valid (const char *path);
+
+/* A directory descriptor (O_RDONLY | O_DIRECTORY | O_CLOEXEC) for @dir,
+ * or for the parent of @path with its last component in *@name. The
+ * caller closes it. @verb ("write", "read", ...) goes into messages. */
+int nts_root_open_dir    (NtsRoot     *root,
+                          const char  *dir,
+                          const char  *verb,
+                          GError     **error);
+int nts_root_open_parent (NtsRoot     *root,
+                          const char  *path,
+                          const char  *verb,
+                          char       **name,
+                          GError     **error);
+
+/* What a regular file held, or that it was absent. */
+typedef struct {
+  gboolean  exists;
+  GBytes   *content;   /* NULL when absent */
+  uid_t     uid;
+  gid_t     gid;
+  guint     mode;      /* permission bits, st_mode & 07777 */
+} NtsFileData;
+
+void nts_file_data_free (NtsFileData *data);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsFileData, nts_file_data_free)
+
+/* Reads a regular file of at most @max_size bytes (0: NTS_ROOT_READ_MAX).
+ * A missing file or missing parent directory is not an error: the result
+ * has exists = FALSE. Refused: a link anywhere, a FIFO, device, socket or
+ * directory (G_IO_ERROR_NOT_REGULAR_FILE), a larger file
+ * (G_IO_ERROR_MESSAGE_TOO_LARGE). */
+NtsFileData *nts_root_read (NtsRoot     *root,
+                            const char  *path,
+                            gsize        max_size,
+                            GError     **error);
+
+/* lstat without following anything; *@exists FALSE for a missing file
+ * (or missing parent), which is not an error. @st may be NULL. */
+gboolean nts_root_lstat (NtsRoot     *root,
+                         const char  *path,
+                         struct stat *st,
+                         gboolean    *exists,
+                         GError     **error);
+
+/* Replaces (or creates) @path atomically: a uniquely named temp file in
+ * the same directory, every byte written, fchown + fchmod on the
+ * descriptor, fsync, renameat over @path, fsync of the directory. On any
+ * failure the temp file is removed and @path is what it was before. A link,
+ * directory or other non-regular file at @path is refused, not replaced.
+ * The parent directory must exist. */
+gboolean nts_root_write_atomic (NtsRoot     *root,
+                                const char  *path,
+                                const void  *data,
+                                gsize        length,
+                                uid_t        uid,
+                                gid_t        gid,
+                                guint        mode,
+                                GError     **error);
+
+/* nts_root_write_atomic() of a rendered file, owner and group resolved by
+ * name through NSS. */
+gboolean nts_root_write_rendered (NtsRoot               *root,
+                                  const NtsRenderedFile *file,
+                                  GError               **error);
+
+/* Removes a file (never a directory) and fsyncs its directory. A missing
+ * file is not an error; *@existed (may be NULL) says which it was. */
+gboolean nts_root_remove (NtsRoot     *root,
+                          const char  *path,
+                          gboolean    *existed,
+                          GError     **error);
+
+/* Makes sure @path is a directory with @uid, @gid and @mode: mkdirat when
+ * missing, then fchown + fchmod on a descriptor opened O_NOFOLLOW |
+ * O_DIRECTORY (never chmod by path). With @make_parents, missing parents
+ * are created 0755 root:root; existing ones are left as they are. */
+gboolean nts_root_ensure_dir (NtsRoot     *root,
+                              const char  *path,
+                              uid_t        uid,
+                              gid_t        gid,
+                              guint        mode,
+                              gboolean     make_parents,
+                              GError     **error);
+
+/* Removes an empty directory and fsyncs its parent; a missing one is fine. */
+gboolean nts_root_remove_empty_dir (NtsRoot     *root,
+                                    const char  *path,
+                                    GError     **error);
+
+/* The entries of directory @path (no "." and ".."), sorted, or NULL on
+ * error. A missing directory is an error (G_IO_ERROR_NOT_FOUND). */
+GPtrArray *nts_root_list_dir (NtsRoot     *root,
+                              const char  *path,
+                              GError     **error);
+
+/* Users and groups by name, through NSS (getpwnam_r / getgrnam_r), i.e.
+ * the daemon's own view of them (the host's, also under a test --root).
+ * An unknown name is G_IO_ERROR_NOT_FOUND: "no user named '_chrony'". */
+gboolean nts_lookup_user  (const char *name,
+                           uid_t      *uid,
+                           GError    **error);
+gboolean nts_lookup_group (const char *name,
+                           gid_t      *gid,
+                           GError    **error);
+/* The name of a uid / gid, or NULL when NSS knows none. */
+char    *nts_user_name    (uid_t uid);
+char    *nts_group_name   (gid_t gid);
+
+G_END_DECLS
