@@ -26,11 +26,20 @@ typedef struct {
   GSubprocess          *process;   /* NULL for KE_CLOSED */
 } Server;
 
+struct _NtsLoopbackClient {
+  char        *name;
+  char        *socket_path;
+  char        *config_path;
+  char        *log_path;
+  GSubprocess *process;
+};
+
 struct _NtsLoopback {
   char          *dir;
   char          *chronyd;
   char          *chronyc;
   GPtrArray     *servers;
+  GPtrArray     *clients;   /* NtsLoopbackClient *, the first one's too */
   GSubprocess   *client;
   char          *client_socket;
   GSubprocess   *guardian;
@@ -43,6 +52,17 @@ server_free (Server *server)
   g_free (server->address);
   g_clear_object (&server->process);
   g_free (server);
+}
+
+static void
+client_free (NtsLoopbackClient *client)
+{
+  g_free (client->name);
+  g_free (client->socket_path);
+  g_free (client->config_path);
+  g_free (client->log_path);
+  g_clear_object (&client->process);
+  g_free (client);
 }
 
 /* ---- programs ----------------------------------------------------------- */
@@ -375,6 +395,7 @@ nts_loopback_new (GError **error)
   const char *tmp = g_get_tmp_dir ();
 
   lb->servers = g_ptr_array_new_with_free_func ((GDestroyNotify) server_free);
+  lb->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_free);
 
   if (!nts_loopback_find_programs (&lb->chronyd, &lb->chronyc, &why_not))
     {
@@ -420,6 +441,9 @@ nts_loopback_free (NtsLoopback *lb)
     return;
 
   stop_process (lb->client);
+  if (lb->clients != NULL)
+    for (guint i = 0; i < lb->clients->len; i++)
+      stop_process (((NtsLoopbackClient *) lb->clients->pdata[i])->process);
   if (lb->servers != NULL)
     for (guint i = 0; i < lb->servers->len; i++)
       stop_process (((Server *) lb->servers->pdata[i])->process);
@@ -443,6 +467,7 @@ nts_loopback_free (NtsLoopback *lb)
     }
 
   g_clear_object (&lb->client);
+  g_clear_pointer (&lb->clients, g_ptr_array_unref);
   g_clear_pointer (&lb->servers, g_ptr_array_unref);
   g_free (lb->client_socket);
   g_free (lb->chronyd);
@@ -568,33 +593,74 @@ nts_loopback_add_server (NtsLoopback           *lb,
   return TRUE;
 }
 
-gboolean
-nts_loopback_start_client (NtsLoopback  *lb,
-                           guint         minsources,
-                           GError      **error)
+static gboolean
+make_dir (const char *path, int mode, GError **error)
 {
-  g_autoptr(GString) conf = g_string_new (NULL);
-  g_autofree char *conf_path = path_in (lb, "client.conf");
-  g_autofree char *log_path = path_in (lb, "client.log");
-  g_autofree char *dump_dir = path_in (lb, "client-nts");
-  gint64 until;
-
-  g_return_val_if_fail (lb->client == NULL, FALSE);
-
-  if (mkdir (dump_dir, 0700) < 0)
+  if (g_mkdir_with_parents (path, mode) < 0)
     {
       int errsv = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "Cannot create %s: %s",
-                   dump_dir, g_strerror (errsv));
+                   path, g_strerror (errsv));
       return FALSE;
     }
+  return TRUE;
+}
+
+static gboolean
+wanted (const char * const *addresses, const char *address)
+{
+  return addresses == NULL || g_strv_contains (addresses, address);
+}
+
+NtsLoopbackClient *
+nts_loopback_add_client (NtsLoopback                 *lb,
+                         const NtsLoopbackClientSpec *spec,
+                         GError                     **error)
+{
+  g_autoptr(GString) conf = g_string_new (NULL);
+  g_autofree char *dump_name = NULL;
+  g_autofree char *dump_dir = NULL;
+  g_autofree char *log_name = NULL;
+  g_autofree char *socket_dir = NULL;
+  g_autofree char *config_dir = NULL;
+  NtsLoopbackClient *client;
+  gint64 until;
+
+  g_return_val_if_fail (spec != NULL && spec->name != NULL, NULL);
+
+  client = g_new0 (NtsLoopbackClient, 1);
+  g_ptr_array_add (lb->clients, client);
+  client->name = g_strdup (spec->name);
+  log_name = g_strdup_printf ("%s.log", spec->name);
+  client->log_path = path_in (lb, log_name);
+  client->socket_path = spec->socket_path ? g_strdup (spec->socket_path)
+                                          : g_strdup_printf ("%s/%s.sock", lb->dir, spec->name);
+  client->config_path = spec->config_path ? g_strdup (spec->config_path)
+                                          : g_strdup_printf ("%s/%s.conf", lb->dir, spec->name);
+  dump_name = g_strdup_printf ("%s-nts", spec->name);
+  dump_dir = path_in (lb, dump_name);
+  socket_dir = g_path_get_dirname (client->socket_path);
+  config_dir = g_path_get_dirname (client->config_path);
+
+  if (strlen (client->socket_path) >= sizeof ((struct sockaddr_un *) NULL)->sun_path)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "socket path %s is too long for a Unix socket", client->socket_path);
+      return NULL;
+    }
+  if (!make_dir (dump_dir, 0700, error) || !make_dir (socket_dir, 0700, error) ||
+      !make_dir (config_dir, 0755, error))
+    return NULL;
 
   for (guint i = 0; i < lb->servers->len; i++)
     {
       Server *server = lb->servers->pdata[i];
-      g_string_append_printf (conf, "server %s iburst nts ntsport %u\n",
-                              server->address, server->nts_port);
+      if (wanted (spec->servers, server->address))
+        g_string_append_printf (conf, "server %s iburst nts ntsport %u\n",
+                                server->address, server->nts_port);
     }
+  for (gsize i = 0; spec->extra_lines != NULL && spec->extra_lines[i] != NULL; i++)
+    g_string_append_printf (conf, "%s\n", spec->extra_lines[i]);
   g_string_append_printf (conf,
     "ntstrustedcerts %s/ca.crt\n"
     "nosystemcert\n"
@@ -603,34 +669,92 @@ nts_loopback_start_client (NtsLoopback  *lb,
     "port 0\n"
     "cmdport 0\n"
     "bindcmdaddress %s\n"
-    "pidfile %s/client.pid\n"
-    "driftfile %s/client.drift\n"
+    "pidfile %s/%s.pid\n"
+    "driftfile %s/%s.drift\n"
     "ntsdumpdir %s\n",
-    lb->dir, minsources, lb->client_socket, lb->dir, lb->dir, dump_dir);
-  if (!g_file_set_contents (conf_path, conf->str, -1, error))
-    return FALSE;
+    lb->dir, spec->minsources, client->socket_path, lb->dir, spec->name,
+    lb->dir, spec->name, dump_dir);
+  if (!g_file_set_contents (client->config_path, conf->str, -1, error))
+    return NULL;
 
   {
-    const char *const argv[] = { lb->chronyd, "-x", "-4", "-u", "root", "-d", "-f", conf_path, NULL };
-    lb->client = spawn_daemon (lb, log_path, argv, error);
-    if (lb->client == NULL)
-      return FALSE;
+    const char *const argv[] = { lb->chronyd, "-x", "-4", "-u", "root", "-d",
+                                 "-f", client->config_path, NULL };
+    client->process = spawn_daemon (lb, client->log_path, argv, error);
+    if (client->process == NULL)
+      return NULL;
   }
 
   until = g_get_monotonic_time () + READY_TIMEOUT_US;
-  while (!unix_dgram_accepts (lb->client_socket))
+  while (!unix_dgram_accepts (client->socket_path))
     {
-      if (died_early (lb, lb->client, NULL, "client chronyd", error))
-        return FALSE;
+      if (g_subprocess_get_identifier (client->process) == NULL)
+        {
+          g_autofree char *log = nts_loopback_client_read_log (lb, client);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "client chronyd %s exited while starting:\n%s", spec->name, log);
+          return NULL;
+        }
       if (g_get_monotonic_time () >= until)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                       "client chronyd's socket %s not ready in time", lb->client_socket);
-          return FALSE;
+                       "client chronyd's socket %s not ready in time", client->socket_path);
+          return NULL;
         }
       g_usleep (POLL_INTERVAL_US);
     }
+  return client;
+}
+
+gboolean
+nts_loopback_start_client (NtsLoopback  *lb,
+                           guint         minsources,
+                           GError      **error)
+{
+  g_autofree char *conf_path = path_in (lb, "client.conf");
+  NtsLoopbackClientSpec spec = {
+    .name = "client",
+    .minsources = minsources,
+    .socket_path = lb->client_socket,
+    .config_path = conf_path,
+  };
+  NtsLoopbackClient *client;
+
+  g_return_val_if_fail (lb->client == NULL, FALSE);
+
+  client = nts_loopback_add_client (lb, &spec, error);
+  if (client == NULL)
+    return FALSE;
+  lb->client = g_object_ref (client->process);
   return TRUE;
+}
+
+const char *
+nts_loopback_client_get_socket (NtsLoopbackClient *client)
+{
+  return client->socket_path;
+}
+
+const char *
+nts_loopback_client_get_config (NtsLoopbackClient *client)
+{
+  return client->config_path;
+}
+
+char *
+nts_loopback_client_read_log (NtsLoopback *lb, NtsLoopbackClient *client)
+{
+  char *contents = NULL;
+
+  if (!g_file_get_contents (client->log_path, &contents, NULL, NULL))
+    return g_strdup ("");
+  return contents;
+}
+
+void
+nts_loopback_client_stop (NtsLoopbackClient *client)
+{
+  stop_process (client->process);
 }
 
 const char *
@@ -651,11 +775,12 @@ nts_loopback_get_chronyc (NtsLoopback *lb)
   return lb->chronyc;
 }
 
-gboolean
-nts_loopback_chronyc (NtsLoopback         *lb,
-                      const char * const  *args,
-                      char               **output,
-                      GError             **error)
+static gboolean
+run_chronyc (NtsLoopback         *lb,
+             const char          *socket_path,
+             const char * const  *args,
+             char               **output,
+             GError             **error)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autofree char *out = NULL, *err = NULL;
@@ -663,7 +788,7 @@ nts_loopback_chronyc (NtsLoopback         *lb,
 
   g_ptr_array_add (argv, lb->chronyc);
   g_ptr_array_add (argv, (gpointer) "-h");
-  g_ptr_array_add (argv, lb->client_socket);
+  g_ptr_array_add (argv, (gpointer) socket_path);
   for (gsize i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
@@ -680,4 +805,23 @@ nts_loopback_chronyc (NtsLoopback         *lb,
     }
   *output = g_steal_pointer (&out);
   return TRUE;
+}
+
+gboolean
+nts_loopback_chronyc (NtsLoopback         *lb,
+                      const char * const  *args,
+                      char               **output,
+                      GError             **error)
+{
+  return run_chronyc (lb, lb->client_socket, args, output, error);
+}
+
+gboolean
+nts_loopback_client_chronyc (NtsLoopback         *lb,
+                             NtsLoopbackClient   *client,
+                             const char * const  *args,
+                             char               **output,
+                             GError             **error)
+{
+  return run_chronyc (lb, client->socket_path, args, output, error);
 }

@@ -56,6 +56,40 @@ gboolean     nts_loopback_start_client  (NtsLoopback           *lb,
                                          guint                  minsources,
                                          GError               **error);
 
+/* More client chronyds on the same servers: each with its own files and
+ * command socket, so that one set of servers serves many cases. */
+typedef struct {
+  const char         *name;        /* label for its files ("good", "silent"); required */
+  const char * const *servers;     /* addresses of servers added before; NULL = all */
+  const char * const *extra_lines; /* more config lines, e.g. "server x.invalid iburst nts" */
+  guint               minsources;
+  /* Where its command socket and configuration go, e.g. under a test
+   * service's --root; NULL = in the test bed's directory. The socket's
+   * directory is created 0700 if missing (chronyd wants it private). */
+  const char         *socket_path;
+  const char         *config_path;
+} NtsLoopbackClientSpec;
+
+typedef struct _NtsLoopbackClient NtsLoopbackClient;
+
+/* Starts it and waits, bounded, until its command socket answers. The
+ * client belongs to @lb: freed, and stopped, with it. */
+NtsLoopbackClient *nts_loopback_add_client (NtsLoopback                 *lb,
+                                            const NtsLoopbackClientSpec *spec,
+                                            GError                     **error);
+const char *nts_loopback_client_get_socket (NtsLoopbackClient *client);
+const char *nts_loopback_client_get_config (NtsLoopbackClient *client);
+/* Runs `chronyc -h SOCKET @args...` against this client. */
+gboolean    nts_loopback_client_chronyc    (NtsLoopback         *lb,
+                                            NtsLoopbackClient   *client,
+                                            const char * const  *args,
+                                            char               **output,
+                                            GError             **error);
+char       *nts_loopback_client_read_log   (NtsLoopback         *lb,
+                                            NtsLoopbackClient   *client);
+/* Stops it (bounded); its socket is gone afterwards. */
+void        nts_loopback_client_stop       (NtsLoopbackClient   *client);
+
 const char  *nts_loopback_get_dir           (NtsLoopback *lb);
 const char  *nts_loopback_get_client_socket (NtsLoopback *lb);
 const char  *nts_loopback_get_chronyc       (NtsLoopback *lb);
