@@ -481,6 +481,7 @@ load (NtsSnapshotStore *store, const char *id, gboolean with_content, GError **e
     snapshot->version = g_strdup ("");
   snapshot->original = g_key_file_get_boolean (keys, GROUP_SNAPSHOT, "original", NULL);
   state_text = g_key_file_get_string (keys, GROUP_SNAPSHOT, "state", NULL);
+  /* g_variant_parse() hands back a full (non-floating) reference. */
   snapshot->state = state_text != NULL
     ? g_variant_parse (G_VARIANT_TYPE_VARDICT, state_text, NULL, NULL, &local_error)
     : NULL;
@@ -489,7 +490,6 @@ load (NtsSnapshotStore *store, const char *id, gboolean with_content, GError **e
       damaged (error, id, local_error != NULL ? local_error->message : "no state");
       return NULL;
     }
-  g_variant_ref_sink (snapshot->state);
   n_files = g_key_file_get_integer (keys, GROUP_SNAPSHOT, "files", NULL);
   if (n_files < 0 || n_files > 4096)
     {
