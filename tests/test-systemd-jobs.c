@@ -348,6 +348,33 @@ test_enable_disable (Fixture *f, gconstpointer data)
   g_assert_nonnull (error);
 }
 
+/* Debian's alias exists while chrony is enabled: a job asked for by the
+ * alias is judged for the real unit. */
+static void
+test_alias (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) changes = NULL;
+  g_autofree char *result = NULL;
+  g_autofree char *state = NULL;
+
+  subscribe (f);
+  changes = unit_files (f, TRUE, "chrony.service", &error);
+  g_assert_no_error (error);
+  result = run_job (f, NTS_SYSTEMD_JOB_RESTART, "chronyd.service", 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (result, ==, "done");
+  state = unit_prop (f, "chrony.service", "ActiveState");
+  g_assert_cmpstr (state, ==, "active");
+  g_clear_pointer (&result, g_free);
+
+  g_variant_unref (control (f, "SetJobResult", g_variant_new ("(ss)", "chrony.service", "failed")));
+  result = run_job (f, NTS_SYSTEMD_JOB_RESTART, "chronyd.service", 0, &error);
+  g_assert_null (result);
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "chrony.service: "));
+}
+
 static NtsUnitState *
 unit_state (Fixture *f, const char *unit)
 {
@@ -430,6 +457,7 @@ main (int argc, char **argv)
   g_test_add ("/systemd-jobs/dbus-errors", Fixture, NULL, setup, test_dbus_errors, teardown);
   g_test_add ("/systemd-jobs/reload", Fixture, NULL, setup, test_reload, teardown);
   g_test_add ("/systemd-jobs/enable-disable", Fixture, NULL, setup, test_enable_disable, teardown);
+  g_test_add ("/systemd-jobs/alias", Fixture, NULL, setup, test_alias, teardown);
   g_test_add ("/systemd-jobs/undo", Fixture, NULL, setup, test_undo, teardown);
   return g_test_run ();
 }
