@@ -419,14 +419,43 @@ handle_rollback (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 #define MAX_VERIFY_WAITS 4
 
 /* A Verify call with its own cancellable: the daemon shutting down, or a
- * waiting caller leaving the bus, ends the wait. */
+ * waiting caller leaving the bus, ends the wait.
+ *
+ * A report at once (no 'wait') is gathered while polkit decides, and
+ * answered only when both are done and polkit said yes: it only reads,
+ * what an unauthorised caller made us read is thrown away, and the call
+ * takes the longer of the two instead of their sum. A wait starts only
+ * after authorization, since only authorised callers may hold one of the
+ * few places. */
 typedef struct {
   Call         *call;
   GCancellable *cancellable;
   gulong        shutdown_handler;
   guint         caller_watch;
   gboolean      holds_wait_slot;
+  guint         pending;        /* authorization and report still to come */
+  GError       *auth_error;
+  GVariant     *report;
+  GError       *verify_error;
 } VerifyCall;
+
+static void on_verify_cancel (GCancellable *cancellable, gpointer user_data);
+
+static VerifyCall *
+verify_call_new (Call *call)
+{
+  NtsManager *manager = call->manager;
+  VerifyCall *vc = g_new0 (VerifyCall, 1);
+
+  if (manager->verifier == NULL)
+    manager->verifier = nts_verifier_new (manager->root, manager->connection);
+  vc->call = call;
+  vc->cancellable = g_cancellable_new ();
+  vc->shutdown_handler = g_cancellable_connect (manager->cancellable,
+                                                G_CALLBACK (on_verify_cancel),
+                                                g_object_ref (vc->cancellable), g_object_unref);
+  return vc;
+}
 
 static void
 verify_call_free (VerifyCall *vc)
@@ -437,7 +466,48 @@ verify_call_free (VerifyCall *vc)
     g_bus_unwatch_name (vc->caller_watch);
   g_cancellable_disconnect (vc->call->manager->cancellable, vc->shutdown_handler);
   g_clear_object (&vc->cancellable);
+  g_clear_error (&vc->auth_error);
+  g_clear_error (&vc->verify_error);
+  g_clear_pointer (&vc->report, g_variant_unref);
   g_free (vc);
+}
+
+/* Answers the caller with what came in, and frees @vc. */
+static void
+verify_call_reply (VerifyCall *vc)
+{
+  Call *call = vc->call;
+  GError *error = NULL;
+
+  if (vc->auth_error != NULL)
+    error = g_steal_pointer (&vc->auth_error);
+  else if (vc->report == NULL)
+    {
+      error = g_steal_pointer (&vc->verify_error);
+      /* A broken override file or layout: say so by our own error name,
+       * not an unmapped GIO one. */
+      if (error->domain != NTS_ERROR && error->domain != G_DBUS_ERROR)
+        {
+          GError *wrapped = g_error_new (NTS_ERROR, NTS_ERROR_FAILED, "%s", error->message);
+
+          g_error_free (error);
+          error = wrapped;
+        }
+    }
+
+  if (error != NULL)
+    {
+      verify_call_free (vc);
+      call_return_error (call, error);
+      return;
+    }
+  {
+    GVariant *report = g_steal_pointer (&vc->report);
+
+    verify_call_free (vc);
+    call_return_value (call, g_variant_new ("(@a{sv})", report));
+    g_variant_unref (report);
+  }
 }
 
 static void
@@ -456,29 +526,25 @@ static void
 on_verify_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   VerifyCall *vc = user_data;
-  Call *call = vc->call;
-  GError *error = NULL;
-  GVariant *report = nts_verify_finish (call->manager->verifier, res, &error);
 
-  verify_call_free (vc);
-  if (report == NULL)
-    {
-      /* A broken override file or layout: say so by our own error name,
-       * not an unmapped GIO one. */
-      if (error->domain != NTS_ERROR && error->domain != G_DBUS_ERROR)
-        {
-          GError *wrapped = g_error_new (NTS_ERROR, NTS_ERROR_FAILED, "%s", error->message);
-
-          g_error_free (error);
-          error = wrapped;
-        }
-      call_return_error (call, error);
-      return;
-    }
-  call_return_value (call, g_variant_new ("(@a{sv})", report));
-  g_variant_unref (report);
+  vc->report = nts_verify_finish (vc->call->manager->verifier, res, &vc->verify_error);
+  if (--vc->pending == 0)
+    verify_call_reply (vc);
 }
 
+/* Verify without a wait: polkit's answer, the report already under way. */
+static void
+on_verify_now_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  VerifyCall *vc = user_data;
+
+  if (!nts_authorize_finish (res, &vc->auth_error))
+    g_cancellable_cancel (vc->cancellable);   /* nothing will be shown */
+  if (--vc->pending == 0)
+    verify_call_reply (vc);
+}
+
+/* Verify with a wait: authorised first, then a place, then the wait. */
 static void
 on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -493,8 +559,7 @@ on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
-  /* A report at once is never refused; only waits are counted. */
-  if (call->wait > 0 && manager->verify_waits >= MAX_VERIFY_WAITS)
+  if (manager->verify_waits >= MAX_VERIFY_WAITS)
     {
       call_return_error (g_steal_pointer (&call),
                          g_error_new (NTS_ERROR, NTS_ERROR_BUSY,
@@ -503,25 +568,14 @@ on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
-  if (manager->verifier == NULL)
-    manager->verifier = nts_verifier_new (manager->root, manager->connection);
-
-  vc = g_new0 (VerifyCall, 1);
-  vc->call = g_steal_pointer (&call);
-  vc->cancellable = g_cancellable_new ();
-  vc->shutdown_handler = g_cancellable_connect (manager->cancellable,
-                                                G_CALLBACK (on_verify_cancel),
-                                                g_object_ref (vc->cancellable), g_object_unref);
-  if (vc->call->wait > 0)
-    {
-      vc->holds_wait_slot = TRUE;
-      manager->verify_waits++;
-      vc->caller_watch = g_bus_watch_name_on_connection (
-          manager->connection, g_dbus_method_invocation_get_sender (vc->call->invocation),
-          G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_verify_caller_vanished,
-          g_object_ref (vc->cancellable), g_object_unref);
-    }
-
+  vc = verify_call_new (g_steal_pointer (&call));
+  vc->holds_wait_slot = TRUE;
+  manager->verify_waits++;
+  vc->caller_watch = g_bus_watch_name_on_connection (
+      manager->connection, g_dbus_method_invocation_get_sender (vc->call->invocation),
+      G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_verify_caller_vanished,
+      g_object_ref (vc->cancellable), g_object_unref);
+  vc->pending = 1;
   nts_verify_async (manager->verifier, vc->call->wait, vc->cancellable, on_verify_done, vc);
 }
 
@@ -531,12 +585,21 @@ handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 {
   g_autoptr(Call) call = call_new (manager, invocation, "Verify");
   GError *error = NULL;
+  VerifyCall *vc;
 
   if (!nts_verify_options_parse (options, &call->wait, &error))
     call_return_error (g_steal_pointer (&call), error);
-  else
+  else if (call->wait > 0)
     nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
                          on_verify_authorized, g_steal_pointer (&call));
+  else
+    {
+      vc = verify_call_new (g_steal_pointer (&call));
+      vc->pending = 2;
+      nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
+                           on_verify_now_authorized, vc);
+      nts_verify_async (manager->verifier, 0, vc->cancellable, on_verify_done, vc);
+    }
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -35,14 +35,44 @@ typedef struct {
   struct timespec ctime;
 } FileStamp;
 
+/* What a call needs from the override file and the layout resolution,
+ * shared between the cache and the calls using it. */
+typedef struct {
+  gint          ref_count;
+  NtsLayout    *layout;
+  NtsOperators *operators;
+  FileStamp     stamp;
+  gint64        time_us;
+} Settings;
+
 struct _NtsVerifier {
   gint             ref_count;
   char            *root;
   GDBusConnection *bus;
-  NtsLayout       *layout;        /* NULL: resolve again */
-  gint64           layout_time_us;
-  FileStamp        layout_stamp;
+  Settings        *settings;       /* NULL: resolve again */
+  /* One socket to chronyd for every call: binding a fresh one costs more
+   * than the questions. Replaced when it fails (chronyd restarted). */
+  NtsChronyClient *client;
+  char            *client_socket;
+  FileStamp        client_peer;    /* chronyd's socket when we connected */
 };
+
+static Settings *
+settings_ref (Settings *settings)
+{
+  g_atomic_int_inc (&settings->ref_count);
+  return settings;
+}
+
+static void
+settings_unref (Settings *settings)
+{
+  if (settings == NULL || !g_atomic_int_dec_and_test (&settings->ref_count))
+    return;
+  nts_layout_free (settings->layout);
+  nts_operators_free (settings->operators);
+  g_free (settings);
+}
 
 static void
 file_stamp (const char *root, FileStamp *stamp)
@@ -98,7 +128,9 @@ nts_verifier_unref (NtsVerifier *verifier)
     return;
   g_free (verifier->root);
   g_clear_object (&verifier->bus);
-  g_clear_pointer (&verifier->layout, nts_layout_free);
+  g_clear_pointer (&verifier->settings, settings_unref);
+  g_clear_pointer (&verifier->client, nts_chrony_client_unref);
+  g_free (verifier->client_socket);
   g_free (verifier);
 }
 
@@ -106,19 +138,73 @@ void
 nts_verifier_forget_layout (NtsVerifier *verifier)
 {
   g_return_if_fail (verifier != NULL);
-  g_clear_pointer (&verifier->layout, nts_layout_free);
+  g_clear_pointer (&verifier->settings, settings_unref);
 }
 
-/* The cached layout if it is still good, else NULL. */
-static NtsLayout *
-cached_layout (NtsVerifier *verifier, FileStamp *stamp)
+/* The cached settings if they are still good, else NULL. */
+static Settings *
+cached_settings (NtsVerifier *verifier, FileStamp *stamp)
 {
   file_stamp (verifier->root, stamp);
-  if (verifier->layout == NULL ||
-      g_get_monotonic_time () - verifier->layout_time_us > LAYOUT_CACHE_US ||
-      !file_stamp_equal (stamp, &verifier->layout_stamp))
+  if (verifier->settings == NULL ||
+      g_get_monotonic_time () - verifier->settings->time_us > LAYOUT_CACHE_US ||
+      !file_stamp_equal (stamp, &verifier->settings->stamp))
     return NULL;
-  return nts_layout_copy (verifier->layout);
+  return settings_ref (verifier->settings);
+}
+
+static void
+socket_stamp (const char *path, FileStamp *stamp)
+{
+  struct stat st;
+
+  memset (stamp, 0, sizeof *stamp);
+  if (lstat (path, &st) != 0)
+    return;
+  stamp->exists = TRUE;
+  stamp->dev = st.st_dev;
+  stamp->ino = st.st_ino;
+  stamp->mtime = st.st_mtim;
+}
+
+/* The shared client for @host_socket; *reused tells whether it served
+ * before. A restarted chronyd has a new socket, and may have had its
+ * directory (with our socket in it) recreated: then start afresh rather
+ * than wait for replies that cannot reach us. */
+static NtsChronyClient *
+shared_client (NtsVerifier *verifier, const char *host_socket, gboolean *reused, GError **error)
+{
+  NtsChronyClient *client;
+  FileStamp peer;
+
+  socket_stamp (host_socket, &peer);
+  if (verifier->client != NULL && g_strcmp0 (verifier->client_socket, host_socket) == 0 &&
+      file_stamp_equal (&peer, &verifier->client_peer) &&
+      g_file_test (nts_chrony_client_get_local_path (verifier->client), G_FILE_TEST_EXISTS))
+    {
+      *reused = TRUE;
+      return nts_chrony_client_ref (verifier->client);
+    }
+  *reused = FALSE;
+  g_clear_pointer (&verifier->client, nts_chrony_client_unref);
+  g_clear_pointer (&verifier->client_socket, g_free);
+  client = nts_chrony_client_new (host_socket, error);
+  if (client == NULL)
+    return NULL;
+  verifier->client = nts_chrony_client_ref (client);
+  verifier->client_socket = g_strdup (host_socket);
+  verifier->client_peer = peer;
+  return client;
+}
+
+static void
+drop_shared_client (NtsVerifier *verifier, NtsChronyClient *client)
+{
+  if (verifier->client == client)
+    {
+      g_clear_pointer (&verifier->client, nts_chrony_client_unref);
+      g_clear_pointer (&verifier->client_socket, g_free);
+    }
 }
 
 /* ---- one call ---------------------------------------------------------- */
@@ -132,8 +218,9 @@ typedef struct {
   GCancellable      *caller_cancellable;
   gulong             cancel_handler;
   FileStamp          stamp;
-  NtsLayout         *layout;
-  NtsOperators      *operators;
+  Settings          *settings;
+  NtsLayout         *layout;       /* the settings' */
+  NtsOperators      *operators;    /* the settings' */
   GHashTable        *observations; /* address -> NtsKeObservation */
   GHashTable        *probes;       /* address -> NtsKeFailureKind + 1; 0 while it runs */
   gint64             previous_round_us;
@@ -143,6 +230,8 @@ typedef struct {
   gint64             round_us;
   guint              outstanding;
   NtsChronyClient   *client;
+  gboolean           client_reused;
+  gboolean           client_retried;
   NtsChronyReport   *chrony;
   GError            *chrony_error;
   NtsUnitState      *chronyd_unit;
@@ -175,8 +264,7 @@ verify_free (Verify *v)
     g_cancellable_disconnect (v->caller_cancellable, v->cancel_handler);
   g_clear_object (&v->caller_cancellable);
   g_clear_object (&v->cancellable);
-  g_clear_pointer (&v->layout, nts_layout_free);
-  g_clear_pointer (&v->operators, nts_operators_free);
+  g_clear_pointer (&v->settings, settings_unref);
   g_clear_pointer (&v->observations, g_hash_table_unref);
   g_clear_pointer (&v->probes, g_hash_table_unref);
   nts_verifier_unref (v->verifier);
@@ -405,6 +493,29 @@ on_report (GObject *source, GAsyncResult *result, gpointer user_data)
   Verify *v = g_task_get_task_data (task);
 
   v->chrony = nts_chrony_client_fetch_report_finish (v->client, result, &v->chrony_error);
+  if (v->chrony == NULL)
+    {
+      drop_shared_client (v->verifier, v->client);
+      /* A socket kept from before a restart of chronyd fails once: ask
+       * again on a fresh one before calling chronyd unreachable. */
+      if (v->client_reused && !v->client_retried &&
+          !g_error_matches (v->chrony_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          !g_error_matches (v->chrony_error, NTS_CHRONY_ERROR, NTS_CHRONY_ERROR_TIMEOUT))
+        {
+          g_autofree char *host_socket = nts_layout_host_path (v->layout, v->layout->socket_path);
+
+          v->client_retried = TRUE;
+          g_clear_error (&v->chrony_error);
+          g_clear_pointer (&v->client, nts_chrony_client_unref);
+          v->client = shared_client (v->verifier, host_socket, &v->client_reused, &v->chrony_error);
+          if (v->client != NULL)
+            {
+              nts_chrony_client_fetch_report_async (v->client, v->cancellable, on_report,
+                                                    g_steal_pointer (&task));
+              return;
+            }
+        }
+    }
   round_done (task);
 }
 
@@ -489,7 +600,8 @@ start_round (GTask *task)
   scan_config (v);
   v->chronyd_start_us = chronyd_start_us (host_socket);
 
-  v->client = nts_chrony_client_new (host_socket, &v->chrony_error);
+  v->client_retried = FALSE;
+  v->client = shared_client (v->verifier, host_socket, &v->client_reused, &v->chrony_error);
   if (v->client != NULL)
     {
       v->outstanding++;
@@ -512,18 +624,11 @@ start_round (GTask *task)
 /* ---- start ----------------------------------------------------------- */
 
 static void
-start_with_layout (GTask *task)
+use_settings (Verify *v, Settings *settings)
 {
-  Verify *v = g_task_get_task_data (task);
-  GError *error = NULL;
-
-  v->operators = nts_operators_load (v->verifier->root, &error);
-  if (v->operators == NULL)
-    {
-      verify_return (task, NULL, error);
-      return;
-    }
-  start_round (task);
+  v->settings = settings;
+  v->layout = settings->layout;
+  v->operators = settings->operators;
 }
 
 static void
@@ -532,20 +637,29 @@ on_layout (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GTask) task = user_data;
   Verify *v = g_task_get_task_data (task);
   NtsVerifier *verifier = v->verifier;
+  g_autoptr(NtsLayout) layout = NULL;
+  Settings *settings;
   GError *error = NULL;
+  NtsOperators *operators;
 
-  v->layout = nts_layout_resolve_finish (result, &error);
-  if (v->layout == NULL)
+  layout = nts_layout_resolve_finish (result, &error);
+  operators = layout ? nts_operators_load (verifier->root, &error) : NULL;
+  if (operators == NULL)
     {
       verify_return (task, NULL, error);
       return;
     }
 
-  g_clear_pointer (&verifier->layout, nts_layout_free);
-  verifier->layout = nts_layout_copy (v->layout);
-  verifier->layout_time_us = g_get_monotonic_time ();
-  verifier->layout_stamp = v->stamp;
-  start_with_layout (task);
+  settings = g_new0 (Settings, 1);
+  settings->ref_count = 1;
+  settings->layout = g_steal_pointer (&layout);
+  settings->operators = operators;
+  settings->stamp = v->stamp;
+  settings->time_us = g_get_monotonic_time ();
+  g_clear_pointer (&verifier->settings, settings_unref);
+  verifier->settings = settings_ref (settings);
+  use_settings (v, settings);
+  start_round (task);
 }
 
 void
@@ -556,6 +670,7 @@ nts_verify_async (NtsVerifier         *verifier,
                   gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  Settings *settings;
   Verify *v;
 
   g_return_if_fail (verifier != NULL);
@@ -579,9 +694,12 @@ nts_verify_async (NtsVerifier         *verifier,
     }
   g_task_set_task_data (task, v, (GDestroyNotify) verify_free);
 
-  v->layout = cached_layout (verifier, &v->stamp);
-  if (v->layout != NULL)
-    start_with_layout (task);
+  settings = cached_settings (verifier, &v->stamp);
+  if (settings != NULL)
+    {
+      use_settings (v, settings);
+      start_round (task);
+    }
   else
     nts_layout_resolve_async (verifier->root, verifier->bus, v->cancellable, on_layout,
                               g_object_ref (task));

@@ -612,6 +612,40 @@ wanted (const char * const *addresses, const char *address)
   return addresses == NULL || g_strv_contains (addresses, address);
 }
 
+/* Starts @client's chronyd and waits, bounded, until its socket answers. */
+static gboolean
+launch_client (NtsLoopback *lb, NtsLoopbackClient *client, GError **error)
+{
+  const char *const argv[] = { lb->chronyd, "-x", "-4", "-u", "root", "-d",
+                               "-f", client->config_path, NULL };
+  gint64 until;
+
+  g_clear_object (&client->process);
+  client->process = spawn_daemon (lb, client->log_path, argv, error);
+  if (client->process == NULL)
+    return FALSE;
+
+  until = g_get_monotonic_time () + READY_TIMEOUT_US;
+  while (!unix_dgram_accepts (client->socket_path))
+    {
+      if (g_subprocess_get_identifier (client->process) == NULL)
+        {
+          g_autofree char *log = nts_loopback_client_read_log (lb, client);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "client chronyd %s exited while starting:\n%s", client->name, log);
+          return FALSE;
+        }
+      if (g_get_monotonic_time () >= until)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       "client chronyd's socket %s not ready in time", client->socket_path);
+          return FALSE;
+        }
+      g_usleep (POLL_INTERVAL_US);
+    }
+  return TRUE;
+}
+
 NtsLoopbackClient *
 nts_loopback_add_client (NtsLoopback                 *lb,
                          const NtsLoopbackClientSpec *spec,
@@ -624,7 +658,6 @@ nts_loopback_add_client (NtsLoopback                 *lb,
   g_autofree char *socket_dir = NULL;
   g_autofree char *config_dir = NULL;
   NtsLoopbackClient *client;
-  gint64 until;
 
   g_return_val_if_fail (spec != NULL && spec->name != NULL, NULL);
 
@@ -677,33 +710,7 @@ nts_loopback_add_client (NtsLoopback                 *lb,
   if (!g_file_set_contents (client->config_path, conf->str, -1, error))
     return NULL;
 
-  {
-    const char *const argv[] = { lb->chronyd, "-x", "-4", "-u", "root", "-d",
-                                 "-f", client->config_path, NULL };
-    client->process = spawn_daemon (lb, client->log_path, argv, error);
-    if (client->process == NULL)
-      return NULL;
-  }
-
-  until = g_get_monotonic_time () + READY_TIMEOUT_US;
-  while (!unix_dgram_accepts (client->socket_path))
-    {
-      if (g_subprocess_get_identifier (client->process) == NULL)
-        {
-          g_autofree char *log = nts_loopback_client_read_log (lb, client);
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                       "client chronyd %s exited while starting:\n%s", spec->name, log);
-          return NULL;
-        }
-      if (g_get_monotonic_time () >= until)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                       "client chronyd's socket %s not ready in time", client->socket_path);
-          return NULL;
-        }
-      g_usleep (POLL_INTERVAL_US);
-    }
-  return client;
+  return launch_client (lb, client, error) ? client : NULL;
 }
 
 gboolean
@@ -755,6 +762,13 @@ void
 nts_loopback_client_stop (NtsLoopbackClient *client)
 {
   stop_process (client->process);
+}
+
+gboolean
+nts_loopback_client_restart (NtsLoopback *lb, NtsLoopbackClient *client, GError **error)
+{
+  stop_process (client->process);
+  return launch_client (lb, client, error);
 }
 
 const char *

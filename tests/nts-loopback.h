@@ -89,6 +89,11 @@ char       *nts_loopback_client_read_log   (NtsLoopback         *lb,
                                             NtsLoopbackClient   *client);
 /* Stops it (bounded); its socket is gone afterwards. */
 void        nts_loopback_client_stop       (NtsLoopbackClient   *client);
+/* Stops it and starts it again with the same configuration, as a restart
+ * of the service would; waits, bounded, until the new socket answers. */
+gboolean    nts_loopback_client_restart    (NtsLoopback         *lb,
+                                            NtsLoopbackClient   *client,
+                                            GError             **error);
 
 const char  *nts_loopback_get_dir           (NtsLoopback *lb);
 const char  *nts_loopback_get_client_socket (NtsLoopback *lb);

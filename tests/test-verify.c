@@ -56,7 +56,10 @@ static const char *const silent_servers[] = { G2, G3, NTP_SILENT, NULL };
 static const char *const two_servers[] = { G2, G3, NULL };
 static const char *const unresolved_lines[] = { "server " UNRESOLVABLE " iburst nts", NULL };
 
-enum { C_GOOD, C_UNTRUSTED, C_CLOSED, C_SILENT, C_UNRESOLVED, C_FEW, C_BACKOFF, N_CLIENTS };
+static const char *const one_server[] = { G2, NULL };
+
+enum { C_GOOD, C_UNTRUSTED, C_CLOSED, C_SILENT, C_UNRESOLVED, C_FEW, C_BACKOFF, C_RESTART,
+       N_CLIENTS };
 
 static Client clients[N_CLIENTS] = {
   [C_GOOD]       = { "good", good_servers, NULL, 3 },
@@ -68,6 +71,8 @@ static Client clients[N_CLIENTS] = {
   /* Two good sources and one whose TLS fails, three needed: waiting
    * cannot help once chronyd's 1024 s back-off is known. */
   [C_BACKOFF]    = { "backoff", untrusted_servers, NULL, 3 },
+  /* Restarted by its test: the service's socket to it goes stale. */
+  [C_RESTART]    = { "restart", one_server, NULL, 1 },
 };
 
 static ServiceFixture fx;
@@ -770,6 +775,53 @@ test_bad_operators (void)
   use_client ("good", NULL);
 }
 
+static gboolean
+has_sources (GVariant *report, gconstpointer data)
+{
+  g_autoptr(GVariant) sources = g_variant_lookup_value (report, "sources", G_VARIANT_TYPE ("aa{sv}"));
+  return sources != NULL && g_variant_n_children (sources) > 0;
+}
+
+/* The service keeps its socket to chronyd between calls; a restart of
+ * chronyd (a new socket, maybe a new directory) must not make the next
+ * Verify wait for replies that cannot come. */
+static void
+test_chronyd_restart (void)
+{
+  g_autoptr(GVariant) before = NULL, down = NULL, after = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *down_codes = NULL;
+  NtsLoopbackClient *client = clients[C_RESTART].client;
+  gint64 start;
+
+  if (skip_if_needed ())
+    return;
+  use_client ("restart", NULL);
+  before = verify_until (has_sources, NULL, "restart: chronyd answers");
+
+  nts_loopback_client_stop (client);
+  down = verify (0);
+  down_codes = codes (down);
+  g_assert_cmpstr (down_codes, ==, "socket-unreachable");
+
+  nts_loopback_client_restart (lb, client, &error);
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  after = verify (0);
+  /* chronyc's own retries would take 1 + 2 + 4 s. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 1 * G_USEC_PER_SEC);
+  g_assert_true (has_sources (after, NULL));
+
+  /* Restarted between two calls, unseen. */
+  g_clear_pointer (&after, g_variant_unref);
+  nts_loopback_client_restart (lb, client, &error);
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  after = verify (0);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 1 * G_USEC_PER_SEC);
+  g_assert_true (has_sources (after, NULL));
+}
+
 /* ---- compared with chronyc ------------------------------------------- */
 
 typedef struct {
@@ -1192,6 +1244,7 @@ main (int argc, char **argv)
   g_test_add_func ("/verify/ntp-silent", test_ntp_silent);
   g_test_add_func ("/verify/unresolved", test_unresolved);
   g_test_add_func ("/verify/ntsctl", test_ntsctl);
+  g_test_add_func ("/verify/chronyd-restart", test_chronyd_restart);
 
   status = g_test_run ();
 
