@@ -1,6 +1,7 @@
 #include "service-fixture.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -89,6 +90,16 @@ wait_for_name (ServiceFixture *fx, const char *name, GSubprocess *owner)
     g_error ("%s did not appear on the test bus within %d ms", name, NAME_TIMEOUT_MS);
 }
 
+/* A test that aborts must not leave its bus and stand-ins behind: they
+ * would hold the test runner's pipes open until its timeout. The kernel
+ * ends them when the test process dies (the fixture runs on the main
+ * thread, whose exit PDEATHSIG follows). */
+static void
+die_with_test (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static GSubprocess *
 spawn (ServiceFixture *fx, GSubprocessFlags flags, const char *const *argv)
 {
@@ -97,6 +108,7 @@ spawn (ServiceFixture *fx, GSubprocessFlags flags, const char *const *argv)
   g_autoptr(GError) error = NULL;
   GSubprocess *process;
 
+  g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
   g_subprocess_launcher_set_environ (launcher, env);
   /* GLib logs debug messages to stdout, which is the test's TAP stream:
    * children write to the test's stderr instead. */
@@ -193,6 +205,7 @@ service_fixture_setup (ServiceFixture *fx, const ServiceOptions *options)
   seed_root (fx);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
   fx->bus = g_subprocess_launcher_spawnv (launcher, bus_argv, &error);
   g_assert_no_error (error);
   /* dbus-daemon prints its address once it listens; EOF means it died. */
