@@ -666,13 +666,17 @@ test_backoff_ends_wait (void)
   g_assert_cmpstr (found, ==, "not-synchronised,nts-ke-failed,too-few-authenticated");
 }
 
+/* Answers to the waits of test_busy, which may come after it returned
+ * (the main loop runs again in teardown): counted in a static. */
+static guint waits_done;
+
 static void
 on_wait_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
 
-  (*(guint *) user_data)++;
+  waits_done++;
 }
 
 static guint
@@ -693,7 +697,6 @@ polkit_checks_answered (void)
 static void
 test_busy (void)
 {
-  guint waits_done = 0;
   guint checks_before;
   g_autoptr(GDBusConnection) other = NULL;
   g_autoptr(GError) error = NULL;
@@ -715,7 +718,7 @@ test_busy (void)
                             "org.ntssetup.Manager1", "Verify",
                             g_variant_new_parsed ("({'wait': <uint32 100>},)"),
                             NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
-                            on_wait_done, &waits_done);
+                            on_wait_done, NULL);
   /* polkit answers in order, and the service takes the answers in order:
    * once the four are answered, the next call comes after them. */
   until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
@@ -731,7 +734,6 @@ test_busy (void)
       refused = verify_on (fx.client, 1, &error);
     }
   while (refused != NULL && g_get_monotonic_time () < until);
-  g_assert_cmpuint (waits_done, ==, 0);
   g_assert_nonnull (error);
   g_assert_true (g_dbus_error_is_remote_error (error));
   {
@@ -1164,6 +1166,7 @@ static gboolean
 start_test_bed (void)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree char *dbus_daemon = NULL;
   const struct { const char *address; NtsLoopbackServerKind kind; } servers[] = {
     { G2, NTS_LOOPBACK_SERVER_GOOD },
     { G3, NTS_LOOPBACK_SERVER_GOOD },
@@ -1175,7 +1178,8 @@ start_test_bed (void)
 
   if (!nts_loopback_find_programs (NULL, NULL, &skip_reason))
     return FALSE;
-  if (g_find_program_in_path ("dbus-daemon") == NULL)
+  dbus_daemon = g_find_program_in_path ("dbus-daemon");
+  if (dbus_daemon == NULL)
     {
       skip_reason = g_strdup ("needs dbus-daemon");
       return FALSE;
@@ -1251,10 +1255,7 @@ main (int argc, char **argv)
   if (lb != NULL)
     nts_loopback_free (lb);
   if (skip_reason == NULL)
-    {
-      n_helper_pids = 0;
-      service_fixture_teardown (&fx);
-    }
+    service_fixture_teardown (&fx);
   g_free (skip_reason);
   return status;
 }
