@@ -4,9 +4,9 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "layout-override.h"
 #include "root-read.h"
 
-#define OVERRIDE_FILE "/etc/ntssetup/layout.conf"
 #define OVERRIDE_MAX_SIZE (64 * 1024)
 #define NAME_MAX_LEN 64
 #define PATTERN_MAX_LEN 253
@@ -200,24 +200,24 @@ nts_operators_load (const char *root, GError **error)
   g_autofree char *text = NULL;
   gsize length;
 
-  if (!nts_root_read_file (root, OVERRIDE_FILE, OVERRIDE_MAX_SIZE, &text, &length, &local_error))
+  if (!nts_root_read_file (root, NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_MAX_SIZE, &text, &length, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return g_steal_pointer (&operators);
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", OVERRIDE_FILE);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", NTS_LAYOUT_OVERRIDE_FILE);
       return NULL;
     }
 
   if (!g_key_file_load_from_data (keyfile, text, length, G_KEY_FILE_NONE, &local_error))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s",
-                   OVERRIDE_FILE, local_error->message);
+                   NTS_LAYOUT_OVERRIDE_FILE, local_error->message);
       return NULL;
     }
   if (!nts_operators_add_from_key_file (operators, keyfile, NTS_OPERATORS_OVERRIDE_GROUP,
                                         &local_error))
     {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", OVERRIDE_FILE);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", NTS_LAYOUT_OVERRIDE_FILE);
       return NULL;
     }
   return g_steal_pointer (&operators);

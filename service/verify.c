@@ -1,7 +1,6 @@
 /* See verify.h. */
 #include "verify.h"
 
-#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -10,11 +9,11 @@
 #include "diagnosis.h"
 #include "ke-backoff.h"
 #include "layout.h"
+#include "layout-override.h"
 #include "operators.h"
 #include "systemd-client.h"
 #include "verify-report.h"
 
-#define OVERRIDE_FILE "/etc/ntssetup/layout.conf"
 /* How long a resolved layout is trusted while the override file stays
  * the same: long enough that a panel polling Verify does not make the
  * daemon run `chronyd -h` each time, short enough that installing chrony
@@ -77,7 +76,7 @@ settings_unref (Settings *settings)
 static void
 file_stamp (const char *root, FileStamp *stamp)
 {
-  g_autofree char *path = g_build_filename (root, OVERRIDE_FILE, NULL);
+  g_autofree char *path = g_build_filename (root, NTS_LAYOUT_OVERRIDE_FILE, NULL);
   struct stat st;
 
   memset (stamp, 0, sizeof *stamp);
