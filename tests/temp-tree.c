@@ -2,6 +2,8 @@
 
 #include "temp-tree.h"
 
+#include "safe-fs.h"
+
 #include <glib/gstdio.h>
 #include <unistd.h>
 
@@ -58,4 +60,19 @@ temp_tree_remove (const char *path)
       temp_tree_remove (child);
     }
   g_rmdir (path);
+}
+
+gid_t
+temp_tree_some_group (void)
+{
+  static const char *const names[] = { "daemon", "adm", "users", "nogroup", "bin", NULL };
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      gid_t gid;
+
+      if (nts_lookup_group (names[i], &gid, NULL) && gid != 0)
+        return gid;
+    }
+  g_assert_not_reached ();
 }

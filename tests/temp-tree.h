@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -16,5 +17,9 @@ void temp_tree_symlink (const char *root, const char *path, const char *target);
 
 /* Removes @path and everything under it, never following links. */
 void temp_tree_remove (const char *path);
+
+/* A group other than root's that exists on every Debian system, for
+ * tests of ownership. */
+gid_t temp_tree_some_group (void);
 
 G_END_DECLS

@@ -61,21 +61,6 @@ host_path (Fixture *f, const char *guest)
 }
 
 /* A real group other than root's, so ownership is really checked. */
-static gid_t
-some_group (void)
-{
-  static const char *const names[] = { "daemon", "adm", "users", "nogroup", "bin", NULL };
-
-  for (guint i = 0; names[i] != NULL; i++)
-    {
-      gid_t gid;
-
-      if (nts_lookup_group (names[i], &gid, NULL) && gid != 0)
-        return gid;
-    }
-  g_assert_not_reached ();
-}
-
 static void
 assert_content (Fixture *f, const char *guest, const char *expected)
 {
@@ -147,7 +132,7 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(NtsFileData) read = NULL;
   g_autofree char *host = host_path (f, "/etc/chrony/chrony.conf");
-  gid_t gid = some_group ();
+  gid_t gid = temp_tree_some_group ();
   struct stat st;
 
   if (getuid () != 0)
@@ -196,7 +181,7 @@ test_rendered (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(NtsFileData) read = NULL;
-  g_autofree char *group = nts_group_name (some_group ());
+  g_autofree char *group = nts_group_name (temp_tree_some_group ());
   NtsRenderedFile file = {
     .path = (char *) "/etc/chrony.keys", .content = (char *) "1 SHA256 HEX:00\n",
     .mode = 0640, .owner = (char *) "root", .group = group,
@@ -212,7 +197,7 @@ test_rendered (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   read = nts_root_read (f->root, "/etc/chrony.keys", 0, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (read->gid, ==, some_group ());
+  g_assert_cmpuint (read->gid, ==, temp_tree_some_group ());
   g_assert_cmpuint (read->mode, ==, 0640);
 
   /* An unknown name is a clear error, and nothing is written. */
@@ -457,7 +442,7 @@ test_ensure_dir (Fixture *f, gconstpointer data)
   g_autofree char *state = host_path (f, "/var/lib/ntssetup");
   g_autofree char *lib = host_path (f, "/var/lib");
   g_autofree char *log = host_path (f, "/var/log/chrony");
-  gid_t gid = some_group ();
+  gid_t gid = temp_tree_some_group ();
   struct stat st;
 
   if (getuid () != 0)

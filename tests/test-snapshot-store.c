@@ -41,21 +41,6 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 
 /* ---- helpers ---- */
 
-static gid_t
-some_group (void)
-{
-  static const char *const names[] = { "daemon", "adm", "users", "nogroup", "bin", NULL };
-
-  for (guint i = 0; names[i] != NULL; i++)
-    {
-      gid_t gid;
-
-      if (nts_lookup_group (names[i], &gid, NULL) && gid != 0)
-        return gid;
-    }
-  g_assert_not_reached ();
-}
-
 static void
 put (Fixture *f, const char *path, const void *data, gsize length, gid_t gid, guint mode)
 {
@@ -167,7 +152,7 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_autofree const char **files = NULL;
   g_autofree char *state_dir = g_build_filename (f->host, STATE, NULL);
   const char **servers = NULL;
-  gid_t gid = some_group ();
+  gid_t gid = temp_tree_some_group ();
   guint64 time;
   guint32 min_sources;
   gboolean original;
