@@ -1,0 +1,877 @@
+/* The Apply transaction: see transaction.h. */
+#include "transaction.h"
+
+#include <string.h>
+
+#include "fault.h"
+#include "journal.h"
+#include "nts-errors.h"
+#include "render.h"
+#include "snapshot-store.h"
+#include "systemd-client.h"
+#include "systemd-jobs.h"
+
+typedef struct _Tx Tx;
+
+/* A step's do or undo: completes @task with a boolean. */
+typedef void (*StepFunc) (Tx *tx, GTask *task);
+
+typedef struct {
+  const char *name;
+  StepFunc    run;
+  StepFunc    undo;   /* NULL: nothing to give back */
+} Step;
+
+/* What one directory-making step found before it changed anything. */
+typedef struct {
+  gboolean   existed;
+  uid_t      uid;
+  gid_t      gid;
+  guint      mode;
+  GPtrArray *created;  /* guest paths of directories we made, outermost first */
+} DirBefore;
+
+struct _Tx {
+  NtsRoot           *root;
+  NtsLayout         *layout;
+  GDBusConnection   *bus;
+  char              *state_dir;
+  GStrv              servers;
+  guint              min_sources;
+  guint              wait_sync_ms;
+  guint              job_timeout_ms;
+  NtsTransactionProgress progress;
+  gpointer           progress_data;
+  GCancellable      *cancellable;
+
+  GPtrArray         *files;       /* NtsRenderedFile*, everything Apply writes */
+  NtsSnapshotStore  *store;
+  char              *snapshot_id;
+  NtsSnapshot       *snapshot;
+  NtsJournal        *journal;
+  NtsUnitUndo       *timesyncd_undo;
+  NtsUnitUndo       *chrony_undo;
+  gboolean           timesyncd_loaded;
+  DirBefore          log_dir;
+  GHashTable        *made_parents; /* step name -> GPtrArray of dirs we made */
+
+  guint              index;       /* the step running, or being undone */
+  const char        *failed_step;
+  GError            *cause;
+  GString           *undo_errors;
+  gboolean           reloaded;
+};
+
+static void step_snapshot       (Tx *tx, GTask *task);
+static void step_ensure_chrony  (Tx *tx, GTask *task);
+static void step_write_config   (Tx *tx, GTask *task);
+static void step_keys_file      (Tx *tx, GTask *task);
+static void step_log_dir        (Tx *tx, GTask *task);
+static void step_hardening      (Tx *tx, GTask *task);
+static void step_ntp_units      (Tx *tx, GTask *task);
+static void step_reload         (Tx *tx, GTask *task);
+static void step_stop_timesyncd (Tx *tx, GTask *task);
+static void step_start_chronyd  (Tx *tx, GTask *task);
+static void step_commit_check   (Tx *tx, GTask *task);
+static void step_commit         (Tx *tx, GTask *task);
+static void undo_write_config   (Tx *tx, GTask *task);
+static void undo_keys_file      (Tx *tx, GTask *task);
+static void undo_log_dir        (Tx *tx, GTask *task);
+static void undo_hardening      (Tx *tx, GTask *task);
+static void undo_ntp_units      (Tx *tx, GTask *task);
+static void undo_stop_timesyncd (Tx *tx, GTask *task);
+static void undo_start_chronyd  (Tx *tx, GTask *task);
+
+static const Step steps[] = {
+  { "snapshot",       step_snapshot,       NULL },
+  { "ensure-chrony",  step_ensure_chrony,  NULL },
+  { "write-config",   step_write_config,   undo_write_config },
+  { "keys-file",      step_keys_file,      undo_keys_file },
+  { "log-dir",        step_log_dir,        undo_log_dir },
+  { "hardening",      step_hardening,      undo_hardening },
+  { "ntp-units",      step_ntp_units,      undo_ntp_units },
+  /* Undone by one Reload after every file is back (see finish_undo). */
+  { "reload",         step_reload,         NULL },
+  { "stop-timesyncd", step_stop_timesyncd, undo_stop_timesyncd },
+  { "start-chronyd",  step_start_chronyd,  undo_start_chronyd },
+  { "commit-check",   step_commit_check,   NULL },
+  { "commit",         step_commit,         NULL },
+};
+
+const char *const *
+nts_transaction_step_names (void)
+{
+  static const char *names[G_N_ELEMENTS (steps) + 1];
+
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    names[i] = steps[i].name;
+  return names;
+}
+
+static void
+tx_free (Tx *tx)
+{
+  nts_layout_free (tx->layout);
+  g_clear_object (&tx->bus);
+  g_free (tx->state_dir);
+  g_strfreev (tx->servers);
+  g_clear_object (&tx->cancellable);
+  g_clear_pointer (&tx->files, g_ptr_array_unref);
+  g_clear_pointer (&tx->store, nts_snapshot_store_free);
+  g_free (tx->snapshot_id);
+  g_clear_pointer (&tx->snapshot, nts_snapshot_free);
+  g_clear_pointer (&tx->journal, nts_journal_free);
+  g_clear_pointer (&tx->timesyncd_undo, nts_unit_undo_free);
+  g_clear_pointer (&tx->chrony_undo, nts_unit_undo_free);
+  g_clear_pointer (&tx->log_dir.created, g_ptr_array_unref);
+  g_clear_pointer (&tx->made_parents, g_hash_table_unref);
+  g_clear_error (&tx->cause);
+  if (tx->undo_errors)
+    g_string_free (tx->undo_errors, TRUE);
+  g_free (tx);
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static const NtsRenderedFile *
+find_file (Tx *tx, const char *path)
+{
+  for (guint i = 0; path && i < tx->files->len; i++)
+    {
+      const NtsRenderedFile *file = tx->files->pdata[i];
+      if (g_str_equal (file->path, path))
+        return file;
+    }
+  return NULL;
+}
+
+/* The ntp-units.d list is the one rendered file the layout doesn't name. */
+static const NtsRenderedFile *
+find_ntp_units_file (Tx *tx)
+{
+  g_autofree char *dropin = nts_hardening_dropin_path (tx->layout);
+
+  for (guint i = 0; i < tx->files->len; i++)
+    {
+      const NtsRenderedFile *file = tx->files->pdata[i];
+      if (!g_str_equal (file->path, tx->layout->config_file) &&
+          !g_str_equal (file->path, tx->layout->keys_file) &&
+          !g_str_equal (file->path, dropin))
+        return file;
+    }
+  return NULL;
+}
+
+/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
+ * root:root, noting each in @created so the undo can remove exactly what
+ * we made and nothing that was there before. */
+static gboolean
+make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+{
+  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *cur = g_strdup (dir);
+
+  while (!g_str_equal (cur, "/"))
+    {
+      gboolean exists = FALSE;
+      char *up;
+
+      if (!nts_root_lstat (tx->root, cur, NULL, &exists, error))
+        return FALSE;
+      if (exists)
+        break;
+      g_ptr_array_insert (missing, 0, g_strdup (cur));
+      up = g_path_get_dirname (cur);
+      g_free (cur);
+      cur = up;
+    }
+  for (guint i = 0; i < missing->len; i++)
+    {
+      if (!nts_root_ensure_dir (tx->root, missing->pdata[i], 0, 0, 0755, FALSE, error))
+        return FALSE;
+      g_ptr_array_add (created, g_strdup (missing->pdata[i]));
+    }
+  return TRUE;
+}
+
+static gboolean
+remove_made_dirs (Tx *tx, GPtrArray *created, GError **error)
+{
+  for (guint i = created ? created->len : 0; i > 0; i--)
+    if (!nts_root_remove_empty_dir (tx->root, created->pdata[i - 1], error))
+      return FALSE;
+  if (created)
+    g_ptr_array_set_size (created, 0);
+  return TRUE;
+}
+
+static GPtrArray *
+made_parents_for (Tx *tx, const char *step)
+{
+  GPtrArray *dirs = g_hash_table_lookup (tx->made_parents, step);
+
+  if (dirs == NULL)
+    {
+      dirs = g_ptr_array_new_with_free_func (g_free);
+      g_hash_table_insert (tx->made_parents, (gpointer) step, dirs);
+    }
+  return dirs;
+}
+
+/* Writes @file (NULL: nothing to write, success), making its directory
+ * first when missing. */
+static gboolean
+write_file (Tx *tx, const char *step, const NtsRenderedFile *file, GError **error)
+{
+  g_autofree char *dir = NULL;
+
+  if (file == NULL)
+    return TRUE;
+  dir = g_path_get_dirname (file->path);
+  if (!make_dirs (tx, dir, made_parents_for (tx, step), error))
+    return FALSE;
+  return nts_root_write_rendered (tx->root, file, error);
+}
+
+/* Gives back the file at @path as the snapshot holds it, then removes the
+ * directories the step made for it. */
+static gboolean
+restore_file (Tx *tx, const char *step, const char *path, GError **error)
+{
+  if (path != NULL && tx->snapshot != NULL)
+    for (guint i = 0; i < tx->snapshot->files->len; i++)
+      {
+        const NtsSnapshotFile *saved = tx->snapshot->files->pdata[i];
+        if (g_str_equal (saved->path, path) &&
+            !nts_snapshot_restore_file (tx->root, saved, error))
+          return FALSE;
+      }
+  return remove_made_dirs (tx, g_hash_table_lookup (tx->made_parents, step), error);
+}
+
+static void
+return_result (GTask *task, gboolean ok, GError *error)
+{
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+/* ---- snapshot --------------------------------------------------------- */
+
+static GVariant *
+unit_state_variant (const NtsUnitState *state)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "id", "s", state->id ? state->id : "");
+  g_variant_dict_insert (&dict, "load-state", "s", state->load_state ? state->load_state : "");
+  g_variant_dict_insert (&dict, "active-state", "s", state->active_state ? state->active_state : "");
+  g_variant_dict_insert (&dict, "unit-file-state", "s",
+                         state->unit_file_state ? state->unit_file_state : "");
+  return g_variant_dict_end (&dict);
+}
+
+typedef struct {
+  Tx              *tx;
+  GTask           *task;
+  NtsUnitState    *timesyncd;
+  NtsUnitState    *chrony;
+} SnapshotOp;
+
+static void
+snapshot_op_fail (SnapshotOp *op, GError *error)
+{
+  return_result (op->task, FALSE, error);
+  g_clear_pointer (&op->timesyncd, nts_unit_state_free);
+  g_clear_pointer (&op->chrony, nts_unit_state_free);
+  g_free (op);
+}
+
+static void
+snapshot_take (SnapshotOp *op)
+{
+  Tx *tx = op->tx;
+  g_autoptr(GPtrArray) paths = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  GVariantDict state;
+  GVariantBuilder units;
+  GTask *task = op->task;
+
+  for (guint i = 0; i < tx->files->len; i++)
+    g_ptr_array_add (paths, ((NtsRenderedFile *) tx->files->pdata[i])->path);
+  g_ptr_array_add (paths, NULL);
+
+  g_variant_builder_init (&units, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&units, "{sv}", tx->layout->timesyncd_unit, unit_state_variant (op->timesyncd));
+  g_variant_builder_add (&units, "{sv}", tx->layout->unit, unit_state_variant (op->chrony));
+  g_variant_dict_init (&state, NULL);
+  g_variant_dict_insert_value (&state, "units", g_variant_builder_end (&units));
+  g_variant_dict_insert_value (&state, "servers",
+                               g_variant_new_strv ((const char *const *) tx->servers, -1));
+  g_variant_dict_insert (&state, "min-sources", "u", tx->min_sources);
+
+  tx->timesyncd_loaded = g_strcmp0 (op->timesyncd->load_state, "not-found") != 0;
+  tx->timesyncd_undo = nts_unit_undo_new_from_state (op->timesyncd);
+  tx->chrony_undo = nts_unit_undo_new_from_state (op->chrony);
+  g_clear_pointer (&op->timesyncd, nts_unit_state_free);
+  g_clear_pointer (&op->chrony, nts_unit_state_free);
+  g_free (op);
+
+  tx->store = nts_snapshot_store_open (tx->root, tx->state_dir, &error);
+  if (tx->store)
+    tx->snapshot_id = nts_snapshot_store_take (tx->store, (const char *const *) paths->pdata,
+                                               g_variant_dict_end (&state), &error);
+  else
+    g_variant_dict_clear (&state);
+  /* The undos restore from what is on disk, not from memory: it is what
+   * recovery after a crash would use too. */
+  if (tx->snapshot_id)
+    tx->snapshot = nts_snapshot_store_load (tx->store, tx->snapshot_id, &error);
+  /* The journal is on disk before the first change to the system. */
+  if (tx->snapshot)
+    tx->journal = nts_journal_begin (tx->root, tx->state_dir, NTS_JOURNAL_APPLY,
+                                     tx->snapshot_id, &error);
+  return_result (task, tx->journal != NULL, g_steal_pointer (&error));
+}
+
+static void
+on_chrony_state (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  SnapshotOp *op = user_data;
+  GError *error = NULL;
+
+  op->chrony = nts_systemd_get_unit_state_finish (res, &error);
+  if (op->chrony == NULL)
+    snapshot_op_fail (op, error);
+  else
+    snapshot_take (op);
+}
+
+static void
+on_timesyncd_state (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  SnapshotOp *op = user_data;
+  GError *error = NULL;
+
+  op->timesyncd = nts_systemd_get_unit_state_finish (res, &error);
+  if (op->timesyncd == NULL)
+    return snapshot_op_fail (op, error);
+  nts_systemd_get_unit_state_async (op->tx->bus, op->tx->layout->unit,
+                                    op->tx->cancellable, on_chrony_state, op);
+}
+
+static void
+on_subscribed (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  SnapshotOp *op = user_data;
+  GError *error = NULL;
+
+  if (!nts_systemd_subscribe_finish (res, &error))
+    return snapshot_op_fail (op, error);
+  nts_systemd_get_unit_state_async (op->tx->bus, op->tx->layout->timesyncd_unit,
+                                    op->tx->cancellable, on_timesyncd_state, op);
+}
+
+static void
+step_snapshot (Tx *tx, GTask *task)
+{
+  SnapshotOp *op = g_new0 (SnapshotOp, 1);
+
+  op->tx = tx;
+  op->task = task;
+  /* Jobs later on are waited for by JobRemoved, sent only to subscribers. */
+  nts_systemd_subscribe_async (tx->bus, tx->cancellable, on_subscribed, op);
+}
+
+/* ---- ensure-chrony ---------------------------------------------------- */
+
+static void
+step_ensure_chrony (Tx *tx, GTask *task)
+{
+  /* TODO: install chrony through packagekit-client.h when
+   * !layout->chrony_installed (and remove it again in the undo). For now
+   * a missing chronyd fails here, before any file is written. */
+  if (!tx->layout->chrony_installed)
+    return return_result (task, FALSE,
+                          g_error_new (NTS_ERROR, NTS_ERROR_FAILED,
+                                       "chronyd is not installed at %s and installing it is not implemented yet",
+                                       tx->layout->chronyd_path));
+  return_result (task, TRUE, NULL);
+}
+
+/* ---- file steps ------------------------------------------------------- */
+
+static void
+step_write_config (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+  gboolean ok = write_file (tx, "write-config", find_file (tx, tx->layout->config_file), &error);
+  return_result (task, ok, error);
+}
+
+static void
+undo_write_config (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+  gboolean ok = restore_file (tx, "write-config", tx->layout->config_file, &error);
+  return_result (task, ok, error);
+}
+
+static void
+step_keys_file (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+  gboolean ok = write_file (tx, "keys-file", find_file (tx, tx->layout->keys_file), &error);
+  return_result (task, ok, error);
+}
+
+static void
+undo_keys_file (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+  gboolean ok = restore_file (tx, "keys-file", tx->layout->keys_file, &error);
+  return_result (task, ok, error);
+}
+
+static void
+step_hardening (Tx *tx, GTask *task)
+{
+  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
+  GError *error = NULL;
+  gboolean ok = write_file (tx, "hardening", find_file (tx, path), &error);
+  return_result (task, ok, error);
+}
+
+static void
+undo_hardening (Tx *tx, GTask *task)
+{
+  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
+  GError *error = NULL;
+  gboolean ok = restore_file (tx, "hardening", path, &error);
+  return_result (task, ok, error);
+}
+
+/* Written only where no packaged list already puts chrony first; the
+ * renderer leaves it out of the file list then. */
+static void
+step_ntp_units (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+  gboolean ok = write_file (tx, "ntp-units", find_ntp_units_file (tx), &error);
+  return_result (task, ok, error);
+}
+
+static void
+undo_ntp_units (Tx *tx, GTask *task)
+{
+  const NtsRenderedFile *file = find_ntp_units_file (tx);
+  GError *error = NULL;
+  gboolean ok = restore_file (tx, "ntp-units", file ? file->path : NULL, &error);
+  return_result (task, ok, error);
+}
+
+/* chronyd writes its logs there as its own user, so the directory is
+ * chronyd's. Only the directory itself is changed, never what is in it:
+ * its owner could have planted links there. */
+static void
+step_log_dir (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+  struct stat st;
+  uid_t uid;
+  gid_t gid;
+  g_autofree char *parent = g_path_get_dirname (tx->layout->log_dir);
+
+  tx->log_dir.created = g_ptr_array_new_with_free_func (g_free);
+  if (!nts_lookup_user (tx->layout->user, &uid, &error) ||
+      !nts_lookup_group (tx->layout->group, &gid, &error) ||
+      !nts_root_lstat (tx->root, tx->layout->log_dir, &st, &tx->log_dir.existed, &error))
+    return return_result (task, FALSE, error);
+  if (tx->log_dir.existed)
+    {
+      if (!S_ISDIR (st.st_mode))
+        return return_result (task, FALSE,
+                              g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+                                           "cannot make %s a directory: something else is there",
+                                           tx->layout->log_dir));
+      tx->log_dir.uid = st.st_uid;
+      tx->log_dir.gid = st.st_gid;
+      tx->log_dir.mode = st.st_mode & 07777;
+    }
+  if (!make_dirs (tx, parent, tx->log_dir.created, &error) ||
+      !nts_root_ensure_dir (tx->root, tx->layout->log_dir, uid, gid, 0750, FALSE, &error))
+    return return_result (task, FALSE, error);
+  if (!tx->log_dir.existed)
+    g_ptr_array_add (tx->log_dir.created, g_strdup (tx->layout->log_dir));
+  return_result (task, TRUE, NULL);
+}
+
+static void
+undo_log_dir (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+  gboolean ok = TRUE;
+
+  if (tx->log_dir.existed)
+    ok = nts_root_ensure_dir (tx->root, tx->layout->log_dir, tx->log_dir.uid,
+                              tx->log_dir.gid, tx->log_dir.mode, FALSE, &error);
+  /* A directory chronyd has since written to is not empty and stays:
+   * removing it would mean walking what its owner put there. */
+  if (ok)
+    ok = remove_made_dirs (tx, tx->log_dir.created, &error);
+  return_result (task, ok, error);
+}
+
+/* ---- systemd ---------------------------------------------------------- */
+
+static void
+on_reloaded (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  gboolean ok = nts_systemd_reload_finish (res, &error);
+
+  if (ok)
+    ((Tx *) g_task_get_task_data (task))->reloaded = TRUE;
+  return_result (task, ok, error);
+}
+
+static void
+step_reload (Tx *tx, GTask *task)
+{
+  g_task_set_task_data (task, tx, NULL);
+  nts_systemd_reload_async (tx->bus, tx->cancellable, on_reloaded, task);
+}
+
+static void
+on_unit_files_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  g_autoptr(GPtrArray) changes = nts_systemd_unit_files_finish (res, &error);
+
+  return_result (task, changes != NULL, error);
+}
+
+static void
+on_timesyncd_stopped (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autofree char *result = nts_systemd_unit_job_finish (res, &error);
+  const char *units[] = { tx->layout->timesyncd_unit, NULL };
+
+  if (result == NULL)
+    return return_result (task, FALSE, error);
+  nts_systemd_disable_unit_files_async (tx->bus, units, tx->cancellable, on_unit_files_done, task);
+}
+
+static void
+step_stop_timesyncd (Tx *tx, GTask *task)
+{
+  g_task_set_task_data (task, tx, NULL);
+  /* Nothing to stop where timesyncd isn't installed. */
+  if (!tx->timesyncd_loaded)
+    return return_result (task, TRUE, NULL);
+  nts_systemd_stop_unit_async (tx->bus, tx->layout->timesyncd_unit, tx->job_timeout_ms,
+                               tx->cancellable, on_timesyncd_stopped, task);
+}
+
+static void
+on_restored (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  gboolean ok = nts_systemd_restore_unit_finish (res, &error);
+
+  return_result (task, ok, error);
+}
+
+static void
+undo_stop_timesyncd (Tx *tx, GTask *task)
+{
+  if (!tx->timesyncd_loaded)
+    return return_result (task, TRUE, NULL);
+  nts_systemd_restore_unit_async (tx->bus, tx->timesyncd_undo, tx->job_timeout_ms,
+                                  tx->cancellable, on_restored, task);
+}
+
+static void
+on_chrony_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  g_autofree char *result = nts_systemd_unit_job_finish (res, &error);
+
+  return_result (task, result != NULL, error);
+}
+
+static void
+on_chrony_enabled (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(GPtrArray) changes = nts_systemd_unit_files_finish (res, &error);
+
+  if (changes == NULL)
+    return return_result (task, FALSE, error);
+  /* Restart, not start: a chronyd already running must read the new
+   * configuration. */
+  nts_systemd_restart_unit_async (tx->bus, tx->layout->unit, tx->job_timeout_ms,
+                                  tx->cancellable, on_chrony_restarted, task);
+}
+
+static void
+step_start_chronyd (Tx *tx, GTask *task)
+{
+  /* The real unit, never Debian's chronyd.service alias: enabling an
+   * alias name does not do what it says. */
+  const char *units[] = { tx->layout->unit, NULL };
+
+  g_task_set_task_data (task, tx, NULL);
+  nts_systemd_enable_unit_files_async (tx->bus, units, tx->cancellable, on_chrony_enabled, task);
+}
+
+static void
+undo_start_chronyd (Tx *tx, GTask *task)
+{
+  nts_systemd_restore_unit_async (tx->bus, tx->chrony_undo, tx->job_timeout_ms,
+                                  tx->cancellable, on_restored, task);
+}
+
+/* ---- commit ----------------------------------------------------------- */
+
+static void
+step_commit_check (Tx *tx, GTask *task)
+{
+  /* TODO: run the Verify engine (verify.h) with tx->wait_sync_ms and
+   * require chronyd active, its socket answering and at least
+   * tx->min_sources authenticated sources. Until then this passes. */
+  return_result (task, TRUE, NULL);
+}
+
+/* Notes in the snapshot what Apply wrote, so a later Rollback can tell
+ * whether someone changed the files since. */
+static void
+step_commit (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+
+  for (guint i = 0; i < tx->files->len; i++)
+    {
+      const NtsRenderedFile *file = tx->files->pdata[i];
+      g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, file->content, -1);
+      uid_t uid;
+      gid_t gid;
+
+      if (!nts_lookup_user (file->owner, &uid, &error) ||
+          !nts_lookup_group (file->group, &gid, &error) ||
+          !nts_snapshot_store_record_applied (tx->store, tx->snapshot_id, file->path, sum,
+                                              uid, gid, file->mode, &error))
+        return return_result (task, FALSE, error);
+    }
+  if (!nts_snapshot_store_prune (tx->store, &error))
+    return return_result (task, FALSE, error);
+  return_result (task, TRUE, NULL);
+}
+
+/* ---- the runner ------------------------------------------------------- */
+
+static void run_step (GTask *task);
+static void undo_next (GTask *task);
+
+static void
+finish_undo (GTask *task)
+{
+  Tx *tx = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  const char *how;
+
+  if (tx->undo_errors->len == 0)
+    {
+      /* Fully undone: nothing left for recovery to do. */
+      if (tx->journal && !nts_journal_finish (tx->journal, &error))
+        g_string_append_printf (tx->undo_errors, "; cannot remove the journal: %s", error->message);
+    }
+  how = tx->undo_errors->len == 0 ? "every step done was undone" : "NOT everything was undone";
+  g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                           "step %s failed: %s; %s%s%s", tx->failed_step, tx->cause->message, how,
+                           tx->undo_errors->len ? " (the journal is kept for recovery)" : "",
+                           tx->undo_errors->str);
+  g_object_unref (task);
+}
+
+static void
+on_final_reload (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!nts_systemd_reload_finish (res, &error))
+    g_string_append_printf (tx->undo_errors, "; reload after the undo failed: %s", error->message);
+  finish_undo (task);
+}
+
+static void
+on_undo_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    g_string_append_printf (tx->undo_errors, "; undo of %s failed: %s",
+                            steps[tx->index].name, error->message);
+  undo_next (task);
+}
+
+/* Undoes the steps done, last first; an undo that fails is reported and
+ * the others still run, since each gives back something of its own. */
+static void
+undo_next (GTask *task)
+{
+  Tx *tx = g_task_get_task_data (task);
+
+  while (tx->index > 0)
+    {
+      tx->index--;
+      if (steps[tx->index].undo)
+        {
+          /* Undos are not cancellable: a half-undone system is worse. */
+          GTask *undo = g_task_new (NULL, NULL, on_undo_done, task);
+          steps[tx->index].undo (tx, undo);
+          return;
+        }
+    }
+  /* systemd must see the drop-in and lists as they are again. */
+  if (tx->reloaded)
+    nts_systemd_reload_async (tx->bus, NULL, on_final_reload, task);
+  else
+    finish_undo (task);
+}
+
+static void
+fail_step (GTask *task, GError *error)
+{
+  Tx *tx = g_task_get_task_data (task);
+
+  tx->failed_step = steps[tx->index].name;
+  tx->cause = error;
+  tx->undo_errors = g_string_new (NULL);
+  /* The failed step undoes itself (each leaves nothing half done, or
+   * its undo copes with that); the steps before it are undone here. */
+  if (steps[tx->index].undo)
+    tx->index++;
+  undo_next (task);
+}
+
+static void
+on_step_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (res), &error) ||
+      !nts_journal_step_done (tx->journal, steps[tx->index].name, &error))
+    return fail_step (task, error);
+  tx->index++;
+  run_step (task);
+}
+
+static void
+on_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!nts_fault_point_finish (res, &error))
+    {
+      /* Nothing of this step ran: don't undo it. */
+      tx->failed_step = steps[tx->index].name;
+      tx->cause = error;
+      tx->undo_errors = g_string_new (NULL);
+      return undo_next (task);
+    }
+  steps[tx->index].run (tx, g_task_new (NULL, tx->cancellable, on_step_done, task));
+}
+
+static void
+run_step (GTask *task)
+{
+  Tx *tx = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (tx->index == G_N_ELEMENTS (steps))
+    {
+      if (!nts_journal_finish (tx->journal, &error))
+        {
+          g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                                   "applied, but cannot remove the journal: %s", error->message);
+          g_object_unref (task);
+          return;
+        }
+      g_task_return_pointer (task, g_strdup (tx->snapshot_id), g_free);
+      g_object_unref (task);
+      return;
+    }
+  if (tx->progress)
+    tx->progress (steps[tx->index].name, tx->index, G_N_ELEMENTS (steps), tx->progress_data);
+  nts_fault_point_async (steps[tx->index].name, tx->cancellable, on_fault_point, task);
+}
+
+void
+nts_transaction_run_async (const NtsTransactionParams *params,
+                           NtsTransactionProgress      progress,
+                           gpointer                    progress_data,
+                           GCancellable               *cancellable,
+                           GAsyncReadyCallback         callback,
+                           gpointer                    user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  Tx *tx = g_new0 (Tx, 1);
+  g_autoptr(GError) error = NULL;
+
+  g_task_set_source_tag (task, nts_transaction_run_async);
+  tx->root = params->root;
+  tx->layout = nts_layout_copy (params->layout);
+  tx->bus = g_object_ref (params->system_bus);
+  tx->state_dir = g_strdup (params->state_dir);
+  tx->servers = g_strdupv ((char **) params->servers);
+  tx->min_sources = params->min_sources;
+  tx->wait_sync_ms = params->wait_sync_ms;
+  tx->job_timeout_ms = params->job_timeout_ms;
+  tx->progress = progress;
+  tx->progress_data = progress_data;
+  tx->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  tx->made_parents = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                            (GDestroyNotify) g_ptr_array_unref);
+  g_task_set_task_data (task, tx, (GDestroyNotify) tx_free);
+
+  /* Everything is rendered before anything is touched: a rendering error
+   * changes nothing and needs no undo. */
+  tx->files = nts_render_files (tx->layout, params->servers, params->min_sources, &error);
+  if (tx->files == NULL)
+    {
+      g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                               "nothing was changed: %s", error->message);
+      g_object_unref (task);
+      return;
+    }
+  run_step (task);
+}
+
+char *
+nts_transaction_run_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

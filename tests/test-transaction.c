@@ -1,0 +1,326 @@
+/* The Apply transaction (service/transaction.c) on a temp root seeded like
+ * Debian, against the systemd stand-in on a private bus: the happy path
+ * writes what render.h renders with the right owner and mode and drives
+ * systemd in order; every step made to fail (the fault hook, in process)
+ * leaves the root as it was, the units as they were and no journal. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fault.h"
+#include "journal.h"
+#include "nts-errors.h"
+#include "render.h"
+#include "service-fixture.h"
+#include "transaction.h"
+
+#define WAIT_MS 30000
+#define SYSTEMD_NAME "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define CONTROL_IFACE "org.ntssetup.Test.Systemd"
+#define STATE_DIR "/var/lib/ntssetup"
+
+static const char *units_json =
+  "{\"units\": {"
+  "\"chrony.service\": {\"Names\": [\"chronyd.service\"], \"UnitFileState\": \"disabled\"},"
+  "\"systemd-timesyncd.service\": {\"ActiveState\": \"active\", \"UnitFileState\": \"enabled\"}"
+  "}}";
+
+static const char *servers[] = { "time.cloudflare.com", "nts.netnod.se", NULL };
+
+typedef struct {
+  ServiceFixture fx;
+  NtsLayout      layout;
+  NtsRoot       *root;
+} Fixture;
+
+/* Users that exist on every host: the daemon resolves owners through the
+ * host's NSS, also under a test root, and the test host has no _chrony. */
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  ServiceOptions options = { .systemd_params = units_json };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *chrony_list = NULL;
+
+  service_fixture_setup (&f->fx, &options);
+  /* No packaged list puts chrony first: the ntp-units step writes one. */
+  chrony_list = g_build_filename (f->fx.root, "usr/lib/systemd/ntp-units.d/50-chrony.list", NULL);
+  g_assert_cmpint (unlink (chrony_list), ==, 0);
+
+  f->layout = (NtsLayout) {
+    .root = f->fx.root, .profile = "debian", .chronyd_path = "/usr/sbin/chronyd",
+    .chrony_installed = TRUE, .config_file = "/etc/chrony/chrony.conf",
+    .keys_file = "/etc/chrony/chrony.keys", .log_dir = "/var/log/chrony",
+    .state_dir = "/var/lib/chrony", .run_dir = "/run/chrony",
+    .socket_path = "/run/chrony/chronyd.sock", .user = "daemon", .group = "daemon",
+    .unit = "chrony.service", .timesyncd_unit = "systemd-timesyncd.service",
+  };
+  f->root = nts_root_open (f->fx.root, &error);
+  g_assert_no_error (error);
+  /* The state directory exists before (the snapshot it keeps is not the
+   * managed system's: the fingerprints leave it out). */
+  g_assert_true (nts_root_ensure_dir (f->root, STATE_DIR, 0, 0, 0700, TRUE, &error));
+  g_assert_no_error (error);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  nts_root_free (f->root);
+  service_fixture_teardown (&f->fx);
+}
+
+static GVariant *
+control (Fixture *f, const char *method, GVariant *params)
+{
+  return fixture_control (&f->fx, SYSTEMD_NAME, SYSTEMD_PATH, CONTROL_IFACE, method, params);
+}
+
+static char *
+unit_prop (Fixture *f, const char *unit, const char *prop)
+{
+  g_autoptr(GVariant) reply = control (f, "GetUnitState", g_variant_new ("(s)", unit));
+  g_autoptr(GVariant) props = g_variant_get_child_value (reply, 0);
+  char *value = NULL;
+
+  g_assert_true (g_variant_lookup (props, prop, "s", &value));
+  return value;
+}
+
+static char *
+units_summary (Fixture *f)
+{
+  g_autofree char *ca = unit_prop (f, "chrony.service", "ActiveState");
+  g_autofree char *ce = unit_prop (f, "chrony.service", "UnitFileState");
+  g_autofree char *ta = unit_prop (f, "systemd-timesyncd.service", "ActiveState");
+  g_autofree char *te = unit_prop (f, "systemd-timesyncd.service", "UnitFileState");
+
+  return g_strdup_printf ("chrony %s/%s timesyncd %s/%s", ca, ce, ta, te);
+}
+
+/* The state-changing calls systemd got, in order. */
+static char *
+changing_calls (Fixture *f)
+{
+  g_autoptr(GVariant) reply = control (f, "GetManagerCalls", NULL);
+  g_autoptr(GVariant) calls = g_variant_get_child_value (reply, 0);
+  g_autoptr(GString) out = g_string_new (NULL);
+  static const char *changing[] = { "Reload", "StopUnit", "StartUnit", "RestartUnit",
+                                    "EnableUnitFiles", "DisableUnitFiles", NULL };
+
+  for (gsize i = 0; i < g_variant_n_children (calls); i++)
+    {
+      g_autoptr(GVariant) call = g_variant_get_child_value (calls, i);
+      g_autoptr(GVariant) args = NULL;
+      const char *name;
+
+      g_variant_get (call, "(&s@av)", &name, &args);
+      if (!g_strv_contains (changing, name))
+        continue;
+      g_string_append_printf (out, "%s%s", out->len ? "," : "", name);
+      if (g_variant_n_children (args) > 0)
+        {
+          g_autoptr(GVariant) boxed = g_variant_get_child_value (args, 0);
+          g_autoptr(GVariant) arg = g_variant_get_variant (boxed);
+          if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING))
+            g_string_append_printf (out, "(%s)", g_variant_get_string (arg, NULL));
+          else if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING_ARRAY))
+            {
+              g_autofree const char **v = g_variant_get_strv (arg, NULL);
+              g_autofree char *joined = g_strjoinv (" ", (char **) v);
+              g_string_append_printf (out, "(%s)", joined);
+            }
+        }
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* The root's fingerprint without the state directory. */
+static char *
+fingerprint (Fixture *f)
+{
+  g_autofree char *all = fixture_tree_fingerprint (&f->fx);
+  g_auto(GStrv) lines = g_strsplit (all, "\n", -1);
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; lines[i]; i++)
+    if (!g_str_has_prefix (lines[i], "var/lib/ntssetup/"))
+      g_string_append_printf (out, "%s\n", lines[i]);
+  return g_string_free (out, FALSE);
+}
+
+static void
+on_progress (const char *step, guint index, guint count, gpointer user_data)
+{
+  GPtrArray *seen = user_data;
+
+  g_assert_cmpuint (index, ==, seen->len);
+  g_assert_cmpuint (count, ==, g_strv_length ((char **) nts_transaction_step_names ()));
+  g_ptr_array_add (seen, g_strdup (step));
+}
+
+static void
+on_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (res);
+}
+
+static char *
+run (Fixture *f, GPtrArray *seen, GError **error)
+{
+  NtsTransactionParams params = {
+    .root = f->root, .layout = &f->layout, .system_bus = f->fx.client,
+    .state_dir = STATE_DIR, .servers = servers, .min_sources = 2, .wait_sync_ms = 1000,
+    .job_timeout_ms = 10000,
+  };
+  g_autoptr(GAsyncResult) res = NULL;
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
+
+  nts_transaction_run_async (&params, on_progress, seen, NULL, on_done, &res);
+  while (res == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (res);
+  return nts_transaction_run_finish (res, error);
+}
+
+static void
+assert_no_journal (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsJournalEntry) entry = nts_journal_load (f->root, STATE_DIR, &error);
+
+  g_assert_no_error (error);
+  g_assert_null (entry);
+}
+
+static void
+assert_file (Fixture *f, const char *path, const char *content, guint mode)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsFileData) data = nts_root_read (f->root, path, 0, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (data->exists);
+  g_assert_cmpuint (data->mode, ==, mode);
+  g_assert_cmpuint (data->uid, ==, 0);
+  /* "daemon" is gid 1 on every Debian-like host. */
+  if (g_str_equal (path, f->layout.keys_file))
+    g_assert_cmpuint (data->gid, ==, 1);
+  if (content)
+    {
+      gsize len;
+      const char *got = g_bytes_get_data (data->content, &len);
+      g_assert_cmpmem (got, len, content, strlen (content));
+    }
+}
+
+static void
+test_happy_path (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) files = nts_render_files (&f->layout, servers, 2, &error);
+  g_autofree char *id = NULL;
+  g_autofree char *calls = NULL;
+  g_autofree char *units = NULL;
+  g_autofree char *dropin = nts_hardening_dropin_path (&f->layout);
+  struct stat st;
+  gboolean exists = FALSE;
+
+#if NTS_FAULT_INJECTION
+  g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
+#endif
+  g_assert_no_error (error);
+  g_assert_cmpuint (files->len, ==, 4);  /* conf, keys, drop-in, ntp-units list */
+
+  id = run (f, seen, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (id);
+  g_assert_cmpuint (seen->len, ==, g_strv_length ((char **) nts_transaction_step_names ()));
+
+  for (guint i = 0; i < files->len; i++)
+    {
+      const NtsRenderedFile *file = files->pdata[i];
+      assert_file (f, file->path, file->content, file->mode);
+    }
+  /* The keys file keeps what it held. */
+  {
+    g_autoptr(NtsFileData) keys = nts_root_read (f->root, f->layout.keys_file, 0, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (keys->mode, ==, 0640);
+    g_assert_nonnull (g_strstr_len (g_bytes_get_data (keys->content, NULL),
+                                    g_bytes_get_size (keys->content), "# keys"));
+  }
+  g_assert_true (nts_root_lstat (f->root, "/var/log/chrony", &st, &exists, &error));
+  g_assert_true (exists);
+  g_assert_true (S_ISDIR (st.st_mode));
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0750);
+  g_assert_cmpuint (st.st_uid, ==, 1);
+  g_assert_cmpuint (st.st_gid, ==, 1);
+
+  calls = changing_calls (f);
+  g_test_message ("systemd calls: %s", calls);
+  g_assert_cmpstr (calls, ==,
+                   "Reload,StopUnit(systemd-timesyncd.service),"
+                   "DisableUnitFiles(systemd-timesyncd.service),"
+                   "EnableUnitFiles(chrony.service),RestartUnit(chrony.service)");
+  units = units_summary (f);
+  g_assert_cmpstr (units, ==, "chrony active/enabled timesyncd inactive/disabled");
+  assert_no_journal (f);
+}
+
+#if NTS_FAULT_INJECTION
+static GString *table;
+
+static void
+test_step_fails (Fixture *f, gconstpointer data)
+{
+  const char *step = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *spec = g_strdup_printf ("%s:fail", step);
+  g_autofree char *before = fingerprint (f);
+  g_autofree char *units_before = units_summary (f);
+  g_autofree char *after = NULL;
+  g_autofree char *units_after = NULL;
+  g_autofree char *prefix = g_strdup_printf ("step %s failed: ", step);
+  g_autofree char *id = NULL;
+
+  g_assert_true (nts_fault_configure (spec, NULL));
+  id = run (f, seen, &error);
+  g_assert_null (id);
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+  g_assert_true (g_str_has_suffix (error->message, "; every step done was undone"));
+
+  after = fingerprint (f);
+  units_after = units_summary (f);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpstr (units_after, ==, units_before);
+  assert_no_journal (f);
+  g_string_append_printf (table, "  %-15s  ApplyFailed, tree identical, units %s, no journal\n",
+                          step, units_after);
+  if (g_str_equal (step, "commit"))
+    g_test_message ("step x outcome:\n%s", table->str);
+}
+#endif
+
+int
+main (int argc, char **argv)
+{
+  const char *const *names = nts_transaction_step_names ();
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/transaction/happy-path", Fixture, NULL, setup, test_happy_path, teardown);
+#if NTS_FAULT_INJECTION
+  table = g_string_new (NULL);
+  for (guint i = 0; names[i]; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/transaction/fail/%s", names[i]);
+      g_test_add (path, Fixture, names[i], setup, test_step_fails, teardown);
+    }
+#else
+  (void) names;
+#endif
+  return g_test_run ();
+}
