@@ -10,6 +10,7 @@
 #include "snapshot-store.h"
 #include "systemd-client.h"
 #include "systemd-jobs.h"
+#include "verify.h"
 
 typedef struct _Tx Tx;
 
@@ -38,8 +39,10 @@ struct _Tx {
   char              *state_dir;
   GStrv              servers;
   guint              min_sources;
-  guint              wait_sync_ms;
+  guint              wait_sync_s;
   guint              job_timeout_ms;
+  NtsTransactionReportFunc report_func;
+  gpointer           report_data;
   NtsTransactionProgress progress;
   gpointer           progress_data;
   GCancellable      *cancellable;
@@ -647,13 +650,87 @@ undo_start_chronyd (Tx *tx, GTask *task)
 
 /* ---- commit ----------------------------------------------------------- */
 
+gboolean
+nts_transaction_judge_report (GVariant *report, guint min_sources, guint wait_s, GError **error)
+{
+  const char *chronyd_state = "unknown";
+  guint authenticated = 0;
+  g_autoptr(GVariant) problems = NULL;
+
+  g_variant_lookup (report, "chronyd-state", "&s", &chronyd_state);
+  g_variant_lookup (report, "authenticated-sources", "u", &authenticated);
+  problems = g_variant_lookup_value (report, "problems", G_VARIANT_TYPE ("aa{sv}"));
+
+  if (!g_str_equal (chronyd_state, "active"))
+    {
+      g_set_error (error, NTS_ERROR, NTS_ERROR_FAILED,
+                   "chronyd is not running after the restart (its unit is %s)", chronyd_state);
+      return FALSE;
+    }
+  for (gsize i = 0; problems && i < g_variant_n_children (problems); i++)
+    {
+      g_autoptr(GVariant) problem = g_variant_get_child_value (problems, i);
+      const char *code = NULL;
+
+      if (g_variant_lookup (problem, "code", "&s", &code) &&
+          g_str_equal (code, "socket-unreachable"))
+        {
+          g_set_error (error, NTS_ERROR, NTS_ERROR_FAILED,
+                       "chronyd runs but its command socket does not answer");
+          return FALSE;
+        }
+    }
+  if (wait_s > 0 && authenticated < min_sources)
+    {
+      g_set_error (error, NTS_ERROR, NTS_ERROR_FAILED,
+                   "%u of the %u authenticated NTS sources needed after waiting %u s",
+                   authenticated, min_sources, wait_s);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+judge (GTask *task, GVariant *report, GError *error)
+{
+  Tx *tx = g_task_get_task_data (task);
+  gboolean ok;
+
+  if (report == NULL)
+    return return_result (task, FALSE, error);
+  ok = nts_transaction_judge_report (report, tx->min_sources, tx->wait_sync_s, &error);
+  g_variant_unref (report);
+  return_result (task, ok, error);
+}
+
+static void
+on_verified (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  NtsVerifier *verifier = g_object_get_data (G_OBJECT (task), "verifier");
+  GError *error = NULL;
+  GVariant *report = nts_verify_finish (verifier, res, &error);
+
+  if (report)
+    g_variant_ref_sink (report);
+  judge (task, report, error);
+}
+
 static void
 step_commit_check (Tx *tx, GTask *task)
 {
-  /* TODO: run the Verify engine (verify.h) with tx->wait_sync_ms and
-   * require chronyd active, its socket answering and at least
-   * tx->min_sources authenticated sources. Until then this passes. */
-  return_result (task, TRUE, NULL);
+  NtsVerifier *verifier;
+
+  g_task_set_task_data (task, tx, NULL);
+  if (tx->report_func)
+    return judge (task, g_variant_ref_sink (tx->report_func (tx->wait_sync_s, tx->report_data)), NULL);
+
+  /* A verifier of its own: chrony's layout was just changed, nothing
+   * cached by the daemon's verifier applies. */
+  verifier = nts_verifier_new (nts_root_get_host_path (tx->root), tx->bus);
+  g_object_set_data_full (G_OBJECT (task), "verifier", verifier,
+                          (GDestroyNotify) nts_verifier_unref);
+  nts_verify_async (verifier, tx->wait_sync_s, tx->cancellable, on_verified, task);
 }
 
 /* Notes in the snapshot what Apply wrote, so a later Rollback can tell
@@ -847,7 +924,9 @@ nts_transaction_run_async (const NtsTransactionParams *params,
   tx->state_dir = g_strdup (params->state_dir);
   tx->servers = g_strdupv ((char **) params->servers);
   tx->min_sources = params->min_sources;
-  tx->wait_sync_ms = params->wait_sync_ms;
+  tx->wait_sync_s = params->wait_sync_s;
+  tx->report_func = params->report_func;
+  tx->report_data = params->report_data;
   tx->job_timeout_ms = params->job_timeout_ms;
   tx->progress = progress;
   tx->progress_data = progress_data;

@@ -22,6 +22,12 @@ typedef void (*NtsTransactionProgress) (const char *step,
                                         guint       count,
                                         gpointer    user_data);
 
+/* For tests: hands the commit check a Verify report (a{sv}, as the XML
+ * documents it; floating or full reference, consumed) instead of running
+ * Verify against a chronyd. */
+typedef GVariant *(*NtsTransactionReportFunc) (guint    wait_s,
+                                               gpointer user_data);
+
 typedef struct {
   NtsRoot           *root;         /* borrowed */
   const NtsLayout   *layout;       /* borrowed */
@@ -29,12 +35,24 @@ typedef struct {
   const char        *state_dir;    /* guest path; NULL: /var/lib/ntssetup */
   const char *const *servers;      /* validated (nts_server_list_validate) */
   guint              min_sources;
-  guint              wait_sync_ms; /* commit check's wait */
+  guint              wait_sync_s;  /* commit check's wait, seconds (wait-sync) */
   guint              job_timeout_ms; /* 0: NTS_SYSTEMD_JOB_TIMEOUT_MS */
+  NtsTransactionReportFunc report_func; /* NULL: run Verify (production) */
+  gpointer           report_data;
 } NtsTransactionParams;
 
 /* The step names, in the order they run (NULL-terminated). */
 const char *const *nts_transaction_step_names (void);
+
+/* The commit check's judgement of a Verify report: chronyd's unit active,
+ * its command socket answering and, unless @wait_s is 0 (wait-sync 0
+ * skips the authentication wait, never the health check), at least
+ * @min_sources authenticated sources. NTS_ERROR_FAILED saying what is
+ * missing otherwise. */
+gboolean nts_transaction_judge_report (GVariant  *report,
+                                       guint      min_sources,
+                                       guint      wait_s,
+                                       GError   **error);
 
 /* Everything in @params is copied or borrowed for the length of the run
  * (borrowed pointers must outlive it). On success the result is the id of

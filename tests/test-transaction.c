@@ -159,6 +159,34 @@ on_progress (const char *step, guint index, guint count, gpointer user_data)
   g_ptr_array_add (seen, g_strdup (step));
 }
 
+/* What Verify says of a chronyd that came up with two NTS sources. */
+static GVariant *
+healthy_report (guint wait_s, gpointer user_data)
+{
+  GVariantDict dict;
+
+  g_assert_cmpuint (wait_s, ==, 5);
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "chronyd-state", "s", "active");
+  g_variant_dict_insert (&dict, "authenticated-sources", "u", 2);
+  g_variant_dict_insert_value (&dict, "problems", g_variant_new_array (G_VARIANT_TYPE ("a{sv}"), NULL, 0));
+  return g_variant_dict_end (&dict);
+}
+
+/* What Verify says when chronyd came up but no key exchange worked. */
+static GVariant *
+unauthenticated_report (guint wait_s, gpointer user_data)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "chronyd-state", "s", "active");
+  g_variant_dict_insert (&dict, "authenticated-sources", "u", 0);
+  return g_variant_dict_end (&dict);
+}
+
+static NtsTransactionReportFunc report_func = healthy_report;
+
 static void
 on_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -170,8 +198,8 @@ run (Fixture *f, GPtrArray *seen, GError **error)
 {
   NtsTransactionParams params = {
     .root = f->root, .layout = &f->layout, .system_bus = f->fx.client,
-    .state_dir = STATE_DIR, .servers = servers, .min_sources = 2, .wait_sync_ms = 1000,
-    .job_timeout_ms = 10000,
+    .state_dir = STATE_DIR, .servers = servers, .min_sources = 2, .wait_sync_s = 5,
+    .job_timeout_ms = 10000, .report_func = report_func,
   };
   g_autoptr(GAsyncResult) res = NULL;
   gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
@@ -269,6 +297,89 @@ test_happy_path (Fixture *f, gconstpointer data)
   assert_no_journal (f);
 }
 
+static GVariant *
+parse_report (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *v = g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return v;
+}
+
+/* The commit check's rules on hand-built reports. */
+static void
+test_judge (void)
+{
+  static const struct {
+    const char *report;
+    guint       wait_s;
+    const char *error;   /* NULL: passes */
+  } cases[] = {
+    { "{'chronyd-state': <'active'>, 'authenticated-sources': <uint32 3>}", 60, NULL },
+    { "{'chronyd-state': <'active'>, 'authenticated-sources': <uint32 1>}", 60,
+      "1 of the 2 authenticated NTS sources needed after waiting 60 s" },
+    /* wait-sync 0 skips the authentication wait ... */
+    { "{'chronyd-state': <'active'>, 'authenticated-sources': <uint32 0>}", 0, NULL },
+    /* ... never the health check. */
+    { "{'chronyd-state': <'failed'>, 'authenticated-sources': <uint32 3>}", 0,
+      "chronyd is not running after the restart (its unit is failed)" },
+    { "{'chronyd-state': <'active'>, 'authenticated-sources': <uint32 0>,"
+      " 'problems': <[{'code': <'socket-unreachable'>}]>}", 0,
+      "chronyd runs but its command socket does not answer" },
+    { "@a{sv} {}", 0, "chronyd is not running after the restart (its unit is unknown)" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GVariant) report = g_variant_ref_sink (parse_report (cases[i].report));
+      g_autoptr(GError) error = NULL;
+      gboolean ok = nts_transaction_judge_report (report, 2, cases[i].wait_s, &error);
+
+      if (cases[i].error == NULL)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+        }
+      else
+        {
+          g_assert_false (ok);
+          g_assert_error (error, NTS_ERROR, NTS_ERROR_FAILED);
+          g_assert_cmpstr (error->message, ==, cases[i].error);
+        }
+    }
+}
+
+/* The commit check failing for real undoes everything, systemd too. */
+static void
+test_commit_check_fails (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *before = fingerprint (f);
+  g_autofree char *units_before = units_summary (f);
+  g_autofree char *after = NULL;
+  g_autofree char *units_after = NULL;
+  g_autofree char *id = NULL;
+
+#if NTS_FAULT_INJECTION
+  g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
+#endif
+  report_func = unauthenticated_report;
+  id = run (f, seen, &error);
+  report_func = healthy_report;
+  g_assert_null (id);
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  g_assert_cmpstr (error->message, ==,
+                   "step commit-check failed: 0 of the 2 authenticated NTS sources needed "
+                   "after waiting 5 s; every step done was undone");
+  after = fingerprint (f);
+  units_after = units_summary (f);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpstr (units_after, ==, units_before);
+  assert_no_journal (f);
+}
+
 #if NTS_FAULT_INJECTION
 static GString *table;
 
@@ -311,7 +422,10 @@ main (int argc, char **argv)
   const char *const *names = nts_transaction_step_names ();
 
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/transaction/judge", test_judge);
   g_test_add ("/transaction/happy-path", Fixture, NULL, setup, test_happy_path, teardown);
+  g_test_add ("/transaction/commit-check-fails", Fixture, NULL, setup, test_commit_check_fails,
+              teardown);
 #if NTS_FAULT_INJECTION
   table = g_string_new (NULL);
   for (guint i = 0; names[i]; i++)
