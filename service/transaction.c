@@ -63,6 +63,7 @@ struct _Tx {
   GError            *cause;
   GString           *undo_errors;
   gboolean           reloaded;
+  gboolean           restart_chrony; /* after the undo: see undo_start_chronyd */
 };
 
 static void step_snapshot       (Tx *tx, GTask *task);
@@ -644,6 +645,10 @@ step_start_chronyd (Tx *tx, GTask *task)
 static void
 undo_start_chronyd (Tx *tx, GTask *task)
 {
+  /* A chronyd that was running before was restarted with our files; it
+   * runs on, but must read the restored ones, which are put back only
+   * after this (undos run in reverse): restarted at the end of the undo. */
+  tx->restart_chrony = tx->chrony_undo->was_active;
   nts_systemd_restore_unit_async (tx->bus, tx->chrony_undo, tx->job_timeout_ms,
                                   tx->cancellable, on_restored, task);
 }
@@ -785,6 +790,32 @@ finish_undo (GTask *task)
 }
 
 static void
+on_final_restart (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *result = nts_systemd_unit_job_finish (res, &error);
+
+  if (result == NULL)
+    g_string_append_printf (tx->undo_errors, "; restarting %s with its restored configuration failed: %s",
+                            tx->layout->unit, error->message);
+  finish_undo (task);
+}
+
+static void
+restart_chrony_or_finish (GTask *task)
+{
+  Tx *tx = g_task_get_task_data (task);
+
+  if (tx->restart_chrony)
+    nts_systemd_restart_unit_async (tx->bus, tx->layout->unit, tx->job_timeout_ms, NULL,
+                                    on_final_restart, task);
+  else
+    finish_undo (task);
+}
+
+static void
 on_final_reload (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GTask *task = user_data;
@@ -793,7 +824,7 @@ on_final_reload (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (!nts_systemd_reload_finish (res, &error))
     g_string_append_printf (tx->undo_errors, "; reload after the undo failed: %s", error->message);
-  finish_undo (task);
+  restart_chrony_or_finish (task);
 }
 
 static void
@@ -831,7 +862,7 @@ undo_next (GTask *task)
   if (tx->reloaded)
     nts_systemd_reload_async (tx->bus, NULL, on_final_reload, task);
   else
-    finish_undo (task);
+    restart_chrony_or_finish (task);
 }
 
 static void

@@ -35,10 +35,18 @@ typedef struct {
 
 /* Users that exist on every host: the daemon resolves owners through the
  * host's NSS, also under a test root, and the test host has no _chrony. */
+/* chrony already running (with Debian's pool) beside timesyncd. */
+static const char *chrony_running_json =
+  "{\"units\": {"
+  "\"chrony.service\": {\"Names\": [\"chronyd.service\"], \"ActiveState\": \"active\","
+  " \"UnitFileState\": \"enabled\"},"
+  "\"systemd-timesyncd.service\": {\"ActiveState\": \"active\", \"UnitFileState\": \"enabled\"}"
+  "}}";
+
 static void
-setup (Fixture *f, gconstpointer data)
+setup_with (Fixture *f, const char *json)
 {
-  ServiceOptions options = { .systemd_params = units_json };
+  ServiceOptions options = { .systemd_params = json };
   g_autoptr(GError) error = NULL;
   g_autofree char *chrony_list = NULL;
 
@@ -61,6 +69,18 @@ setup (Fixture *f, gconstpointer data)
    * managed system's: the fingerprints leave it out). */
   g_assert_true (nts_root_ensure_dir (f->root, STATE_DIR, 0, 0, 0700, TRUE, &error));
   g_assert_no_error (error);
+}
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  setup_with (f, units_json);
+}
+
+static void
+setup_chrony_running (Fixture *f, gconstpointer data)
+{
+  setup_with (f, chrony_running_json);
 }
 
 static void
@@ -380,6 +400,39 @@ test_commit_check_fails (Fixture *f, gconstpointer data)
   assert_no_journal (f);
 }
 
+/* A chronyd that ran before was restarted with the new files; after the
+ * undo it must run on the restored ones: Reload, then one more restart,
+ * both after every file is back. */
+static void
+test_undo_restarts_running_chronyd (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *before = fingerprint (f);
+  g_autofree char *units_before = units_summary (f);
+  g_autofree char *units_after = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *calls = NULL;
+  g_autofree char *id = NULL;
+
+#if NTS_FAULT_INJECTION
+  g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
+#endif
+  report_func = unauthenticated_report;
+  id = run (f, seen, &error);
+  report_func = healthy_report;
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  after = fingerprint (f);
+  units_after = units_summary (f);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpstr (units_after, ==, units_before);
+  g_assert_cmpstr (units_after, ==, "chrony active/enabled timesyncd active/enabled");
+  calls = changing_calls (f);
+  g_test_message ("systemd calls: %s", calls);
+  g_assert_true (g_str_has_suffix (calls, ",Reload,RestartUnit(chrony.service)"));
+  assert_no_journal (f);
+}
+
 #if NTS_FAULT_INJECTION
 static GString *table;
 
@@ -424,6 +477,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/transaction/judge", test_judge);
   g_test_add ("/transaction/happy-path", Fixture, NULL, setup, test_happy_path, teardown);
+  g_test_add ("/transaction/undo-restarts-running-chronyd", Fixture, NULL, setup_chrony_running,
+              test_undo_restarts_running_chronyd, teardown);
   g_test_add ("/transaction/commit-check-fails", Fixture, NULL, setup, test_commit_check_fails,
               teardown);
 #if NTS_FAULT_INJECTION
