@@ -30,6 +30,7 @@ typedef struct {
   gid_t      gid;
   guint      mode;
   GPtrArray *created;  /* guest paths of directories we made, outermost first */
+  gboolean   touched;  /* whether the step got as far as changing anything */
 } DirBefore;
 
 struct _Tx {
@@ -506,6 +507,7 @@ step_log_dir (Tx *tx, GTask *task)
       tx->log_dir.gid = st.st_gid;
       tx->log_dir.mode = st.st_mode & 07777;
     }
+  tx->log_dir.touched = TRUE;
   if (!make_dirs (tx, parent, tx->log_dir.created, &error) ||
       !nts_root_ensure_dir (tx->root, tx->layout->log_dir, uid, gid, 0750, FALSE, &error))
     return return_result (task, FALSE, error);
@@ -520,7 +522,9 @@ undo_log_dir (Tx *tx, GTask *task)
   GError *error = NULL;
   gboolean ok = TRUE;
 
-  if (tx->log_dir.existed)
+  /* The step may have failed before it changed anything (something else
+   * where the directory goes): then there is nothing to give back. */
+  if (tx->log_dir.existed && tx->log_dir.touched)
     ok = nts_root_ensure_dir (tx->root, tx->layout->log_dir, tx->log_dir.uid,
                               tx->log_dir.gid, tx->log_dir.mode, FALSE, &error);
   /* A directory chronyd has since written to is not empty and stays:

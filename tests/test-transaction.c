@@ -433,6 +433,40 @@ test_undo_restarts_running_chronyd (Fixture *f, gconstpointer data)
   assert_no_journal (f);
 }
 
+/* A step failing by itself, half way: a file where the log directory
+ * goes. The files written before it are given back. */
+static void
+test_log_dir_blocked (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *units_before = NULL;
+  g_autofree char *units_after = NULL;
+  g_autofree char *id = NULL;
+
+#if NTS_FAULT_INJECTION
+  g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
+#endif
+  g_assert_true (nts_root_ensure_dir (f->root, "/var/log", 0, 0, 0755, TRUE, &error));
+  g_assert_true (nts_root_write_atomic (f->root, "/var/log/chrony", "x", 1, 0, 0, 0644, &error));
+  g_assert_no_error (error);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  id = run (f, seen, &error);
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  g_assert_cmpstr (error->message, ==,
+                   "step log-dir failed: cannot make /var/log/chrony a directory: something "
+                   "else is there; every step done was undone");
+  g_assert_cmpstr (((char *) seen->pdata[seen->len - 1]), ==, "log-dir");
+  after = fingerprint (f);
+  units_after = units_summary (f);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpstr (units_after, ==, units_before);
+  assert_no_journal (f);
+}
+
 #if NTS_FAULT_INJECTION
 static GString *table;
 
@@ -479,6 +513,7 @@ main (int argc, char **argv)
   g_test_add ("/transaction/happy-path", Fixture, NULL, setup, test_happy_path, teardown);
   g_test_add ("/transaction/undo-restarts-running-chronyd", Fixture, NULL, setup_chrony_running,
               test_undo_restarts_running_chronyd, teardown);
+  g_test_add ("/transaction/log-dir-blocked", Fixture, NULL, setup, test_log_dir_blocked, teardown);
   g_test_add ("/transaction/commit-check-fails", Fixture, NULL, setup, test_commit_check_fails,
               teardown);
 #if NTS_FAULT_INJECTION
