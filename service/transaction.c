@@ -65,6 +65,13 @@ struct _Tx {
   GString           *undo_errors;
   gboolean           reloaded;
   gboolean           restart_chrony; /* after the undo: see undo_start_chronyd */
+
+  /* For the result: ApplyHardenedConfig's keys. */
+  gint64             started;
+  GPtrArray         *changed_files;
+  GPtrArray         *unit_changes;
+  GVariant          *report;
+  gboolean           chrony_enabled_now;
 };
 
 static void step_snapshot       (Tx *tx, GTask *task);
@@ -131,6 +138,9 @@ tx_free (Tx *tx)
   g_clear_pointer (&tx->log_dir.created, g_ptr_array_unref);
   g_clear_pointer (&tx->made_parents, g_hash_table_unref);
   g_clear_error (&tx->cause);
+  g_clear_pointer (&tx->changed_files, g_ptr_array_unref);
+  g_clear_pointer (&tx->unit_changes, g_ptr_array_unref);
+  g_clear_pointer (&tx->report, g_variant_unref);
   if (tx->undo_errors)
     g_string_free (tx->undo_errors, TRUE);
   g_free (tx);
@@ -235,7 +245,10 @@ write_file (Tx *tx, const char *step, const NtsRenderedFile *file, GError **erro
   dir = g_path_get_dirname (file->path);
   if (!make_dirs (tx, dir, made_parents_for (tx, step), error))
     return FALSE;
-  return nts_root_write_rendered (tx->root, file, error);
+  if (!nts_root_write_rendered (tx->root, file, error))
+    return FALSE;
+  g_ptr_array_add (tx->changed_files, g_strdup (file->path));
+  return TRUE;
 }
 
 /* Gives back the file at @path as the snapshot holds it, then removes the
@@ -513,6 +526,9 @@ step_log_dir (Tx *tx, GTask *task)
     return return_result (task, FALSE, error);
   if (!tx->log_dir.existed)
     g_ptr_array_add (tx->log_dir.created, g_strdup (tx->layout->log_dir));
+  if (!tx->log_dir.existed || tx->log_dir.uid != uid || tx->log_dir.gid != gid ||
+      tx->log_dir.mode != 0750)
+    g_ptr_array_add (tx->changed_files, g_strdup (tx->layout->log_dir));
   return_result (task, TRUE, NULL);
 }
 
@@ -559,10 +575,17 @@ static void
 on_unit_files_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
   GError *error = NULL;
   g_autoptr(GPtrArray) changes = nts_systemd_unit_files_finish (res, &error);
 
-  return_result (task, changes != NULL, error);
+  if (changes == NULL)
+    return return_result (task, FALSE, error);
+  g_ptr_array_add (tx->unit_changes,
+                   g_strdup_printf ("%s: %s%s", tx->layout->timesyncd_unit,
+                                    tx->timesyncd_undo->was_active ? "stopped, " : "",
+                                    changes->len > 0 ? "disabled" : "already disabled"));
+  return_result (task, TRUE, NULL);
 }
 
 static void
@@ -613,10 +636,17 @@ static void
 on_chrony_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
   GError *error = NULL;
   g_autofree char *result = nts_systemd_unit_job_finish (res, &error);
 
-  return_result (task, result != NULL, error);
+  if (result == NULL)
+    return return_result (task, FALSE, error);
+  g_ptr_array_add (tx->unit_changes,
+                   g_strdup_printf ("%s: %s, %s", tx->layout->unit,
+                                    tx->chrony_enabled_now ? "enabled" : "already enabled",
+                                    tx->chrony_undo->was_active ? "restarted" : "started"));
+  return_result (task, TRUE, NULL);
 }
 
 static void
@@ -629,6 +659,7 @@ on_chrony_enabled (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (changes == NULL)
     return return_result (task, FALSE, error);
+  tx->chrony_enabled_now = changes->len > 0;
   /* Restart, not start: a chronyd already running must read the new
    * configuration. */
   nts_systemd_restart_unit_async (tx->bus, tx->layout->unit, tx->job_timeout_ms,
@@ -708,7 +739,8 @@ judge (GTask *task, GVariant *report, GError *error)
   if (report == NULL)
     return return_result (task, FALSE, error);
   ok = nts_transaction_judge_report (report, tx->min_sources, tx->wait_sync_s, &error);
-  g_variant_unref (report);
+  g_clear_pointer (&tx->report, g_variant_unref);
+  tx->report = report;
   return_result (task, ok, error);
 }
 
@@ -916,6 +948,31 @@ on_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
   steps[tx->index].run (tx, g_task_new (NULL, tx->cancellable, on_step_done, task));
 }
 
+/* ApplyHardenedConfig's result keys; packages stay empty until
+ * ensure-chrony installs anything. */
+static GVariant *
+result_variant (Tx *tx)
+{
+  GVariantDict dict;
+  const char *none[] = { NULL };
+
+  g_ptr_array_add (tx->changed_files, NULL);
+  g_ptr_array_add (tx->unit_changes, NULL);
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "snapshot-id", "s", tx->snapshot_id);
+  g_variant_dict_insert_value (&dict, "changed-files",
+                               g_variant_new_strv ((const char *const *) tx->changed_files->pdata, -1));
+  g_variant_dict_insert_value (&dict, "unit-changes",
+                               g_variant_new_strv ((const char *const *) tx->unit_changes->pdata, -1));
+  g_variant_dict_insert_value (&dict, "packages-installed", g_variant_new_strv (none, 0));
+  g_variant_dict_insert_value (&dict, "packages-removed", g_variant_new_strv (none, 0));
+  g_variant_dict_insert_value (&dict, "report",
+                               tx->report ? tx->report : g_variant_new ("a{sv}", NULL));
+  g_variant_dict_insert (&dict, "duration-ms", "t",
+                         (guint64) ((g_get_monotonic_time () - tx->started) / 1000));
+  return g_variant_dict_end (&dict);
+}
+
 static void
 run_step (GTask *task)
 {
@@ -931,7 +988,8 @@ run_step (GTask *task)
           g_object_unref (task);
           return;
         }
-      g_task_return_pointer (task, g_strdup (tx->snapshot_id), g_free);
+      g_task_return_pointer (task, g_variant_ref_sink (result_variant (tx)),
+                             (GDestroyNotify) g_variant_unref);
       g_object_unref (task);
       return;
     }
@@ -966,6 +1024,9 @@ nts_transaction_run_async (const NtsTransactionParams *params,
   tx->progress = progress;
   tx->progress_data = progress_data;
   tx->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  tx->started = g_get_monotonic_time ();
+  tx->changed_files = g_ptr_array_new_with_free_func (g_free);
+  tx->unit_changes = g_ptr_array_new_with_free_func (g_free);
   tx->made_parents = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) g_ptr_array_unref);
   g_task_set_task_data (task, tx, (GDestroyNotify) tx_free);
@@ -983,7 +1044,7 @@ nts_transaction_run_async (const NtsTransactionParams *params,
   run_step (task);
 }
 
-char *
+GVariant *
 nts_transaction_run_finish (GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);

@@ -55,15 +55,18 @@ gboolean nts_transaction_judge_report (GVariant  *report,
                                        GError   **error);
 
 /* Everything in @params is copied or borrowed for the length of the run
- * (borrowed pointers must outlive it). On success the result is the id of
- * the snapshot taken before the first change. */
+ * (borrowed pointers must outlive it). On success the result is
+ * ApplyHardenedConfig's a{sv}: 'snapshot-id' (the snapshot taken before
+ * the first change), 'changed-files', 'unit-changes',
+ * 'packages-installed' and 'packages-removed' (empty for now), 'report'
+ * (the commit check's Verify report), 'duration-ms'. */
 void  nts_transaction_run_async  (const NtsTransactionParams *params,
                                   NtsTransactionProgress      progress,
                                   gpointer                    progress_data,
                                   GCancellable               *cancellable,
                                   GAsyncReadyCallback         callback,
                                   gpointer                    user_data);
-char *nts_transaction_run_finish (GAsyncResult              *result,
-                                  GError                   **error);
+GVariant *nts_transaction_run_finish (GAsyncResult          *result,
+                                      GError               **error);
 
 G_END_DECLS

@@ -213,7 +213,7 @@ on_done (GObject *source, GAsyncResult *res, gpointer user_data)
   *(GAsyncResult **) user_data = g_object_ref (res);
 }
 
-static char *
+static GVariant *
 run (Fixture *f, GPtrArray *seen, GError **error)
 {
   NtsTransactionParams params = {
@@ -268,7 +268,7 @@ test_happy_path (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) files = nts_render_files (&f->layout, servers, 2, &error);
-  g_autofree char *id = NULL;
+  g_autoptr(GVariant) id = NULL;
   g_autofree char *calls = NULL;
   g_autofree char *units = NULL;
   g_autofree char *dropin = nts_hardening_dropin_path (&f->layout);
@@ -284,6 +284,35 @@ test_happy_path (Fixture *f, gconstpointer data)
   id = run (f, seen, &error);
   g_assert_no_error (error);
   g_assert_nonnull (id);
+  {
+    const char *snapshot_id = NULL;
+    g_autofree const char **changed = NULL;
+    g_autofree const char **unit_changes = NULL;
+    g_autofree char *changed_s = NULL;
+    g_autofree char *units_s = NULL;
+    g_autoptr(GVariant) report = NULL;
+    guint64 duration_ms = 0;
+
+    g_assert_true (g_variant_lookup (id, "snapshot-id", "&s", &snapshot_id));
+    g_assert_true (g_str_has_prefix (snapshot_id, "20"));
+    g_assert_true (g_variant_lookup (id, "changed-files", "^a&s", &changed));
+    g_assert_true (g_variant_lookup (id, "unit-changes", "^a&s", &unit_changes));
+    report = g_variant_lookup_value (id, "report", G_VARIANT_TYPE_VARDICT);
+    g_assert_nonnull (report);
+    g_assert_true (g_variant_lookup (id, "duration-ms", "t", &duration_ms));
+    changed_s = g_strjoinv (" ", (char **) changed);
+    units_s = g_strjoinv ("; ", (char **) unit_changes);
+    g_test_message ("changed-files: %s", changed_s);
+    g_test_message ("unit-changes: %s", units_s);
+    g_assert_cmpstr (units_s, ==,
+                     "systemd-timesyncd.service: stopped, disabled; "
+                     "chrony.service: enabled, started");
+    g_assert_true (g_strv_contains (changed, "/etc/chrony/chrony.conf"));
+    g_assert_true (g_strv_contains (changed, "/etc/chrony/chrony.keys"));
+    g_assert_true (g_strv_contains (changed, "/var/log/chrony"));
+    g_assert_true (g_strv_contains (changed, dropin));
+    g_assert_cmpuint (g_strv_length ((char **) changed), ==, 5);
+  }
   g_assert_cmpuint (seen->len, ==, g_strv_length ((char **) nts_transaction_step_names ()));
 
   for (guint i = 0; i < files->len; i++)
@@ -380,7 +409,7 @@ test_commit_check_fails (Fixture *f, gconstpointer data)
   g_autofree char *units_before = units_summary (f);
   g_autofree char *after = NULL;
   g_autofree char *units_after = NULL;
-  g_autofree char *id = NULL;
+  g_autoptr(GVariant) id = NULL;
 
 #if NTS_FAULT_INJECTION
   g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
@@ -413,7 +442,7 @@ test_undo_restarts_running_chronyd (Fixture *f, gconstpointer data)
   g_autofree char *units_after = NULL;
   g_autofree char *after = NULL;
   g_autofree char *calls = NULL;
-  g_autofree char *id = NULL;
+  g_autoptr(GVariant) id = NULL;
 
 #if NTS_FAULT_INJECTION
   g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
@@ -444,7 +473,7 @@ test_log_dir_blocked (Fixture *f, gconstpointer data)
   g_autofree char *after = NULL;
   g_autofree char *units_before = NULL;
   g_autofree char *units_after = NULL;
-  g_autofree char *id = NULL;
+  g_autoptr(GVariant) id = NULL;
 
 #if NTS_FAULT_INJECTION
   g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
@@ -482,7 +511,7 @@ test_step_fails (Fixture *f, gconstpointer data)
   g_autofree char *after = NULL;
   g_autofree char *units_after = NULL;
   g_autofree char *prefix = g_strdup_printf ("step %s failed: ", step);
-  g_autofree char *id = NULL;
+  g_autoptr(GVariant) id = NULL;
 
   g_assert_true (nts_fault_configure (spec, NULL));
   id = run (f, seen, &error);
