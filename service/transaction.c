@@ -316,6 +316,7 @@ snapshot_take (SnapshotOp *op)
   g_autoptr(GPtrArray) paths = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   GVariantDict state;
+  g_autoptr(GVariant) state_v = NULL;
   GVariantBuilder units;
   GTask *task = op->task;
 
@@ -339,12 +340,12 @@ snapshot_take (SnapshotOp *op)
   g_clear_pointer (&op->chrony, nts_unit_state_free);
   g_free (op);
 
+  /* take() borrows the state: sunk here, dropped at the end. */
+  state_v = g_variant_ref_sink (g_variant_dict_end (&state));
   tx->store = nts_snapshot_store_open (tx->root, tx->state_dir, &error);
   if (tx->store)
     tx->snapshot_id = nts_snapshot_store_take (tx->store, (const char *const *) paths->pdata,
-                                               g_variant_dict_end (&state), &error);
-  else
-    g_variant_dict_clear (&state);
+                                               state_v, &error);
   /* The undos restore from what is on disk, not from memory: it is what
    * recovery after a crash would use too. */
   if (tx->snapshot_id)

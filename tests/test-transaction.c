@@ -381,7 +381,7 @@ test_judge (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(GVariant) report = g_variant_ref_sink (parse_report (cases[i].report));
+      g_autoptr(GVariant) report = parse_report (cases[i].report);
       g_autoptr(GError) error = NULL;
       gboolean ok = nts_transaction_judge_report (report, 2, cases[i].wait_s, &error);
 
