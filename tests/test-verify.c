@@ -243,45 +243,42 @@ codes (GVariant *report)
   return g_strjoinv (",", (char **) list->pdata);
 }
 
+/* The dict in the report's list @list whose @key is @value, or NULL. */
+static GVariant *
+find_entry (GVariant *report, const char *list, const char *key, const char *value)
+{
+  g_autoptr(GVariant) entries = g_variant_lookup_value (report, list, G_VARIANT_TYPE ("aa{sv}"));
+  GVariantIter iter;
+  GVariant *entry;
+
+  g_variant_iter_init (&iter, entries);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      const char *v;
+
+      g_variant_lookup (entry, key, "&s", &v);
+      if (g_str_equal (v, value))
+        return entry;
+      g_variant_unref (entry);
+    }
+  return NULL;
+}
+
 /* The problem with @code, or NULL. */
 static GVariant *
 find_problem (GVariant *report, const char *code)
 {
-  g_autoptr(GVariant) problems = g_variant_lookup_value (report, "problems", G_VARIANT_TYPE ("aa{sv}"));
-  GVariantIter iter;
-  GVariant *problem;
-
-  g_variant_iter_init (&iter, problems);
-  while ((problem = g_variant_iter_next_value (&iter)) != NULL)
-    {
-      const char *c;
-
-      g_variant_lookup (problem, "code", "&s", &c);
-      if (g_str_equal (c, code))
-        return problem;
-      g_variant_unref (problem);
-    }
-  return NULL;
+  return find_entry (report, "problems", "code", code);
 }
 
 static GVariant *
 find_source (GVariant *report, const char *name)
 {
-  g_autoptr(GVariant) sources = g_variant_lookup_value (report, "sources", G_VARIANT_TYPE ("aa{sv}"));
-  GVariantIter iter;
-  GVariant *source;
+  GVariant *source = find_entry (report, "sources", "name", name);
 
-  g_variant_iter_init (&iter, sources);
-  while ((source = g_variant_iter_next_value (&iter)) != NULL)
-    {
-      const char *n;
-
-      g_variant_lookup (source, "name", "&s", &n);
-      if (g_str_equal (n, name))
-        return source;
-      g_variant_unref (source);
-    }
-  g_error ("no source %s in the report", name);
+  if (source == NULL)
+    g_error ("no source %s in the report", name);
+  return source;
 }
 
 static gboolean
