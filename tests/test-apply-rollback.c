@@ -21,6 +21,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -81,6 +82,24 @@ static const Profile arch = {
   .ntp_units = "/etc/systemd/ntp-units.d/50-ntssetup.list",
 };
 
+/* What a test case gets: the distribution, and the step it is about. */
+typedef struct {
+  const Profile *profile;
+  const char    *step;
+} Case;
+
+/* Where the fault hook sits during Apply: the manager's resolve, then the
+ * transaction's steps (service/transaction.c), in order. */
+static const char *const apply_fault_steps[] = {
+  "resolve", "snapshot", "ensure-chrony", "write-config", "keys-file", "log-dir", "hardening",
+  "ntp-units", "reload", "stop-timesyncd", "start-chronyd", "commit-check", "commit", NULL
+};
+
+/* The steps of a restore (service/restore.c): Rollback and recovery. */
+static const char *const restore_fault_steps[] = {
+  "restore-files", "restore-packages", "restore-units", NULL
+};
+
 /* ---- process-wide setup ---------------------------------------------- */
 
 /* One set of CA files for every case; each case runs its own chronyd. */
@@ -88,6 +107,7 @@ static NtsLoopback *lb;
 static char *skip_reason;
 static gboolean private_mounts;
 static guint chronyd_counter;
+static GPtrArray *cases;     /* Case*, for as long as the tests run */
 
 typedef struct {
   ServiceFixture     fx;
@@ -125,7 +145,7 @@ write_root_file (Fixture *f, const char *path, const char *content, int mode)
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  const Profile *profile = data;
+  const Profile *profile = ((const Case *) data)->profile;
   ServiceOptions options = {
     .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\", "
                      "\"org.ntssetup.manager.apply\", \"org.ntssetup.manager.rollback\"]}",
@@ -197,7 +217,7 @@ start_daemon (Fixture *f, const char *fault)
 }
 
 static void
-G_GNUC_UNUSED stop_daemon (Fixture *f)
+stop_daemon (Fixture *f)
 {
   g_subprocess_send_signal (f->fx.daemon, SIGTERM);
   g_assert_cmpint (fixture_wait_exit (f->fx.daemon, WAIT_MS), ==, 0);
@@ -508,7 +528,7 @@ on_progress (GDBusConnection *connection, const char *sender, const char *path,
 static void
 test_round_trip (Fixture *f, gconstpointer data)
 {
-  const Profile *profile = data;
+  const Profile *profile = f->profile;
   g_autofree char *before = NULL;
   g_autofree char *units_before = NULL;
   g_autofree char *applied_tree = NULL;
@@ -721,6 +741,389 @@ setup_namespace (GError **error)
          (group->len == 0 || bind_extended_copy ("/etc/group", group->str, error));
 }
 
+/* ---- every step made to fail or die ---------------------------------- */
+
+/* The table the issue asks for: step x (profile, fault) -> outcome, filled
+ * in by each case that passed and printed at the end. */
+enum { COL_FAIL, COL_ABORT_RESTART, COL_ABORT_RECOVER, N_KINDS };
+static const char *const kind_names[N_KINDS] = { "fail", "abort+restart", "abort+--recover" };
+static GHashTable *table;   /* "profile/kind/step" -> outcome */
+
+static void
+record_outcome (Fixture *f, guint kind, const char *step, const char *outcome)
+{
+  if (table == NULL)
+    table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_insert (table, g_strdup_printf ("%s/%s/%s", f->profile->name, kind_names[kind], step),
+                       g_strdup (outcome));
+}
+
+static void
+print_table (void)
+{
+  const char *const *lists[] = { apply_fault_steps, restore_fault_steps };
+
+  if (table == NULL)
+    return;
+  for (const Profile *const *p = (const Profile *[]) { &debian, &arch, NULL }; *p; p++)
+    {
+      g_print ("# %s: step x outcome; in every cell shown the files (content, owner, mode)\n"
+               "# and the units were as before the call, and no journal was left\n", (*p)->name);
+      g_print ("#   %-16s %-29s %-42s %s\n", "step", kind_names[0], kind_names[1], kind_names[2]);
+      for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+        for (guint i = 0; lists[l][i]; i++)
+          {
+            const char *cells[N_KINDS];
+
+            for (guint k = 0; k < N_KINDS; k++)
+              {
+                g_autofree char *key = g_strdup_printf ("%s/%s/%s", (*p)->name, kind_names[k],
+                                                        lists[l][i]);
+                cells[k] = g_hash_table_lookup (table, key);
+                if (cells[k] == NULL)
+                  cells[k] = "-";
+              }
+            g_print ("#   %-16s %-29s %-42s %s\n", lists[l][i], cells[0], cells[1], cells[2]);
+          }
+    }
+  g_hash_table_unref (table);
+}
+
+/* Whether the daemon got as far as writing the journal before @step:
+ * it is written at the end of the snapshot step. */
+static gboolean
+journal_expected (const char *step)
+{
+  return !g_str_equal (step, "resolve") && !g_str_equal (step, "snapshot");
+}
+
+/* A step of Rollback's restore rather than of Apply. */
+static gboolean
+is_restore_step (const char *step)
+{
+  return g_strv_contains (restore_fault_steps, step);
+}
+
+/* Removes @dead_pid's Verify client socket from the fingerprint @tree:
+ * a daemon killed while its commit check's client was open leaves it in
+ * chronyd's run directory, and nothing removes it (systemd does, with the
+ * directory, where chronyd's unit has RuntimeDirectory=, as Debian's has;
+ * the stand-in does not). Returns whether there was one. */
+static gboolean
+drop_stale_socket (char *tree, GPid dead_pid)
+{
+  g_autofree char *prefix = g_strdup_printf ("run/chrony/ntssetupd.%d.", (int) dead_pid);
+  char *line = strstr (tree, prefix);
+  char *end;
+
+  if (dead_pid == 0 || line == NULL || (line != tree && line[-1] != '\n'))
+    return FALSE;
+  end = strchr (line, '\n');
+  g_assert_nonnull (end);
+  memmove (line, end + 1, strlen (end + 1) + 1);
+  return TRUE;
+}
+
+/* The machine as before: files, units, no journal, nothing applied. A
+ * stale socket of @dead_pid (0: none) is tolerated; returns whether there
+ * was one. */
+static gboolean
+assert_as_before (Fixture *f, const char *before, const char *units_before, GPid dead_pid)
+{
+  g_autofree char *after = fingerprint (f);
+  g_autofree char *units_after = units_summary (f);
+  gboolean stale = drop_stale_socket (after, dead_pid);
+
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpstr (units_after, ==, units_before);
+  g_assert_false (root_has (f, STATE_DIR "/journal"));
+  g_assert_false (root_has (f, STATE_DIR "/applied"));
+  return stale;
+}
+
+static void
+test_step_fails (Fixture *f, gconstpointer data)
+{
+  const char *step = ((const Case *) data)->step;
+  g_autofree char *fault = g_strdup_printf ("%s:fail", step);
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autofree char *prefix = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, fault);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+
+  result = apply (f, &error);
+  g_assert_null (result);
+  g_test_message ("%s", error->message);
+  if (g_str_equal (step, "resolve"))
+    {
+      /* Before the transaction: nothing to undo, and no ApplyFailed. */
+      assert_remote_error (error, ERR ("Failed"));
+      g_assert_nonnull (strstr (error->message, "fault injected at step resolve"));
+    }
+  else
+    {
+      assert_remote_error (error, ERR ("ApplyFailed"));
+      prefix = g_strdup_printf ("step %s failed: fault injected at step %s; ", step, step);
+      g_assert_nonnull (strstr (error->message, prefix));
+      g_assert_true (g_str_has_suffix (error->message, "every step done was undone"));
+    }
+  assert_as_before (f, before, units_before, 0);
+  {
+    g_autofree char *last_step = last_result (f, "step");
+    g_autofree char *state = get_state (f);
+    g_autofree char *ids = snapshot_ids (f);
+
+    g_assert_cmpstr (last_step, ==, step);
+    g_assert_cmpstr (state, ==, "unconfigured");
+    /* An Apply undone leaves no snapshot behind. */
+    g_assert_cmpstr (ids, ==, "");
+  }
+  record_outcome (f, COL_FAIL, step,
+                  g_str_equal (step, "resolve") ? "Failed" : "ApplyFailed");
+}
+
+/* Starts the daemon with the fault @fault at @step and makes it die
+ * there (SIGABRT, as a crash would): in Apply, or, for a restore step, in
+ * the Rollback of an Apply that went through. Returns its pid. */
+static GPid
+call_and_die (Fixture *f, const char *step)
+{
+  g_autofree char *fault = g_strdup_printf ("%s:abort", step);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+  GPid pid;
+
+  start_daemon (f, fault);
+  pid = (GPid) atoi (g_subprocess_get_identifier (f->fx.daemon));
+  if (is_restore_step (step))
+    {
+      g_autoptr(GVariant) applied = apply (f, &error);
+      g_assert_no_error (error);
+      result = rollback (f, "", FALSE, &error);
+    }
+  else
+    result = apply (f, &error);
+  g_assert_null (result);
+  /* The connection went with the daemon. */
+  assert_remote_error (error, "org.freedesktop.DBus.Error.NoReply");
+  g_assert_cmpint (fixture_wait_exit (f->fx.daemon, WAIT_MS), ==, 128);
+  g_assert_true (g_subprocess_get_if_signaled (f->fx.daemon));
+  g_assert_cmpint (g_subprocess_get_term_sig (f->fx.daemon), ==, SIGABRT);
+  g_clear_object (&f->fx.daemon);
+  g_assert_cmpint (root_has (f, STATE_DIR "/journal"), ==, journal_expected (step));
+  return pid;
+}
+
+/* Starts the daemon (again) on a journal: State "recovering" (held there
+ * by the fault hook at restore-files, so the test can see it and be
+ * refused), mutating calls Busy, then "unconfigured", LastResult saying
+ * so. */
+static void
+recover_at_start (Fixture *f)
+{
+  g_autofree char *state = NULL;
+
+  start_daemon (f, "restore-files:stall");
+  state = get_state (f);
+  g_assert_cmpstr (state, ==, "recovering");
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) result = apply (f, &error);
+    assert_remote_error (error, ERR ("Busy"));
+  }
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) result = rollback (f, "", FALSE, &error);
+    assert_remote_error (error, ERR ("Busy"));
+  }
+  {
+    StateWatch watch;
+    g_autofree char *states = NULL;
+
+    watch_state (f, &watch, NULL);
+    g_subprocess_send_signal (f->fx.daemon, SIGUSR1);
+    states = unwatch_state (f, &watch, "unconfigured");
+    g_assert_cmpstr (states, ==, "unconfigured");
+  }
+  {
+    g_autofree char *method = last_result (f, "method");
+    g_autoptr(GVariant) result = get_property (f, "LastResult");
+    gboolean ok = FALSE;
+
+    g_assert_cmpstr (method, ==, "Recover");
+    g_assert_true (g_variant_lookup (result, "ok", "b", &ok));
+    g_assert_true (ok);
+  }
+}
+
+static void
+record_recovered (Fixture *f, guint kind, const char *step, const char *how, gboolean stale)
+{
+  g_autofree char *outcome = g_strdup_printf ("%s%s", how, stale ? " +stale socket" : "");
+  record_outcome (f, kind, step, outcome);
+}
+
+/* The daemon killed as it starts @step; started again it recovers: State
+ * "recovering" (held there by the fault hook at restore-files, so the test
+ * can see it and be refused), mutating calls Busy, then "unconfigured". */
+/* A Rollback step failing: ApplyFailed naming it, the journal kept; the
+ * daemon tries to finish the restore at once (failing again here, the
+ * fault being still armed: State stays "recovering", mutating calls get
+ * Busy), and a daemon started afterwards finishes it. */
+static void
+test_restore_step_fails (Fixture *f, gconstpointer data)
+{
+  const char *step = ((const Case *) data)->step;
+  g_autofree char *fault = g_strdup_printf ("%s:fail", step);
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *want = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->profile == NULL)
+    return;
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  start_daemon (f, fault);
+  {
+    g_autoptr(GVariant) result = apply (f, &error);
+    g_assert_no_error (error);
+    id = result_snapshot_id (result);
+  }
+  {
+    g_autoptr(GVariant) result = rollback (f, "", FALSE, &error);
+    g_assert_null (result);
+  }
+  g_test_message ("%s", error->message);
+  assert_remote_error (error, ERR ("ApplyFailed"));
+  want = g_strdup_printf ("restoring snapshot %s: step %s failed: fault injected at step %s; "
+                          "the journal is kept", id, step, step);
+  g_assert_nonnull (strstr (error->message, want));
+  g_assert_true (root_has (f, STATE_DIR "/journal"));
+  {
+    g_autofree char *state = get_state (f);
+    g_autoptr(GVariant) result = apply (f, NULL);
+
+    g_assert_cmpstr (state, ==, "recovering");
+    g_assert_null (result);
+  }
+  stop_daemon (f);
+  recover_at_start (f);
+  assert_as_before (f, before, units_before, 0);
+  record_outcome (f, COL_FAIL, step, "ApplyFailed, restart recovers");
+}
+
+/* The daemon killed as it starts @step; started again it recovers. */
+static void
+test_step_aborts_restart (Fixture *f, gconstpointer data)
+{
+  const char *step = ((const Case *) data)->step;
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  gboolean journal = journal_expected (step);
+  gboolean stale;
+  GPid dead;
+
+  if (f->profile == NULL)
+    return;
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  dead = call_and_die (f, step);
+  if (journal)
+    recover_at_start (f);
+  else
+    {
+      g_autofree char *state = NULL;
+
+      start_daemon (f, NULL);
+      state = get_state (f);
+      g_assert_cmpstr (state, ==, "unconfigured");
+    }
+  stale = assert_as_before (f, before, units_before, dead);
+  record_recovered (f, COL_ABORT_RESTART, step,
+                    journal ? "recovering (Busy), recovered" : "no journal", stale);
+}
+
+/* Runs `ntssetupd --recover` on the fixture's root; its output in @out. */
+static int
+run_recover (Fixture *f, char **out)
+{
+  g_autofree char *root_arg = g_strdup_printf ("--root=%s", f->fx.root);
+  const char *argv[] = { g_getenv ("NTSSETUPD"), root_arg, "--recover", NULL };
+  g_auto(GStrv) env = fixture_environ (&f->fx);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (argv[0]);
+  g_subprocess_launcher_set_environ (launcher, env);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+/* The same crash, recovered at boot by `ntssetupd --recover`, without the
+ * bus name; the daemon started afterwards finds nothing to do. */
+static void
+test_step_aborts_recover (Fixture *f, gconstpointer data)
+{
+  const char *step = ((const Case *) data)->step;
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autofree char *out = NULL;
+  gboolean journal = journal_expected (step);
+  gboolean stale;
+  GPid dead;
+
+  if (f->profile == NULL)
+    return;
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  dead = call_and_die (f, step);
+
+  g_assert_cmpint (run_recover (f, &out), ==, 0);
+  g_test_message ("--recover: %s", out);
+  g_assert_nonnull (strstr (out, journal ? "ntssetupd: recovered: snapshot "
+                                         : "ntssetupd: no interrupted transaction"));
+  stale = assert_as_before (f, before, units_before, dead);
+
+  start_daemon (f, NULL);
+  {
+    g_autofree char *state = get_state (f);
+    g_assert_cmpstr (state, ==, "unconfigured");
+  }
+  record_recovered (f, COL_ABORT_RECOVER, step, journal ? "exit 0, recovered" : "exit 0, no journal",
+                    stale);
+}
+
+/* /apply-rollback/PROFILE/WHAT[/STEP] */
+static void
+add (const char *what, const Profile *profile, const char *step,
+     void (*test) (Fixture *, gconstpointer))
+{
+  Case *c = g_new0 (Case, 1);
+  g_autofree char *path = NULL;
+
+  c->profile = profile;
+  c->step = step;
+  path = step ? g_strdup_printf ("/apply-rollback/%s/%s/%s", profile->name, what, step)
+              : g_strdup_printf ("/apply-rollback/%s/%s", profile->name, what);
+  g_ptr_array_add (cases, c);
+  g_test_add (path, Fixture, c, setup, test, teardown);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -742,10 +1145,29 @@ main (int argc, char **argv)
   if (skip_reason == NULL && (lb = nts_loopback_new (&error)) == NULL)
     skip_reason = g_strdup_printf ("no chronyd to answer the commit check: %s", error->message);
 
-  g_test_add ("/apply-rollback/debian/round-trip", Fixture, &debian, setup, test_round_trip, teardown);
-  g_test_add ("/apply-rollback/arch/round-trip", Fixture, &arch, setup, test_round_trip, teardown);
+  cases = g_ptr_array_new_with_free_func (g_free);
+  for (const Profile *const *p = (const Profile *[]) { &debian, &arch, NULL }; *p; p++)
+    {
+      add ("round-trip", *p, NULL, test_round_trip);
+#if NTS_FAULT_INJECTION
+      for (guint i = 0; apply_fault_steps[i]; i++)
+        {
+          add ("fail", *p, apply_fault_steps[i], test_step_fails);
+          add ("abort-restart", *p, apply_fault_steps[i], test_step_aborts_restart);
+          add ("abort-recover", *p, apply_fault_steps[i], test_step_aborts_recover);
+        }
+      for (guint i = 0; restore_fault_steps[i]; i++)
+        {
+          add ("rollback-fail", *p, restore_fault_steps[i], test_restore_step_fails);
+          add ("rollback-abort-restart", *p, restore_fault_steps[i], test_step_aborts_restart);
+          add ("rollback-abort-recover", *p, restore_fault_steps[i], test_step_aborts_recover);
+        }
+#endif
+    }
 
   status = g_test_run ();
+  print_table ();
+  g_ptr_array_unref (cases);
   g_clear_pointer (&lb, nts_loopback_free);
   g_free (skip_reason);
   return status;
