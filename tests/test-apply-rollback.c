@@ -1108,6 +1108,259 @@ test_step_aborts_recover (Fixture *f, gconstpointer data)
                     stale);
 }
 
+/* ---- snapshots, edits, the commit check, ntsctl ----------------------- */
+
+/* Two Apply/Rollback rounds: ListSnapshots newest first with the details
+ * the contract names, the first one the original; Rollback by id. */
+static void
+test_snapshots_listed (Fixture *f, gconstpointer data)
+{
+  g_autofree char *before = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) list = NULL;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(GVariant) result = apply (f, &error);
+      g_autoptr(GVariant) restored = NULL;
+      g_autofree char *id = NULL;
+
+      g_assert_no_error (error);
+      id = result_snapshot_id (result);
+      /* By id this time. */
+      restored = rollback (f, id, FALSE, &error);
+      g_assert_no_error (error);
+      if (round == 0)
+        first = g_steal_pointer (&id);
+      else
+        second = g_steal_pointer (&id);
+    }
+  g_assert_cmpstr (first, <, second);
+
+  list = list_snapshots (f);
+  g_assert_cmpuint (g_variant_n_children (list), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GVariant) details = NULL;
+      const char *id;
+      guint64 time;
+      gboolean original = TRUE;
+      guint32 min_sources = 0;
+      g_autofree const char **files = NULL;
+      g_autofree const char **servers = NULL;
+      const char *version = NULL;
+
+      g_variant_get_child (list, i, "(&st@a{sv})", &id, &time, &details);
+      g_assert_cmpstr (id, ==, i == 0 ? second : first);
+      g_assert_true (g_variant_lookup (details, "original", "b", &original));
+      g_assert_cmpint (original, ==, i == 1);
+      g_assert_true (g_variant_lookup (details, "min-sources", "u", &min_sources));
+      g_assert_cmpuint (min_sources, ==, 2);
+      g_assert_true (g_variant_lookup (details, "servers", "^a&s", &servers));
+      g_assert_cmpstr (servers[0], ==, "time.cloudflare.com");
+      g_assert_true (g_variant_lookup (details, "files", "^a&s", &files));
+      g_assert_true (g_strv_contains (files, f->profile->config_file));
+      g_assert_true (g_variant_lookup (details, "version", "&s", &version));
+      g_assert_cmpstr (version, !=, "");
+      if (i == 1)
+        {
+          guint64 newer;
+          g_variant_get_child (list, 0, "(&st@a{sv})", NULL, &newer, NULL);
+          g_assert_cmpuint (time, <=, newer);
+        }
+    }
+  {
+    g_autofree char *after = fingerprint (f);
+    g_assert_cmpstr (after, ==, before);
+  }
+  /* An id that is not in the store. */
+  {
+    g_autoptr(GVariant) result = rollback (f, "20200101T000000Z-000000", FALSE, &error);
+    assert_remote_error (error, ERR ("NoSuchSnapshot"));
+  }
+}
+
+/* The files changed after Apply: Rollback refuses and changes nothing;
+ * with force it restores the files as they were before the Apply. */
+static void
+test_rollback_refuses_edited (Fixture *f, gconstpointer data)
+{
+  const char *how = ((const Case *) data)->step;
+  g_autofree char *before = NULL;
+  g_autofree char *edited = NULL;
+  g_autofree char *units_applied = NULL;
+  g_autofree char *config = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  {
+    g_autoptr(GVariant) result = apply (f, &error);
+    g_assert_no_error (error);
+  }
+  units_applied = units_summary (f);
+  config = host_path (f, f->profile->config_file);
+  if (g_str_equal (how, "content"))
+    {
+      g_autofree char *content = NULL;
+      g_autofree char *more = NULL;
+
+      g_assert_true (g_file_get_contents (config, &content, NULL, NULL));
+      more = g_strconcat (content, "# an administrator's line\n", NULL);
+      write_host_file (config, more, 0644);
+    }
+  else
+    g_assert_cmpint (chmod (config, 0600), ==, 0);
+  edited = fingerprint (f);
+
+  {
+    g_autoptr(GVariant) result = rollback (f, "", FALSE, &error);
+    g_autofree char *want = g_strdup_printf ("nothing was changed: %s changed since ntssetup wrote it",
+                                             f->profile->config_file);
+    g_assert_null (result);
+    assert_remote_error (error, ERR ("ApplyFailed"));
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, want));
+    g_assert_nonnull (strstr (error->message, "force"));
+    g_clear_error (&error);
+  }
+  {
+    g_autofree char *after = fingerprint (f);
+    g_autofree char *units = units_summary (f);
+    g_autofree char *state = get_state (f);
+
+    g_assert_cmpstr (after, ==, edited);
+    g_assert_cmpstr (units, ==, units_applied);
+    g_assert_cmpstr (state, ==, "modified-outside");
+    g_assert_false (root_has (f, STATE_DIR "/journal"));
+  }
+  {
+    g_autoptr(GVariant) result = rollback (f, "", TRUE, &error);
+    g_autofree char *after = NULL;
+    g_autofree char *state = get_state (f);
+
+    g_assert_no_error (error);
+    after = fingerprint (f);
+    g_assert_cmpstr (after, ==, before);
+    g_assert_cmpstr (state, ==, "unconfigured");
+  }
+}
+
+/* chronyd's command socket silent after the restart: the commit check
+ * fails the health check even with wait-sync 0, and Apply is undone. */
+static void
+test_commit_check_fails (Fixture *f, gconstpointer data)
+{
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+
+  if (f->profile == NULL)
+    return;
+  nts_loopback_client_stop (f->chronyd);
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  result = apply (f, &error);
+  g_assert_null (result);
+  assert_remote_error (error, ERR ("ApplyFailed"));
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message,
+                            "step commit-check failed: chronyd runs but its command socket "
+                            "does not answer; every step done was undone"));
+  assert_as_before (f, before, units_before, 0);
+  {
+    g_autofree char *step = last_result (f, "step");
+    g_assert_cmpstr (step, ==, "commit-check");
+  }
+}
+
+/* Runs ntsctl with @args on the fixture's bus; its output in @out. */
+static int
+run_ntsctl (Fixture *f, char **out, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_auto(GStrv) env = fixture_environ (&f->fx);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (g_getenv ("NTSCTL"));
+  g_ptr_array_add (argv, (gpointer) g_getenv ("NTSCTL"));
+  for (; *args; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_environ (launcher, env);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+/* ntsctl apply prints what changed and the snapshot; ntsctl rollback
+ * with that id puts everything back. */
+static void
+test_ntsctl (Fixture *f, gconstpointer data)
+{
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *id = NULL;
+  const char *undo;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  g_assert_cmpint (run_ntsctl (f, &out, (const char *[]) {
+                     "apply", "--server", "time.cloudflare.com", "--server", "nts.netnod.se",
+                     "--min-sources", "2", "--no-preflight", "--wait-sync", "0", NULL }), ==, 0);
+  g_test_message ("ntsctl apply:\n%s", out);
+  g_assert_nonnull (strstr (out, f->profile->config_file));
+  g_assert_nonnull (strstr (out, "systemd-timesyncd.service: stopped, disabled"));
+  undo = strstr (out, "Undo with: ntsctl rollback ");
+  g_assert_nonnull (undo);
+  id = g_strndup (undo + strlen ("Undo with: ntsctl rollback "),
+                  strcspn (undo + strlen ("Undo with: ntsctl rollback "), "\n"));
+  {
+    g_autofree char *ids = snapshot_ids (f);
+    g_assert_cmpstr (ids, ==, id);
+  }
+  {
+    g_autofree char *snapshots = NULL;
+    g_assert_cmpint (run_ntsctl (f, &snapshots, (const char *[]) { "snapshots", NULL }), ==, 0);
+    g_assert_nonnull (strstr (snapshots, id));
+  }
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_ntsctl (f, &out, (const char *[]) { "rollback", id, NULL }), ==, 0);
+  g_test_message ("ntsctl rollback:\n%s", out);
+  {
+    g_autofree char *want = g_strdup_printf ("Restored snapshot %s", id);
+    g_autofree char *after = fingerprint (f);
+    g_autofree char *units_after = units_summary (f);
+
+    g_assert_nonnull (strstr (out, want));
+    g_assert_cmpstr (after, ==, before);
+    g_assert_cmpstr (units_after, ==, units_before);
+  }
+  /* Nothing applied any more: a failure, exit 1. */
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_ntsctl (f, &out, (const char *[]) { "rollback", NULL }), ==, 1);
+}
+
 /* /apply-rollback/PROFILE/WHAT[/STEP] */
 static void
 add (const char *what, const Profile *profile, const char *step,
@@ -1149,6 +1402,11 @@ main (int argc, char **argv)
   for (const Profile *const *p = (const Profile *[]) { &debian, &arch, NULL }; *p; p++)
     {
       add ("round-trip", *p, NULL, test_round_trip);
+      add ("snapshots", *p, NULL, test_snapshots_listed);
+      add ("edited", *p, "content", test_rollback_refuses_edited);
+      add ("edited", *p, "mode", test_rollback_refuses_edited);
+      add ("commit-check-fails", *p, NULL, test_commit_check_fails);
+      add ("ntsctl", *p, NULL, test_ntsctl);
 #if NTS_FAULT_INJECTION
       for (guint i = 0; apply_fault_steps[i]; i++)
         {
