@@ -123,6 +123,18 @@ call_unlock (Call *call)
 static void
 call_return_error (Call *call, GError *error)
 {
+  /* Only the contract's error names reach callers: a GIO error (a link
+   * in a path, a malformed layout.conf) would otherwise go out as
+   * org.gtk.GDBus.UnmappedGError.*. */
+  if (error->domain != NTS_ERROR && error->domain != G_DBUS_ERROR)
+    {
+      GError *wrapped;
+
+      g_dbus_error_strip_remote_error (error);
+      wrapped = g_error_new (NTS_ERROR, NTS_ERROR_FAILED, "%s", error->message);
+      g_error_free (error);
+      error = wrapped;
+    }
   if (call->holds_lock)
     record_last_result (call, error);
   call_unlock (call);
@@ -780,18 +792,9 @@ verify_call_reply (VerifyCall *vc)
   if (vc->auth_error != NULL)
     error = g_steal_pointer (&vc->auth_error);
   else if (vc->report == NULL)
-    {
-      error = g_steal_pointer (&vc->verify_error);
-      /* A broken override file or layout: say so by our own error name,
-       * not an unmapped GIO one. */
-      if (error->domain != NTS_ERROR && error->domain != G_DBUS_ERROR)
-        {
-          GError *wrapped = g_error_new (NTS_ERROR, NTS_ERROR_FAILED, "%s", error->message);
-
-          g_error_free (error);
-          error = wrapped;
-        }
-    }
+    /* A broken override file or layout: call_return_error() gives it
+     * our own error name. */
+    error = g_steal_pointer (&vc->verify_error);
 
   if (error != NULL)
     {
