@@ -403,12 +403,18 @@ fingerprint_dir (GString *out, const char *base, const char *rel)
 }
 
 char *
-fixture_tree_fingerprint (ServiceFixture *fx)
+fixture_dir_fingerprint (const char *dir)
 {
   GString *out = g_string_new (NULL);
 
-  fingerprint_dir (out, fx->root, "");
+  fingerprint_dir (out, dir, "");
   return g_string_free (out, FALSE);
+}
+
+char *
+fixture_tree_fingerprint (ServiceFixture *fx)
+{
+  return fixture_dir_fingerprint (fx->root);
 }
 
 GSubprocess *

@@ -56,6 +56,8 @@ GDBusConnection *fixture_connect (ServiceFixture *fx);
 /* Every file under the root with its content, mode and owner, as text: a
  * test compares it before and after to prove nothing was written. */
 char *fixture_tree_fingerprint (ServiceFixture *fx);
+/* The same for any directory (never following links). */
+char *fixture_dir_fingerprint  (const char *dir);
 
 /* One more stand-in on the fixture's bus, e.g. ("packagekit.py", JSON,
  * "org.freedesktop.PackageKit"); returns when it owns @bus_name. Stop it

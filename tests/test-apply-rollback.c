@@ -1361,6 +1361,137 @@ test_ntsctl (Fixture *f, gconstpointer data)
   g_assert_cmpint (run_ntsctl (f, &out, (const char *[]) { "rollback", NULL }), ==, 1);
 }
 
+/* ---- links, a read-only directory, a full disk ----------------------- */
+
+/* Every path Apply writes or makes, and every directory above one: the
+ * files, the drop-in, the ntp-units.d list, the log directory and
+ * ntssetup's state directory. */
+static GPtrArray *
+written_paths (const Profile *profile)
+{
+  GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *dropin = g_strdup_printf ("/etc/systemd/system/%s.d/50-ntssetup-hardening.conf",
+                                             profile->chrony_unit);
+  const char *leaves[] = { profile->config_file, profile->keys_file, dropin,
+                           profile->ntp_units ? profile->ntp_units : "/var/log/chrony",
+                           "/var/log/chrony", "/var/lib/ntssetup", NULL };
+
+  for (guint i = 0; leaves[i]; i++)
+    {
+      g_autofree char *cur = g_strdup (leaves[i]);
+
+      while (!g_str_equal (cur, "/"))
+        {
+          char *up;
+
+          if (!g_ptr_array_find_with_equal_func (paths, cur, g_str_equal, NULL))
+            g_ptr_array_add (paths, g_strdup (cur));
+          up = g_path_get_dirname (cur);
+          g_free (cur);
+          cur = up;
+        }
+    }
+  return paths;
+}
+
+/* Replaces @path with a link to a place outside the root, moving what was
+ * there to that place (so that a writer following the link would change
+ * it); for a path that did not exist, the link dangles into an empty
+ * directory outside, or at a file that does not exist. Returns the
+ * link's target. */
+static char *
+plant_link (Fixture *f, const char *path, gboolean *existed)
+{
+  g_autofree char *full = host_path (f, path);
+  g_autofree char *base = g_path_get_basename (path);
+  char *target = g_build_filename (f->outside, base, NULL);
+  struct stat st;
+
+  *existed = lstat (full, &st) == 0;
+  if (*existed)
+    g_assert_cmpint (rename (full, target), ==, 0);
+  else if (g_str_equal (path, "/var/log/chrony") || g_str_equal (path, "/var/lib/ntssetup") ||
+           g_str_has_suffix (path, ".d"))
+    g_assert_cmpint (g_mkdir (target, 0755), ==, 0);
+  g_assert_cmpint (symlink (target, full), ==, 0);
+  return target;
+}
+
+static void
+remove_planted_link (Fixture *f, const char *path, const char *target, gboolean existed)
+{
+  g_autofree char *full = host_path (f, path);
+  struct stat st;
+
+  g_assert_cmpint (unlink (full), ==, 0);
+  if (existed)
+    g_assert_cmpint (rename (target, full), ==, 0);
+  else if (lstat (target, &st) == 0)
+    g_assert_cmpint (g_rmdir (target), ==, 0);
+}
+
+/* A link planted at each path Apply writes and at each directory above
+ * one: Apply fails saying which link it refused, changes nothing inside
+ * the root, nothing where the link points, and leaves the link. */
+static void
+test_planted_links (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) paths = written_paths (f->profile);
+  g_autoptr(GString) outcomes = g_string_new (NULL);
+  g_autofree char *units_before = NULL;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, NULL);
+  units_before = units_summary (f);
+  for (guint i = 0; i < paths->len; i++)
+    {
+      const char *path = paths->pdata[i];
+      g_autofree char *full = host_path (f, path);
+      g_autofree char *parent = g_path_get_dirname (full);
+      gboolean existed;
+      g_autofree char *target = NULL;
+      g_autofree char *before = NULL;
+      g_autofree char *outside_before = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) result = NULL;
+      g_autofree char *remote = NULL;
+
+      /* Under a directory Apply makes: the link at that directory is the
+       * case. */
+      if (!g_file_test (parent, G_FILE_TEST_IS_DIR))
+        continue;
+      target = plant_link (f, path, &existed);
+      before = fingerprint (f);
+      outside_before = fixture_dir_fingerprint (f->outside);
+      result = apply (f, &error);
+      g_assert_null (result);
+      g_assert_nonnull (error);
+      remote = g_dbus_error_get_remote_error (error);
+      g_dbus_error_strip_remote_error (error);
+      g_string_append_printf (outcomes, "  %-60s %s: %s\n", path, remote, error->message);
+      /* /etc as a link stops the layout's resolution, before the
+       * transaction: Failed rather than ApplyFailed. */
+      g_assert_cmpstr (remote, ==, g_str_equal (path, "/etc") ? ERR ("Failed") : ERR ("ApplyFailed"));
+      g_assert_nonnull (strstr (error->message, path));
+      g_assert_true (strstr (error->message, "symbolic link; refusing to follow it") ||
+                     strstr (error->message, "something else is there"));
+      {
+        g_autofree char *after = fingerprint (f);
+        g_autofree char *outside_after = fixture_dir_fingerprint (f->outside);
+        g_autofree char *units_after = units_summary (f);
+        g_autofree char *link = g_file_read_link (full, NULL);
+
+        g_assert_cmpstr (after, ==, before);
+        g_assert_cmpstr (outside_after, ==, outside_before);
+        g_assert_cmpstr (units_after, ==, units_before);
+        g_assert_cmpstr (link, ==, target);
+      }
+      remove_planted_link (f, path, target, existed);
+    }
+  g_test_message ("planted link -> outcome:\n%s", outcomes->str);
+}
+
 /* /apply-rollback/PROFILE/WHAT[/STEP] */
 static void
 add (const char *what, const Profile *profile, const char *step,
@@ -1407,6 +1538,7 @@ main (int argc, char **argv)
       add ("edited", *p, "mode", test_rollback_refuses_edited);
       add ("commit-check-fails", *p, NULL, test_commit_check_fails);
       add ("ntsctl", *p, NULL, test_ntsctl);
+      add ("planted-links", *p, NULL, test_planted_links);
 #if NTS_FAULT_INJECTION
       for (guint i = 0; apply_fault_steps[i]; i++)
         {
