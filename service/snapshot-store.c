@@ -606,6 +606,16 @@ nts_snapshot_restore_file (NtsRoot *root, const NtsSnapshotFile *file, GError **
     nts_lookup_user (file->owner, &uid, NULL);
   if (file->group != NULL)
     nts_lookup_group (file->group, &gid, NULL);
+  /* Already as saved: nothing is written. A step that failed before it
+   * replaced the file (a full disk, a read-only mount) is then undone
+   * without writing where writing just failed. */
+  {
+    g_autoptr(NtsFileData) now = nts_root_read (root, file->path, 0, NULL);
+
+    if (now != NULL && now->exists && now->uid == uid && now->gid == gid &&
+        now->mode == (file->mode & 07777) && g_bytes_equal (now->content, file->content))
+      return TRUE;
+  }
   bytes = g_bytes_get_data (file->content, &size);
   return nts_root_write_atomic (root, file->path, size > 0 ? bytes : "", size,
                                 uid, gid, file->mode, error);

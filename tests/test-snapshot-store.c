@@ -8,6 +8,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STATE "/var/lib/ntssetup"
@@ -550,6 +551,43 @@ test_damaged (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_snapshot_dirs (f), ==, 1);
 }
 
+/* A file still as saved is left alone (same inode): the undo of a step
+ * that failed before it wrote, on a full disk or a read-only mount, must
+ * not need to write. A changed one is put back. */
+static void
+test_restore_unchanged (Fixture *f, gconstpointer data)
+{
+  static const char *const paths[] = { "/etc/chrony/chrony.conf", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsSnapshot) snapshot = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *host = g_build_filename (f->host, paths[0], NULL);
+  g_autofree char *content = NULL;
+  struct stat before, after;
+
+  put (f, paths[0], "pool x\n", 7, 0, 0644);
+  id = nts_snapshot_store_take (f->store, paths, NULL, &error);
+  g_assert_no_error (error);
+  snapshot = nts_snapshot_store_load (f->store, id, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (stat (host, &before), ==, 0);
+  g_assert_true (nts_snapshot_restore_files (f->root, snapshot, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (host, &after), ==, 0);
+  g_assert_cmpuint (after.st_ino, ==, before.st_ino);
+
+  /* The mode alone differs: written again. */
+  g_assert_cmpint (chmod (host, 0600), ==, 0);
+  g_assert_true (nts_snapshot_restore_files (f->root, snapshot, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (host, &after), ==, 0);
+  g_assert_cmpuint (after.st_ino, !=, before.st_ino);
+  g_assert_cmpuint (after.st_mode & 07777, ==, 0644);
+  g_assert_true (g_file_get_contents (host, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "pool x\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -564,6 +602,7 @@ main (int argc, char **argv)
   ADD ("cycles", test_cycles);
   ADD ("changed-since", test_changed_since);
   ADD ("damaged", test_damaged);
+  ADD ("restore-unchanged", test_restore_unchanged);
 #undef ADD
   return g_test_run ();
 }
