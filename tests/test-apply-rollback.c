@@ -17,6 +17,7 @@
  * was). The same namespace holds the read-only bind mount and the small
  * tmpfs of the tests that need them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sched.h>
@@ -1492,6 +1493,90 @@ test_planted_links (Fixture *f, gconstpointer data)
   g_test_message ("planted link -> outcome:\n%s", outcomes->str);
 }
 
+/* Mounts over @dir (a guest path) what @how says, keeping what was in it:
+ * "read-only" a read-only bind mount of itself (root ignores mode bits,
+ * not a read-only mount); "full" a small tmpfs holding a copy of it and a
+ * file filling the rest. */
+static void
+mount_over (Fixture *f, const char *dir, const char *how)
+{
+  g_autofree char *full = host_path (f, dir);
+
+  if (g_str_equal (how, "read-only"))
+    {
+      g_assert_cmpint (mount (full, full, NULL, MS_BIND, NULL), ==, 0);
+      g_ptr_array_add (f->mounts, g_strdup (full));
+      g_assert_cmpint (mount (NULL, full, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), ==, 0);
+      return;
+    }
+  {
+    g_autofree char *staging = g_build_filename (f->fx.tmpdir, "staging", NULL);
+    g_autofree char *source = g_strconcat (full, "/.", NULL);
+    g_autofree char *filler = NULL;
+    const char *cp[] = { "cp", "-a", source, staging, NULL };
+    g_autoptr(GError) error = NULL;
+    char block[4096] = { 0 };
+    int status = -1;
+    int fd;
+
+    g_assert_cmpint (g_mkdir (staging, 0755), ==, 0);
+    g_assert_cmpint (mount ("tmpfs", staging, "tmpfs", 0, "size=256k,mode=0755"), ==, 0);
+    g_assert_true (g_spawn_sync (NULL, (char **) cp, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                                 NULL, &status, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    filler = g_build_filename (staging, "filler", NULL);
+    fd = open (filler, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    g_assert_cmpint (fd, >=, 0);
+    while (write (fd, block, sizeof block) > 0)
+      ;
+    g_assert_cmpint (errno, ==, ENOSPC);
+    g_assert_cmpint (fsync (fd), ==, 0);
+    close (fd);
+    g_assert_cmpint (mount (staging, full, NULL, MS_MOVE, NULL), ==, 0);
+    g_ptr_array_add (f->mounts, g_strdup (full));
+  }
+}
+
+/* chrony's configuration directory read-only, or full; or ntssetup's
+ * state directory's parent full: Apply fails saying why, and nothing is
+ * lost (every file as it was, no temporary file left). */
+static void
+test_unwritable (Fixture *f, gconstpointer data)
+{
+  const char *how = ((const Case *) data)->step;
+  gboolean state = g_str_equal (how, "state-full");
+  g_autofree char *dir = state ? g_strdup ("/var/lib") : g_path_get_dirname (f->profile->config_file);
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autofree char *want = NULL;
+
+  if (f->profile == NULL)
+    return;
+  if (!private_mounts)
+    {
+      g_test_skip ("needs root for a mount namespace of its own: mounts a read-only bind mount "
+                   "or a small tmpfs in the root");
+      return;
+    }
+  mount_over (f, dir, state ? "full" : how);
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  result = apply (f, &error);
+  g_assert_null (result);
+  g_test_message ("%s", error->message);
+  assert_remote_error (error, ERR ("ApplyFailed"));
+  want = g_strdup_printf (state ? "step snapshot failed: " : "step write-config failed: ");
+  g_assert_nonnull (strstr (error->message, want));
+  g_assert_nonnull (strstr (error->message, g_str_equal (how, "read-only")
+                                            ? g_strerror (EROFS) : g_strerror (ENOSPC)));
+  g_assert_true (g_str_has_suffix (error->message, "every step done was undone"));
+  assert_as_before (f, before, units_before, 0);
+}
+
 /* /apply-rollback/PROFILE/WHAT[/STEP] */
 static void
 add (const char *what, const Profile *profile, const char *step,
@@ -1539,6 +1624,9 @@ main (int argc, char **argv)
       add ("commit-check-fails", *p, NULL, test_commit_check_fails);
       add ("ntsctl", *p, NULL, test_ntsctl);
       add ("planted-links", *p, NULL, test_planted_links);
+      add ("unwritable", *p, "read-only", test_unwritable);
+      add ("unwritable", *p, "full", test_unwritable);
+      add ("unwritable", *p, "state-full", test_unwritable);
 #if NTS_FAULT_INJECTION
       for (guint i = 0; apply_fault_steps[i]; i++)
         {
