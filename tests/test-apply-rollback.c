@@ -1577,6 +1577,93 @@ test_unwritable (Fixture *f, gconstpointer data)
   assert_as_before (f, before, units_before, 0);
 }
 
+/* ---- 50 cycles --------------------------------------------------- */
+
+#define CYCLES 50
+#define KEPT 10
+
+/* What the state directory holds, as "path" lines: only snapshots/<id>
+ * directories with their manifest and numbered files may be there. */
+static void
+assert_state_dir_clean (Fixture *f, GVariant *list)
+{
+  g_autofree char *state = host_path (f, STATE_DIR);
+  g_autofree char *tree = fixture_dir_fingerprint (state);
+  g_auto(GStrv) lines = g_strsplit (tree, "\n", -1);
+  g_autoptr(GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+  GVariantIter iter;
+  const char *id;
+
+  g_variant_iter_init (&iter, list);
+  while (g_variant_iter_next (&iter, "(&st@a{sv})", &id, NULL, NULL))
+    g_hash_table_add (listed, (gpointer) id);
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 2);
+      g_auto(GStrv) parts = NULL;
+
+      if (lines[i][0] == '\0')
+        continue;
+      parts = g_strsplit (fields[0], "/", -1);
+      g_assert_cmpstr (parts[0], ==, "snapshots");
+      if (parts[1] == NULL)
+        continue;
+      if (!g_hash_table_contains (listed, parts[1]))
+        g_error ("stray in the state directory: %s", lines[i]);
+      if (parts[2] != NULL)
+        g_assert_true (g_str_equal (parts[2], "manifest") ||
+                       strspn (parts[2], "0123456789") == strlen (parts[2]));
+    }
+}
+
+/* 50 Apply/Rollback cycles: after each the files and units are as at
+ * the start, no journal, nothing applied; the store keeps the 10 newest
+ * snapshots and the original one, and nothing else. */
+static void
+test_cycles (Fixture *f, gconstpointer data)
+{
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autofree char *original = NULL;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GVariant) list = NULL;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  for (guint i = 0; i < CYCLES; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) result = apply (f, &error);
+      g_autoptr(GVariant) restored = NULL;
+
+      g_assert_no_error (error);
+      g_ptr_array_add (ids, result_snapshot_id (result));
+      restored = rollback (f, "", FALSE, &error);
+      g_assert_no_error (error);
+      assert_as_before (f, before, units_before, 0);
+    }
+  original = g_strdup (ids->pdata[0]);
+
+  list = list_snapshots (f);
+  g_assert_cmpuint (g_variant_n_children (list), ==, KEPT + 1);
+  for (guint i = 0; i < KEPT + 1; i++)
+    {
+      const char *id;
+      g_autoptr(GVariant) details = NULL;
+      gboolean is_original = FALSE;
+
+      g_variant_get_child (list, i, "(&st@a{sv})", &id, NULL, &details);
+      g_assert_true (g_variant_lookup (details, "original", "b", &is_original));
+      /* Newest first: the last ten taken, then the original. */
+      g_assert_cmpstr (id, ==, i < KEPT ? ids->pdata[CYCLES - 1 - i] : original);
+      g_assert_cmpint (is_original, ==, i == KEPT);
+    }
+  assert_state_dir_clean (f, list);
+}
+
 /* /apply-rollback/PROFILE/WHAT[/STEP] */
 static void
 add (const char *what, const Profile *profile, const char *step,
@@ -1591,6 +1678,17 @@ add (const char *what, const Profile *profile, const char *step,
               : g_strdup_printf ("/apply-rollback/%s/%s", profile->name, what);
   g_ptr_array_add (cases, c);
   g_test_add (path, Fixture, c, setup, test, teardown);
+}
+
+static void
+add_cycles (const Profile *profile)
+{
+  Case *c = g_new0 (Case, 1);
+  g_autofree char *path = g_strdup_printf ("/apply-rollback/cycles/%s", profile->name);
+
+  c->profile = profile;
+  g_ptr_array_add (cases, c);
+  g_test_add (path, Fixture, c, setup, test_cycles, teardown);
 }
 
 int
@@ -1615,6 +1713,9 @@ main (int argc, char **argv)
     skip_reason = g_strdup_printf ("no chronyd to answer the commit check: %s", error->message);
 
   cases = g_ptr_array_new_with_free_func (g_free);
+  /* Run on their own (meson test test-apply-rollback-cycles): slow. */
+  add_cycles (&debian);
+  add_cycles (&arch);
   for (const Profile *const *p = (const Profile *[]) { &debian, &arch, NULL }; *p; p++)
     {
       add ("round-trip", *p, NULL, test_round_trip);
