@@ -823,10 +823,9 @@ on_verified (GObject *source, GAsyncResult *res, gpointer user_data)
   GTask *task = user_data;
   NtsVerifier *verifier = g_object_get_data (G_OBJECT (task), "verifier");
   GError *error = NULL;
+  /* A full reference already: judge() takes it over. */
   GVariant *report = nts_verify_finish (verifier, res, &error);
 
-  if (report)
-    g_variant_ref_sink (report);
   judge (task, report, error);
 }
 
