@@ -906,6 +906,7 @@ handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 
 /* ---- ListSnapshots --------------------------------------------------- */
 
+/* A full reference, as nts_snapshot_store_list() gives one. */
 static GVariant *
 list_snapshots (NtsManager *manager, GError **error)
 {
@@ -919,7 +920,7 @@ list_snapshots (NtsManager *manager, GError **error)
   if (!nts_root_lstat (root, NTS_SNAPSHOT_STATE_DIR, NULL, &exists, error))
     return NULL;
   if (!exists)
-    return g_variant_new ("a(sta{sv})", NULL);
+    return g_variant_ref_sink (g_variant_new ("a(sta{sv})", NULL));
   store = nts_snapshot_store_open (root, NULL, error);
   if (store == NULL)
     return NULL;
@@ -931,7 +932,7 @@ on_list_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
   GError *error = NULL;
-  GVariant *list;
+  g_autoptr(GVariant) list = NULL;
 
   if (!nts_authorize_finish (res, &error))
     {
