@@ -443,3 +443,167 @@ fixture_control (ServiceFixture *fx, const char *bus_name, const char *path,
   g_assert_no_error (error);
   return reply;
 }
+
+#define SYSTEMD_NAME "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_CONTROL "org.ntssetup.Test.Systemd"
+
+char *
+fixture_systemd_unit_prop (ServiceFixture *fx, const char *unit, const char *prop)
+{
+  g_autoptr(GVariant) reply = fixture_control (fx, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_CONTROL,
+                                               "GetUnitState", g_variant_new ("(s)", unit));
+  g_autoptr(GVariant) props = g_variant_get_child_value (reply, 0);
+  char *value = NULL;
+
+  g_assert_true (g_variant_lookup (props, prop, "s", &value));
+  return value;
+}
+
+char *
+fixture_systemd_units_summary (ServiceFixture *fx, const char *chrony_unit)
+{
+  g_autofree char *ca = fixture_systemd_unit_prop (fx, chrony_unit, "ActiveState");
+  g_autofree char *ce = fixture_systemd_unit_prop (fx, chrony_unit, "UnitFileState");
+  g_autofree char *ta = fixture_systemd_unit_prop (fx, "systemd-timesyncd.service", "ActiveState");
+  g_autofree char *te = fixture_systemd_unit_prop (fx, "systemd-timesyncd.service", "UnitFileState");
+
+  return g_strdup_printf ("chrony %s/%s timesyncd %s/%s", ca, ce, ta, te);
+}
+
+char *
+fixture_systemd_changing_calls (ServiceFixture *fx)
+{
+  g_autoptr(GVariant) reply = fixture_control (fx, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_CONTROL,
+                                               "GetManagerCalls", NULL);
+  g_autoptr(GVariant) calls = g_variant_get_child_value (reply, 0);
+  g_autoptr(GString) out = g_string_new (NULL);
+  static const char *changing[] = { "Reload", "StopUnit", "StartUnit", "RestartUnit",
+                                    "EnableUnitFiles", "DisableUnitFiles", NULL };
+
+  for (gsize i = 0; i < g_variant_n_children (calls); i++)
+    {
+      g_autoptr(GVariant) call = g_variant_get_child_value (calls, i);
+      g_autoptr(GVariant) args = NULL;
+      const char *name;
+
+      g_variant_get (call, "(&s@av)", &name, &args);
+      if (!g_strv_contains (changing, name))
+        continue;
+      g_string_append_printf (out, "%s%s", out->len ? "," : "", name);
+      if (g_variant_n_children (args) > 0)
+        {
+          g_autoptr(GVariant) boxed = g_variant_get_child_value (args, 0);
+          g_autoptr(GVariant) arg = g_variant_get_variant (boxed);
+          if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING))
+            g_string_append_printf (out, "(%s)", g_variant_get_string (arg, NULL));
+          else if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING_ARRAY))
+            {
+              g_autofree const char **v = g_variant_get_strv (arg, NULL);
+              g_autofree char *joined = g_strjoinv (" ", (char **) v);
+              g_string_append_printf (out, "(%s)", joined);
+            }
+        }
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+char *
+fixture_tree_fingerprint_without (ServiceFixture *fx, const char *dir)
+{
+  g_autofree char *all = fixture_tree_fingerprint (fx);
+  g_auto(GStrv) lines = g_strsplit (all, "\n", -1);
+  g_autofree char *below = g_strconcat (dir, "/", NULL);
+  g_autofree char *itself = g_strconcat (dir, " ", NULL);
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; lines[i]; i++)
+    if (!g_str_has_prefix (lines[i], below) && !g_str_has_prefix (lines[i], itself))
+      g_string_append_printf (out, "%s\n", lines[i]);
+  return g_string_free (out, FALSE);
+}
+
+void
+fixture_write_root_file (ServiceFixture *fx, const char *path, const char *content, int mode)
+{
+  g_autofree char *full = g_build_filename (fx->root, path, NULL);
+
+  write_file (fx->root, path, content);
+  g_assert_cmpint (chmod (full, mode), ==, 0);
+}
+
+int
+fixture_run (ServiceFixture *fx, char **out, const char *const *argv)
+{
+  g_auto(GStrv) env = fixture_environ (fx);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_launcher_set_environ (launcher, env);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+int
+fixture_run_ntsctl (ServiceFixture *fx, char **out, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+  g_assert_nonnull (g_getenv ("NTSCTL"));
+  g_ptr_array_add (argv, (gpointer) g_getenv ("NTSCTL"));
+  for (; *args; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+  return fixture_run (fx, out, (const char *const *) argv->pdata);
+}
+
+static void
+on_properties_changed (GDBusConnection *connection, const char *sender, const char *path,
+                       const char *iface, const char *signal, GVariant *params,
+                       gpointer user_data)
+{
+  FixtureStateWatch *watch = user_data;
+  g_autoptr(GVariant) changed = NULL;
+  const char *state;
+
+  g_variant_get (params, "(&s@a{sv}@as)", NULL, &changed, NULL);
+  if (g_variant_lookup (changed, "State", "&s", &state))
+    {
+      g_ptr_array_add (watch->states, g_strdup (state));
+      if (g_strcmp0 (state, watch->want) == 0)
+        watch->seen = TRUE;
+    }
+}
+
+guint
+fixture_watch_state (ServiceFixture *fx, FixtureStateWatch *watch)
+{
+  return g_dbus_connection_signal_subscribe (fx->client, "org.ntssetup.Manager",
+                                             "org.freedesktop.DBus.Properties",
+                                             "PropertiesChanged", "/org/ntssetup/Manager",
+                                             "org.ntssetup.Manager1", G_DBUS_SIGNAL_FLAGS_NONE,
+                                             on_properties_changed, watch, NULL);
+}
+
+GVariant *
+fixture_get_property (ServiceFixture *fx, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *value;
+
+  reply = g_dbus_connection_call_sync (fx->client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
+                                       "org.freedesktop.DBus.Properties", "Get",
+                                       g_variant_new ("(ss)", "org.ntssetup.Manager1", name),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                       NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return value;
+}

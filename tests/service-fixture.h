@@ -70,6 +70,42 @@ void         fixture_stop_process   (GSubprocess **process);
 GVariant *fixture_control (ServiceFixture *fx, const char *bus_name, const char *path,
                            const char *interface, const char *method, GVariant *params);
 
+/* The systemd stand-in (tests/templates/systemd.py): a string property
+ * of @unit as it has it now; "chrony ACTIVE/ENABLED timesyncd
+ * ACTIVE/ENABLED" for @chrony_unit and systemd-timesyncd.service; the
+ * state-changing Manager calls it got, in order, e.g.
+ * "Reload,StopUnit(systemd-timesyncd.service)". */
+char *fixture_systemd_unit_prop      (ServiceFixture *fx, const char *unit, const char *prop);
+char *fixture_systemd_units_summary  (ServiceFixture *fx, const char *chrony_unit);
+char *fixture_systemd_changing_calls (ServiceFixture *fx);
+
+/* fixture_tree_fingerprint() without @dir (relative to the root, e.g.
+ * "var/lib/ntssetup") and what is below it. */
+char *fixture_tree_fingerprint_without (ServiceFixture *fx, const char *dir);
+
+/* Writes @content to the root's @path with @mode, making directories. */
+void fixture_write_root_file (ServiceFixture *fx, const char *path, const char *content, int mode);
+
+/* Runs @argv with fixture_environ(), waiting for it to exit (it must);
+ * exit status, output (stdout and stderr) in @out. */
+int  fixture_run        (ServiceFixture *fx, char **out, const char *const *argv);
+/* The same for $NTSCTL with @args. */
+int  fixture_run_ntsctl (ServiceFixture *fx, char **out, const char *const *args);
+
+/* ntssetupd's property @name, read now. */
+GVariant *fixture_get_property (ServiceFixture *fx, const char *name);
+
+/* The State values PropertiesChanged reports, in @states (char*), and
+ * @seen once one equals @want. */
+typedef struct {
+  const char *want;
+  gboolean    seen;
+  GPtrArray  *states;
+} FixtureStateWatch;
+
+/* Subscribes @watch on fx->client; returns the subscription id. */
+guint fixture_watch_state (ServiceFixture *fx, FixtureStateWatch *watch);
+
 /* Environment for child processes pointing at the private bus. */
 char **fixture_environ (ServiceFixture *fx);
 

@@ -87,6 +87,7 @@ static const Profile arch = {
 typedef struct {
   const Profile *profile;
   const char    *step;
+  guint          kind;   /* the fault tests' column of the table */
 } Case;
 
 /* Where the fault hook sits during Apply: the manager's resolve, then the
@@ -125,25 +126,6 @@ host_path (Fixture *f, const char *path)
 }
 
 static void
-write_host_file (const char *full, const char *content, int mode)
-{
-  g_autofree char *dir = g_path_get_dirname (full);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_file_set_contents (full, content, -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (chmod (full, mode), ==, 0);
-}
-
-static void
-write_root_file (Fixture *f, const char *path, const char *content, int mode)
-{
-  g_autofree char *full = host_path (f, path);
-  write_host_file (full, content, mode);
-}
-
-static void
 setup (Fixture *f, gconstpointer data)
 {
   const Profile *profile = ((const Case *) data)->profile;
@@ -177,7 +159,7 @@ setup (Fixture *f, gconstpointer data)
     }
   /* The Arch seed has no chronyd: one that answers -h like Arch's. */
   if (profile == &arch)
-    write_root_file (f, "usr/bin/chronyd",
+    fixture_write_root_file (&f->fx, "usr/bin/chronyd",
                      "#!/bin/sh\n"
                      "echo 'Usage: /usr/bin/chronyd [OPTION]... [DIRECTIVE]...'\n"
                      "printf '  -f FILE\\tSpecify configuration file (/etc/chrony.conf)\\n'\n"
@@ -299,18 +281,7 @@ result_snapshot_id (GVariant *result)
 static GVariant *
 get_property (Fixture *f, const char *name)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  GVariant *value;
-
-  reply = g_dbus_connection_call_sync (f->fx.client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                                       "org.freedesktop.DBus.Properties", "Get",
-                                       g_variant_new ("(ss)", "org.ntssetup.Manager1", name),
-                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, WAIT_MS,
-                                       NULL, &error);
-  g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
-  return value;
+  return fixture_get_property (&f->fx, name);
 }
 
 static char *
@@ -357,43 +328,19 @@ snapshot_ids (Fixture *f)
   return g_string_free (g_steal_pointer (&ids), FALSE);
 }
 
-/* State values as PropertiesChanged reports them. */
+/* State values as PropertiesChanged reports them, for one stretch. */
 typedef struct {
-  GPtrArray  *states;
-  const char *want;
-  gboolean    seen;
-  guint       subscription;
+  FixtureStateWatch w;
+  guint             subscription;
 } StateWatch;
-
-static void
-on_properties_changed (GDBusConnection *connection, const char *sender, const char *path,
-                       const char *iface, const char *signal, GVariant *params,
-                       gpointer user_data)
-{
-  StateWatch *watch = user_data;
-  g_autoptr(GVariant) changed = NULL;
-  const char *state;
-
-  g_variant_get (params, "(&s@a{sv}@as)", NULL, &changed, NULL);
-  if (g_variant_lookup (changed, "State", "&s", &state))
-    {
-      g_ptr_array_add (watch->states, g_strdup (state));
-      if (g_strcmp0 (state, watch->want) == 0)
-        watch->seen = TRUE;
-    }
-}
 
 static void
 watch_state (Fixture *f, StateWatch *watch, const char *want)
 {
-  watch->states = g_ptr_array_new_with_free_func (g_free);
-  watch->want = want;
-  watch->subscription =
-    g_dbus_connection_signal_subscribe (f->fx.client, "org.ntssetup.Manager",
-                                        "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                                        "/org/ntssetup/Manager", "org.ntssetup.Manager1",
-                                        G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed, watch,
-                                        NULL);
+  watch->w.states = g_ptr_array_new_with_free_func (g_free);
+  watch->w.want = want;
+  watch->w.seen = FALSE;
+  watch->subscription = fixture_watch_state (&f->fx, &watch->w);
   /* A round trip after the match rule: the bus has it before anything
    * the test does next makes the daemon emit. */
   g_free (get_state (f));
@@ -405,91 +352,30 @@ watch_state (Fixture *f, StateWatch *watch, const char *want)
 static char *
 unwatch_state (Fixture *f, StateWatch *watch, const char *last)
 {
+  GPtrArray *states = watch->w.states;
   char *seen;
 
-  watch->want = last;
-  watch->seen = watch->states->len > 0 &&
-                g_str_equal (watch->states->pdata[watch->states->len - 1], last);
-  g_assert_true (fixture_wait_flag (&watch->seen, WAIT_MS));
+  watch->w.want = last;
+  watch->w.seen = states->len > 0 && g_str_equal (states->pdata[states->len - 1], last);
+  g_assert_true (fixture_wait_flag (&watch->w.seen, WAIT_MS));
   g_dbus_connection_signal_unsubscribe (f->fx.client, watch->subscription);
-  g_ptr_array_add (watch->states, NULL);
-  seen = g_strjoinv (" ", (char **) watch->states->pdata);
-  g_ptr_array_unref (watch->states);
+  g_ptr_array_add (states, NULL);
+  seen = g_strjoinv (" ", (char **) states->pdata);
+  g_ptr_array_unref (states);
   return seen;
 }
 
-static GVariant *
-systemd_control (Fixture *f, const char *method, GVariant *params)
-{
-  return fixture_control (&f->fx, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_CONTROL, method, params);
-}
-
-static char *
-unit_prop (Fixture *f, const char *unit, const char *prop)
-{
-  g_autoptr(GVariant) reply = systemd_control (f, "GetUnitState", g_variant_new ("(s)", unit));
-  g_autoptr(GVariant) props = g_variant_get_child_value (reply, 0);
-  char *value = NULL;
-
-  g_assert_true (g_variant_lookup (props, prop, "s", &value));
-  return value;
-}
-
-/* chronyd's and timesyncd's unit as the stand-in has them now. */
 static char *
 units_summary (Fixture *f)
 {
-  const char *chrony = f->profile->chrony_unit;
-  g_autofree char *ca = unit_prop (f, chrony, "ActiveState");
-  g_autofree char *ce = unit_prop (f, chrony, "UnitFileState");
-  g_autofree char *ta = unit_prop (f, "systemd-timesyncd.service", "ActiveState");
-  g_autofree char *te = unit_prop (f, "systemd-timesyncd.service", "UnitFileState");
-
-  return g_strdup_printf ("chrony %s/%s timesyncd %s/%s", ca, ce, ta, te);
-}
-
-/* The state-changing Manager calls the stand-in got, in order, e.g.
- * "Reload,StopUnit(systemd-timesyncd.service)". */
-static char *
-changing_calls (Fixture *f)
-{
-  g_autoptr(GVariant) reply = systemd_control (f, "GetManagerCalls", NULL);
-  g_autoptr(GVariant) calls = g_variant_get_child_value (reply, 0);
-  g_autoptr(GString) out = g_string_new (NULL);
-  static const char *changing[] = { "Reload", "StopUnit", "StartUnit", "RestartUnit",
-                                    "EnableUnitFiles", "DisableUnitFiles", NULL };
-
-  for (gsize i = 0; i < g_variant_n_children (calls); i++)
-    {
-      g_autoptr(GVariant) call = g_variant_get_child_value (calls, i);
-      g_autoptr(GVariant) args = NULL;
-      const char *name;
-
-      g_variant_get (call, "(&s@av)", &name, &args);
-      if (!g_strv_contains (changing, name))
-        continue;
-      g_string_append_printf (out, "%s%s", out->len ? "," : "", name);
-      if (g_variant_n_children (args) > 0)
-        {
-          g_autoptr(GVariant) boxed = g_variant_get_child_value (args, 0);
-          g_autoptr(GVariant) arg = g_variant_get_variant (boxed);
-          if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING))
-            g_string_append_printf (out, "(%s)", g_variant_get_string (arg, NULL));
-          else if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING_ARRAY))
-            {
-              g_autofree const char **v = g_variant_get_strv (arg, NULL);
-              g_autofree char *joined = g_strjoinv (" ", (char **) v);
-              g_string_append_printf (out, "(%s)", joined);
-            }
-        }
-    }
-  return g_string_free (g_steal_pointer (&out), FALSE);
+  return fixture_systemd_units_summary (&f->fx, f->profile->chrony_unit);
 }
 
 static void
 clear_calls (Fixture *f)
 {
-  g_autoptr(GVariant) reply = systemd_control (f, "ClearManagerCalls", NULL);
+  g_autoptr(GVariant) reply = fixture_control (&f->fx, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_CONTROL,
+                                               "ClearManagerCalls", NULL);
 }
 
 /* The managed system: every file under the root with content, owner and
@@ -497,14 +383,7 @@ clear_calls (Fixture *f)
 static char *
 fingerprint (Fixture *f)
 {
-  g_autofree char *all = fixture_tree_fingerprint (&f->fx);
-  g_auto(GStrv) lines = g_strsplit (all, "\n", -1);
-  GString *out = g_string_new (NULL);
-
-  for (guint i = 0; lines[i]; i++)
-    if (!g_str_has_prefix (lines[i], STATE_DIR "/") && !g_str_has_prefix (lines[i], STATE_DIR " "))
-      g_string_append_printf (out, "%s\n", lines[i]);
-  return g_string_free (out, FALSE);
+  return fixture_tree_fingerprint_without (&f->fx, STATE_DIR);
 }
 
 static gboolean
@@ -648,7 +527,7 @@ test_round_trip (Fixture *f, gconstpointer data)
     g_assert_cmpstr (method, ==, "Rollback");
   }
   /* timesyncd put back by systemd's own calls, after every file. */
-  calls = changing_calls (f);
+  calls = fixture_systemd_changing_calls (&f->fx);
   g_test_message ("Rollback's systemd calls: %s", calls);
   g_assert_nonnull (strstr (calls, "EnableUnitFiles(systemd-timesyncd.service)"));
   g_assert_nonnull (strstr (calls, "StartUnit(systemd-timesyncd.service)"));
@@ -1027,69 +906,29 @@ test_restore_step_fails (Fixture *f, gconstpointer data)
   record_outcome (f, COL_FAIL, step, "ApplyFailed, restart recovers");
 }
 
-/* The daemon killed as it starts @step; started again it recovers. */
-static void
-test_step_aborts_restart (Fixture *f, gconstpointer data)
-{
-  const char *step = ((const Case *) data)->step;
-  g_autofree char *before = NULL;
-  g_autofree char *units_before = NULL;
-  gboolean journal = journal_expected (step);
-  gboolean stale;
-  GPid dead;
-
-  if (f->profile == NULL)
-    return;
-  before = fingerprint (f);
-  units_before = units_summary (f);
-  dead = call_and_die (f, step);
-  if (journal)
-    recover_at_start (f);
-  else
-    {
-      g_autofree char *state = NULL;
-
-      start_daemon (f, NULL);
-      state = get_state (f);
-      g_assert_cmpstr (state, ==, "unconfigured");
-    }
-  stale = assert_as_before (f, before, units_before, dead);
-  record_recovered (f, COL_ABORT_RESTART, step,
-                    journal ? "recovering (Busy), recovered" : "no journal", stale);
-}
-
 /* Runs `ntssetupd --recover` on the fixture's root; its output in @out. */
 static int
 run_recover (Fixture *f, char **out)
 {
   g_autofree char *root_arg = g_strdup_printf ("--root=%s", f->fx.root);
   const char *argv[] = { g_getenv ("NTSSETUPD"), root_arg, "--recover", NULL };
-  g_auto(GStrv) env = fixture_environ (&f->fx);
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GError) error = NULL;
 
   g_assert_nonnull (argv[0]);
-  g_subprocess_launcher_set_environ (launcher, env);
-  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (process));
-  return g_subprocess_get_exit_status (process);
+  return fixture_run (&f->fx, out, argv);
 }
 
-/* The same crash, recovered at boot by `ntssetupd --recover`, without the
- * bus name; the daemon started afterwards finds nothing to do. */
+/* The daemon killed as it starts @step (in Apply, or in the Rollback of
+ * an Apply that went through); then started again, which recovers, or
+ * first `ntssetupd --recover`, as the boot-time unit runs it without the
+ * bus name, after which the daemon finds nothing to do. */
 static void
-test_step_aborts_recover (Fixture *f, gconstpointer data)
+test_step_aborts (Fixture *f, gconstpointer data)
 {
-  const char *step = ((const Case *) data)->step;
+  const Case *c = data;
   g_autofree char *before = NULL;
   g_autofree char *units_before = NULL;
-  g_autofree char *out = NULL;
-  gboolean journal = journal_expected (step);
+  g_autofree char *state = NULL;
+  gboolean journal = journal_expected (c->step);
   gboolean stale;
   GPid dead;
 
@@ -1097,20 +936,27 @@ test_step_aborts_recover (Fixture *f, gconstpointer data)
     return;
   before = fingerprint (f);
   units_before = units_summary (f);
-  dead = call_and_die (f, step);
+  dead = call_and_die (f, c->step);
 
-  g_assert_cmpint (run_recover (f, &out), ==, 0);
-  g_test_message ("--recover: %s", out);
-  g_assert_nonnull (strstr (out, journal ? "ntssetupd: recovered: snapshot "
-                                         : "ntssetupd: no interrupted transaction"));
+  if (c->kind == COL_ABORT_RECOVER)
+    {
+      g_autofree char *out = NULL;
+
+      g_assert_cmpint (run_recover (f, &out), ==, 0);
+      g_test_message ("--recover: %s", out);
+      g_assert_nonnull (strstr (out, journal ? "ntssetupd: recovered: snapshot "
+                                             : "ntssetupd: no interrupted transaction"));
+    }
+  else if (journal)
+    recover_at_start (f);
+  if (f->fx.daemon == NULL)
+    start_daemon (f, NULL);
+  state = get_state (f);
+  g_assert_cmpstr (state, ==, "unconfigured");
   stale = assert_as_before (f, before, units_before, dead);
-
-  start_daemon (f, NULL);
-  {
-    g_autofree char *state = get_state (f);
-    g_assert_cmpstr (state, ==, "unconfigured");
-  }
-  record_recovered (f, COL_ABORT_RECOVER, step, journal ? "exit 0, recovered" : "exit 0, no journal",
+  record_recovered (f, c->kind, c->step,
+                    c->kind == COL_ABORT_RECOVER ? (journal ? "exit 0, recovered" : "exit 0, no journal")
+                    : journal ? "recovering (Busy), recovered" : "no journal",
                     stale);
 }
 
@@ -1221,7 +1067,7 @@ test_rollback_refuses_edited (Fixture *f, gconstpointer data)
 
       g_assert_true (g_file_get_contents (config, &content, NULL, NULL));
       more = g_strconcat (content, "# an administrator's line\n", NULL);
-      write_host_file (config, more, 0644);
+      fixture_write_root_file (&f->fx, f->profile->config_file, more, 0644);
     }
   else
     g_assert_cmpint (chmod (config, 0600), ==, 0);
@@ -1290,31 +1136,6 @@ test_commit_check_fails (Fixture *f, gconstpointer data)
   }
 }
 
-/* Runs ntsctl with @args on the fixture's bus; its output in @out. */
-static int
-run_ntsctl (Fixture *f, char **out, const char *const *args)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_auto(GStrv) env = fixture_environ (&f->fx);
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_assert_nonnull (g_getenv ("NTSCTL"));
-  g_ptr_array_add (argv, (gpointer) g_getenv ("NTSCTL"));
-  for (; *args; args++)
-    g_ptr_array_add (argv, (gpointer) *args);
-  g_ptr_array_add (argv, NULL);
-  g_subprocess_launcher_set_environ (launcher, env);
-  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (process));
-  return g_subprocess_get_exit_status (process);
-}
-
 /* ntsctl apply prints what changed and the snapshot; ntsctl rollback
  * with that id puts everything back. */
 static void
@@ -1331,7 +1152,7 @@ test_ntsctl (Fixture *f, gconstpointer data)
   start_daemon (f, NULL);
   before = fingerprint (f);
   units_before = units_summary (f);
-  g_assert_cmpint (run_ntsctl (f, &out, (const char *[]) {
+  g_assert_cmpint (fixture_run_ntsctl (&f->fx, &out, (const char *[]) {
                      "apply", "--server", "time.cloudflare.com", "--server", "nts.netnod.se",
                      "--min-sources", "2", "--no-preflight", "--wait-sync", "0", NULL }), ==, 0);
   g_test_message ("ntsctl apply:\n%s", out);
@@ -1347,11 +1168,11 @@ test_ntsctl (Fixture *f, gconstpointer data)
   }
   {
     g_autofree char *snapshots = NULL;
-    g_assert_cmpint (run_ntsctl (f, &snapshots, (const char *[]) { "snapshots", NULL }), ==, 0);
+    g_assert_cmpint (fixture_run_ntsctl (&f->fx, &snapshots, (const char *[]) { "snapshots", NULL }), ==, 0);
     g_assert_nonnull (strstr (snapshots, id));
   }
   g_clear_pointer (&out, g_free);
-  g_assert_cmpint (run_ntsctl (f, &out, (const char *[]) { "rollback", id, NULL }), ==, 0);
+  g_assert_cmpint (fixture_run_ntsctl (&f->fx, &out, (const char *[]) { "rollback", id, NULL }), ==, 0);
   g_test_message ("ntsctl rollback:\n%s", out);
   {
     g_autofree char *want = g_strdup_printf ("Restored snapshot %s", id);
@@ -1364,7 +1185,7 @@ test_ntsctl (Fixture *f, gconstpointer data)
   }
   /* Nothing applied any more: a failure, exit 1. */
   g_clear_pointer (&out, g_free);
-  g_assert_cmpint (run_ntsctl (f, &out, (const char *[]) { "rollback", NULL }), ==, 1);
+  g_assert_cmpint (fixture_run_ntsctl (&f->fx, &out, (const char *[]) { "rollback", NULL }), ==, 1);
 }
 
 /* ---- links, a read-only directory, a full disk ----------------------- */
@@ -1679,6 +1500,7 @@ add (const char *what, const Profile *profile, const char *step,
 
   c->profile = profile;
   c->step = step;
+  c->kind = strstr (what, "abort-recover") ? COL_ABORT_RECOVER : COL_ABORT_RESTART;
   path = step ? g_strdup_printf ("/apply-rollback/%s/%s/%s", profile->name, what, step)
               : g_strdup_printf ("/apply-rollback/%s/%s", profile->name, what);
   g_ptr_array_add (cases, c);
@@ -1737,14 +1559,14 @@ main (int argc, char **argv)
       for (guint i = 0; apply_fault_steps[i]; i++)
         {
           add ("fail", *p, apply_fault_steps[i], test_step_fails);
-          add ("abort-restart", *p, apply_fault_steps[i], test_step_aborts_restart);
-          add ("abort-recover", *p, apply_fault_steps[i], test_step_aborts_recover);
+          add ("abort-restart", *p, apply_fault_steps[i], test_step_aborts);
+          add ("abort-recover", *p, apply_fault_steps[i], test_step_aborts);
         }
       for (guint i = 0; restore_fault_steps[i]; i++)
         {
           add ("rollback-fail", *p, restore_fault_steps[i], test_restore_step_fails);
-          add ("rollback-abort-restart", *p, restore_fault_steps[i], test_step_aborts_restart);
-          add ("rollback-abort-recover", *p, restore_fault_steps[i], test_step_aborts_recover);
+          add ("rollback-abort-restart", *p, restore_fault_steps[i], test_step_aborts);
+          add ("rollback-abort-recover", *p, restore_fault_steps[i], test_step_aborts);
         }
 #endif
     }

@@ -458,63 +458,12 @@ async_call_clear (AsyncCall *call)
   g_clear_pointer (&call->reply, g_variant_unref);
 }
 
-typedef struct {
-  const char *want;
-  gboolean    seen;
-  GPtrArray  *states;
-} StateWatch;
-
-static void
-on_properties_changed (GDBusConnection *connection, const char *sender, const char *path,
-                       const char *iface, const char *signal, GVariant *params,
-                       gpointer user_data)
-{
-  StateWatch *watch = user_data;
-  g_autoptr(GVariant) changed = NULL;
-  const char *state;
-
-  g_variant_get (params, "(&s@a{sv}@as)", NULL, &changed, NULL);
-  if (g_variant_lookup (changed, "State", "&s", &state))
-    {
-      g_ptr_array_add (watch->states, g_strdup (state));
-      if (g_strcmp0 (state, watch->want) == 0)
-        watch->seen = TRUE;
-    }
-}
-
-static guint
-watch_state (ServiceFixture *fx, StateWatch *watch)
-{
-  return g_dbus_connection_signal_subscribe (fx->client, "org.ntssetup.Manager",
-                                             "org.freedesktop.DBus.Properties",
-                                             "PropertiesChanged", "/org/ntssetup/Manager",
-                                             "org.ntssetup.Manager1", G_DBUS_SIGNAL_FLAGS_NONE,
-                                             on_properties_changed, watch, NULL);
-}
-
-static GVariant *
-get_property (ServiceFixture *fx, const char *name)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  GVariant *value;
-
-  reply = g_dbus_connection_call_sync (fx->client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                                       "org.freedesktop.DBus.Properties", "Get",
-                                       g_variant_new ("(ss)", "org.ntssetup.Manager1", name),
-                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1,
-                                       NULL, &error);
-  g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
-  return value;
-}
-
 static void
 test_second_mutating_call_is_busy (ServiceFixture *fx, gconstpointer data)
 {
   g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func (g_free);
-  StateWatch watch = { .want = "applying", .states = states };
-  guint sub = watch_state (fx, &watch);
+  FixtureStateWatch watch = { .want = "applying", .states = states };
+  guint sub = fixture_watch_state (fx, &watch);
   AsyncCall first = { 0 };
   g_autoptr(GVariant) last = NULL;
   const char *method, *error_name;
@@ -554,7 +503,7 @@ test_second_mutating_call_is_busy (ServiceFixture *fx, gconstpointer data)
   watch.want = "unconfigured";
   watch.seen = g_strcmp0 (g_ptr_array_index (states, states->len - 1), "unconfigured") == 0;
   g_assert_true (fixture_wait_flag (&watch.seen, WAIT_MS));
-  last = get_property (fx, "LastResult");
+  last = fixture_get_property (fx, "LastResult");
   g_assert_true (g_variant_lookup (last, "method", "&s", &method));
   g_assert_cmpstr (method, ==, "ApplyHardenedConfig");
   g_assert_true (g_variant_lookup (last, "ok", "b", &ok));
@@ -708,7 +657,7 @@ test_systemd_answers_win (ServiceFixture *fx, gconstpointer data)
   /* TimesyncdActive is filled in as systemd answers after start-up. */
   for (;;)
     {
-      g_autoptr(GVariant) active = get_property (fx, "TimesyncdActive");
+      g_autoptr(GVariant) active = fixture_get_property (fx, "TimesyncdActive");
       if (g_variant_get_boolean (active))
         break;
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
@@ -730,31 +679,6 @@ test_systemd_answers_win (ServiceFixture *fx, gconstpointer data)
 
 /* Runs ntsctl with the fixture's bus as the system bus; returns its exit
  * status and, in @out, what it printed. */
-static int
-run_ntsctl (ServiceFixture *fx, char **out, const char *const *args)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_auto(GStrv) env = fixture_environ (fx);
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_assert_nonnull (g_getenv ("NTSCTL"));
-  g_ptr_array_add (argv, (gpointer) g_getenv ("NTSCTL"));
-  for (; *args; args++)
-    g_ptr_array_add (argv, (gpointer) *args);
-  g_ptr_array_add (argv, NULL);
-
-  g_subprocess_launcher_set_environ (launcher, env);
-  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (process));
-  return g_subprocess_get_exit_status (process);
-}
-
 static void
 test_ntsctl_preview_and_exit_codes (ServiceFixture *fx, gconstpointer data)
 {
@@ -763,7 +687,7 @@ test_ntsctl_preview_and_exit_codes (ServiceFixture *fx, gconstpointer data)
 
   {
     g_autofree char *out = NULL;
-    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "preview", NULL }), ==, 0);
+    g_assert_cmpint (fixture_run_ntsctl (fx, &out, (const char *[]) { "preview", NULL }), ==, 0);
     g_assert_nonnull (strstr (out, "/etc/chrony/chrony.conf"));
     g_assert_nonnull (strstr (out, "server time.cloudflare.com iburst nts\n"));
     g_assert_nonnull (strstr (out, "/etc/systemd/system/chrony.service.d/50-ntssetup-hardening.conf"));
@@ -771,17 +695,17 @@ test_ntsctl_preview_and_exit_codes (ServiceFixture *fx, gconstpointer data)
   {
     /* Refused by polkit: 4, and nothing written. */
     g_autofree char *out = NULL;
-    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "--no-ask-password", "apply", NULL }), ==, 4);
+    g_assert_cmpint (fixture_run_ntsctl (fx, &out, (const char *[]) { "--no-ask-password", "apply", NULL }), ==, 4);
   }
   {
     /* Bad input is the service's verdict, reported as a failure. */
     g_autofree char *out = NULL;
-    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "preview", "--server", "a b", NULL }), ==, 1);
+    g_assert_cmpint (fixture_run_ntsctl (fx, &out, (const char *[]) { "preview", "--server", "a b", NULL }), ==, 1);
     g_assert_nonnull (strstr (out, "servers"));
   }
   {
     g_autofree char *out = NULL;
-    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "frobnicate", NULL }), ==, 2);
+    g_assert_cmpint (fixture_run_ntsctl (fx, &out, (const char *[]) { "frobnicate", NULL }), ==, 2);
   }
 
   after = fixture_tree_fingerprint (fx);
@@ -792,7 +716,7 @@ test_ntsctl_preview_and_exit_codes (ServiceFixture *fx, gconstpointer data)
   g_assert_cmpint (fixture_wait_exit (fx->daemon, WAIT_MS), ==, 0);
   {
     g_autofree char *out = NULL;
-    g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "status", NULL }), ==, 6);
+    g_assert_cmpint (fixture_run_ntsctl (fx, &out, (const char *[]) { "status", NULL }), ==, 6);
   }
 }
 
@@ -800,14 +724,14 @@ static void
 test_ntsctl_busy (ServiceFixture *fx, gconstpointer data)
 {
   g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func (g_free);
-  StateWatch watch = { .want = "applying", .states = states };
-  guint sub = watch_state (fx, &watch);
+  FixtureStateWatch watch = { .want = "applying", .states = states };
+  guint sub = fixture_watch_state (fx, &watch);
   AsyncCall first = { 0 };
   g_autofree char *out = NULL;
 
   call_async (fx->client, "ApplyHardenedConfig", past_authorization_options (), &first);
   g_assert_true (fixture_wait_flag (&watch.seen, WAIT_MS));
-  g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "rollback", NULL }), ==, 5);
+  g_assert_cmpint (fixture_run_ntsctl (fx, &out, (const char *[]) { "rollback", NULL }), ==, 5);
 
   g_assert_cmpint (kill (atoi (g_subprocess_get_identifier (fx->daemon)), SIGUSR1), ==, 0);
   g_assert_true (fixture_wait_flag (&first.done, WAIT_MS));

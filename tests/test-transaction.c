@@ -14,9 +14,6 @@
 #include "transaction.h"
 
 #define WAIT_MS 30000
-#define SYSTEMD_NAME "org.freedesktop.systemd1"
-#define SYSTEMD_PATH "/org/freedesktop/systemd1"
-#define CONTROL_IFACE "org.ntssetup.Test.Systemd"
 #define STATE_DIR "/var/lib/ntssetup"
 
 static const char *units_json =
@@ -90,83 +87,23 @@ teardown (Fixture *f, gconstpointer data)
   service_fixture_teardown (&f->fx);
 }
 
-static GVariant *
-control (Fixture *f, const char *method, GVariant *params)
-{
-  return fixture_control (&f->fx, SYSTEMD_NAME, SYSTEMD_PATH, CONTROL_IFACE, method, params);
-}
-
-static char *
-unit_prop (Fixture *f, const char *unit, const char *prop)
-{
-  g_autoptr(GVariant) reply = control (f, "GetUnitState", g_variant_new ("(s)", unit));
-  g_autoptr(GVariant) props = g_variant_get_child_value (reply, 0);
-  char *value = NULL;
-
-  g_assert_true (g_variant_lookup (props, prop, "s", &value));
-  return value;
-}
-
 static char *
 units_summary (Fixture *f)
 {
-  g_autofree char *ca = unit_prop (f, "chrony.service", "ActiveState");
-  g_autofree char *ce = unit_prop (f, "chrony.service", "UnitFileState");
-  g_autofree char *ta = unit_prop (f, "systemd-timesyncd.service", "ActiveState");
-  g_autofree char *te = unit_prop (f, "systemd-timesyncd.service", "UnitFileState");
-
-  return g_strdup_printf ("chrony %s/%s timesyncd %s/%s", ca, ce, ta, te);
+  return fixture_systemd_units_summary (&f->fx, "chrony.service");
 }
 
-/* The state-changing calls systemd got, in order. */
 static char *
 changing_calls (Fixture *f)
 {
-  g_autoptr(GVariant) reply = control (f, "GetManagerCalls", NULL);
-  g_autoptr(GVariant) calls = g_variant_get_child_value (reply, 0);
-  g_autoptr(GString) out = g_string_new (NULL);
-  static const char *changing[] = { "Reload", "StopUnit", "StartUnit", "RestartUnit",
-                                    "EnableUnitFiles", "DisableUnitFiles", NULL };
-
-  for (gsize i = 0; i < g_variant_n_children (calls); i++)
-    {
-      g_autoptr(GVariant) call = g_variant_get_child_value (calls, i);
-      g_autoptr(GVariant) args = NULL;
-      const char *name;
-
-      g_variant_get (call, "(&s@av)", &name, &args);
-      if (!g_strv_contains (changing, name))
-        continue;
-      g_string_append_printf (out, "%s%s", out->len ? "," : "", name);
-      if (g_variant_n_children (args) > 0)
-        {
-          g_autoptr(GVariant) boxed = g_variant_get_child_value (args, 0);
-          g_autoptr(GVariant) arg = g_variant_get_variant (boxed);
-          if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING))
-            g_string_append_printf (out, "(%s)", g_variant_get_string (arg, NULL));
-          else if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING_ARRAY))
-            {
-              g_autofree const char **v = g_variant_get_strv (arg, NULL);
-              g_autofree char *joined = g_strjoinv (" ", (char **) v);
-              g_string_append_printf (out, "(%s)", joined);
-            }
-        }
-    }
-  return g_string_free (g_steal_pointer (&out), FALSE);
+  return fixture_systemd_changing_calls (&f->fx);
 }
 
 /* The root's fingerprint without the state directory. */
 static char *
 fingerprint (Fixture *f)
 {
-  g_autofree char *all = fixture_tree_fingerprint (&f->fx);
-  g_auto(GStrv) lines = g_strsplit (all, "\n", -1);
-  GString *out = g_string_new (NULL);
-
-  for (guint i = 0; lines[i]; i++)
-    if (!g_str_has_prefix (lines[i], "var/lib/ntssetup/"))
-      g_string_append_printf (out, "%s\n", lines[i]);
-  return g_string_free (out, FALSE);
+  return fixture_tree_fingerprint_without (&f->fx, "var/lib/ntssetup");
 }
 
 static void

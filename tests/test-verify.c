@@ -123,19 +123,6 @@ config_path (const char *name)
   return g_strdup_printf ("/etc/chrony/%s.conf", name);
 }
 
-static void
-write_root_file (const char *path, const char *content, int mode)
-{
-  g_autofree char *full = g_build_filename (fx.root, path, NULL);
-  g_autofree char *dir = g_path_get_dirname (full);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_file_set_contents (full, content, -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (chmod (full, mode), ==, 0);
-}
-
 /* Points the service at client @name (a socket that may not exist). */
 static void
 use_client (const char *name, const char *operators)
@@ -146,7 +133,7 @@ use_client (const char *name, const char *operators)
                                            "socket-path=%s\nuser=root\nunit=chrony.service\n%s",
                                            conf, sock, operators ? operators : DEFAULT_OPERATORS);
 
-  write_root_file ("/etc/ntssetup/layout.conf", text, 0644);
+  fixture_write_root_file (&fx, "/etc/ntssetup/layout.conf", text, 0644);
 }
 
 static GVariant *
@@ -1184,7 +1171,7 @@ start_test_bed (void)
 
   service_fixture_setup (&fx, &service_options);
   /* chrony counts as installed: the layout finds its binary. */
-  write_root_file ("/usr/sbin/chronyd", "", 0755);
+  fixture_write_root_file (&fx, "/usr/sbin/chronyd", "", 0755);
   use_client ("good", NULL);
   service_fixture_start_daemon (&fx);
   kill_helpers_on_abort ();
