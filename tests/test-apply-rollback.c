@@ -395,6 +395,43 @@ root_has (Fixture *f, const char *path)
   return lstat (full, &st) == 0;
 }
 
+/* Removes @dead_pid's Verify client socket from the fingerprint @tree:
+ * a daemon killed while its commit check's client was open leaves it in
+ * chronyd's run directory, and nothing removes it (systemd does, with the
+ * directory, where chronyd's unit has RuntimeDirectory=, as Debian's has;
+ * the stand-in does not). Returns whether there was one. */
+static gboolean
+drop_stale_socket (char *tree, GPid dead_pid)
+{
+  g_autofree char *prefix = g_strdup_printf ("run/chrony/ntssetupd.%d.", (int) dead_pid);
+  char *line = strstr (tree, prefix);
+  char *end;
+
+  if (dead_pid == 0 || line == NULL || (line != tree && line[-1] != '\n'))
+    return FALSE;
+  end = strchr (line, '\n');
+  g_assert_nonnull (end);
+  memmove (line, end + 1, strlen (end + 1) + 1);
+  return TRUE;
+}
+
+/* The machine as before: files, units, no journal, nothing applied. A
+ * stale socket of @dead_pid (0: none) is tolerated; returns whether there
+ * was one. */
+static gboolean
+assert_as_before (Fixture *f, const char *before, const char *units_before, GPid dead_pid)
+{
+  g_autofree char *after = fingerprint (f);
+  g_autofree char *units_after = units_summary (f);
+  gboolean stale = drop_stale_socket (after, dead_pid);
+
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpstr (units_after, ==, units_before);
+  g_assert_false (root_has (f, STATE_DIR "/journal"));
+  g_assert_false (root_has (f, STATE_DIR "/applied"));
+  return stale;
+}
+
 /* ---- Apply, then Rollback ------------------------------------------- */
 
 /* Progress signals as "step index/count". */
@@ -626,6 +663,57 @@ setup_namespace (GError **error)
          (group->len == 0 || bind_extended_copy ("/etc/group", group->str, error));
 }
 
+/* Preflight with a real chronyd in the root, against three servers of
+ * which none answers NTS-KE (nothing listens on 127.0.0.2-4:4460):
+ * PreflightFailed naming each, and nothing changed. The daemon cannot be
+ * given a test CA or NTS-KE ports, so "two good servers and one dead" is
+ * left to tests/test-preflight.c. */
+static void
+test_preflight_fails (Fixture *f, gconstpointer data)
+{
+  const char *servers[] = { "127.0.0.2", "127.0.0.3", "127.0.0.4", NULL };
+  g_autofree char *chronyd = host_path (f, f->profile->chronyd);
+  g_autoptr(GFile) from = g_file_new_for_path (g_getenv ("NTSSETUP_CHRONYD"));
+  g_autoptr(GFile) to = g_file_new_for_path (chronyd);
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariantDict options;
+
+  if (f->profile == NULL)
+    return;
+  g_assert_true (g_file_copy (from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+
+  g_variant_dict_init (&options, NULL);
+  g_variant_dict_insert_value (&options, "servers", g_variant_new_strv (servers, -1));
+  g_variant_dict_insert (&options, "min-sources", "u", 3);
+  reply = fixture_call (&f->fx, "ApplyHardenedConfig",
+                        g_variant_new ("(@a{sv})", g_variant_dict_end (&options)),
+                        G_DBUS_CALL_FLAGS_NONE, &error);
+  g_assert_null (reply);
+  g_test_message ("%s", error->message);
+  assert_remote_error (error, ERR ("PreflightFailed"));
+  for (guint i = 0; servers[i]; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("%s: ", servers[i]);
+      g_assert_nonnull (strstr (error->message, line));
+    }
+  g_assert_nonnull (strstr (error->message, "refused"));
+  assert_as_before (f, before, units_before, 0);
+  {
+    g_autofree char *step = last_result (f, "step");
+    g_autofree char *ids = snapshot_ids (f);
+
+    g_assert_cmpstr (step, ==, "preflight");
+    g_assert_cmpstr (ids, ==, "");
+  }
+}
+
 /* ---- every step made to fail or die ---------------------------------- */
 
 /* The table the issue asks for: step x (profile, fault) -> outcome, filled
@@ -687,43 +775,6 @@ static gboolean
 is_restore_step (const char *step)
 {
   return g_strv_contains (restore_fault_steps, step);
-}
-
-/* Removes @dead_pid's Verify client socket from the fingerprint @tree:
- * a daemon killed while its commit check's client was open leaves it in
- * chronyd's run directory, and nothing removes it (systemd does, with the
- * directory, where chronyd's unit has RuntimeDirectory=, as Debian's has;
- * the stand-in does not). Returns whether there was one. */
-static gboolean
-drop_stale_socket (char *tree, GPid dead_pid)
-{
-  g_autofree char *prefix = g_strdup_printf ("run/chrony/ntssetupd.%d.", (int) dead_pid);
-  char *line = strstr (tree, prefix);
-  char *end;
-
-  if (dead_pid == 0 || line == NULL || (line != tree && line[-1] != '\n'))
-    return FALSE;
-  end = strchr (line, '\n');
-  g_assert_nonnull (end);
-  memmove (line, end + 1, strlen (end + 1) + 1);
-  return TRUE;
-}
-
-/* The machine as before: files, units, no journal, nothing applied. A
- * stale socket of @dead_pid (0: none) is tolerated; returns whether there
- * was one. */
-static gboolean
-assert_as_before (Fixture *f, const char *before, const char *units_before, GPid dead_pid)
-{
-  g_autofree char *after = fingerprint (f);
-  g_autofree char *units_after = units_summary (f);
-  gboolean stale = drop_stale_socket (after, dead_pid);
-
-  g_assert_cmpstr (after, ==, before);
-  g_assert_cmpstr (units_after, ==, units_before);
-  g_assert_false (root_has (f, STATE_DIR "/journal"));
-  g_assert_false (root_has (f, STATE_DIR "/applied"));
-  return stale;
 }
 
 static void
@@ -1551,6 +1602,9 @@ main (int argc, char **argv)
       add ("edited", *p, "mode", test_rollback_refuses_edited);
       add ("commit-check-fails", *p, NULL, test_commit_check_fails);
       add ("ntsctl", *p, NULL, test_ntsctl);
+      /* chronyd -h of the test chronyd answers like Debian's. */
+      if (*p == &debian)
+        add ("preflight-fails", *p, NULL, test_preflight_fails);
       add ("planted-links", *p, NULL, test_planted_links);
       add ("unwritable", *p, "read-only", test_unwritable);
       add ("unwritable", *p, "full", test_unwritable);
