@@ -178,14 +178,13 @@ find_ntp_units_file (Tx *tx)
   return NULL;
 }
 
-/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
- * root:root, noting each in @created so the undo can remove exactly what
- * we made and nothing that was there before. */
+/* Appends to @missing, outermost first, @dir and those of its ancestors
+ * that do not exist, each once. */
 static gboolean
-make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+find_missing_dirs (Tx *tx, const char *dir, GPtrArray *missing, GError **error)
 {
-  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *cur = g_strdup (dir);
+  guint at = missing->len;
 
   while (!g_str_equal (cur, "/"))
     {
@@ -196,11 +195,25 @@ make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
         return FALSE;
       if (exists)
         break;
-      g_ptr_array_insert (missing, 0, g_strdup (cur));
+      if (!g_ptr_array_find_with_equal_func (missing, cur, g_str_equal, NULL))
+        g_ptr_array_insert (missing, at, g_strdup (cur));
       up = g_path_get_dirname (cur);
       g_free (cur);
       cur = up;
     }
+  return TRUE;
+}
+
+/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
+ * root:root, noting each in @created so the undo can remove exactly what
+ * we made and nothing that was there before. */
+static gboolean
+make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+{
+  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
+
+  if (!find_missing_dirs (tx, dir, missing, error))
+    return FALSE;
   for (guint i = 0; i < missing->len; i++)
     {
       if (!nts_root_ensure_dir (tx->root, missing->pdata[i], 0, 0, 0755, FALSE, error))
@@ -310,30 +323,6 @@ snapshot_op_fail (SnapshotOp *op, GError *error)
   g_free (op);
 }
 
-/* Adds @dir and its missing ancestors to @absent (each once). */
-static gboolean
-note_absent (Tx *tx, const char *dir, GPtrArray *absent, GError **error)
-{
-  g_autofree char *cur = g_strdup (dir);
-
-  while (!g_str_equal (cur, "/"))
-    {
-      gboolean exists = FALSE;
-      char *up;
-
-      if (!nts_root_lstat (tx->root, cur, NULL, &exists, error))
-        return FALSE;
-      if (exists)
-        break;
-      if (!g_ptr_array_find_with_equal_func (absent, cur, g_str_equal, NULL))
-        g_ptr_array_add (absent, g_strdup (cur));
-      up = g_path_get_dirname (cur);
-      g_free (cur);
-      cur = up;
-    }
-  return TRUE;
-}
-
 /* What the directory steps may change, for a restore that has only the
  * snapshot to go by (Rollback, recovery after a crash): the directories
  * that are missing now, and the log directory's owner and mode. */
@@ -349,10 +338,10 @@ snapshot_note_dirs (Tx *tx, GVariantDict *state, GError **error)
   for (guint i = 0; i < tx->files->len; i++)
     {
       g_autofree char *dir = g_path_get_dirname (((NtsRenderedFile *) tx->files->pdata[i])->path);
-      if (!note_absent (tx, dir, absent, error))
+      if (!find_missing_dirs (tx, dir, absent, error))
         return FALSE;
     }
-  if (!note_absent (tx, log_parent, absent, error) ||
+  if (!find_missing_dirs (tx, log_parent, absent, error) ||
       !nts_root_lstat (tx->root, tx->layout->log_dir, &st, &exists, error))
     return FALSE;
   g_ptr_array_add (absent, NULL);
