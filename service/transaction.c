@@ -76,33 +76,28 @@ struct _Tx {
 };
 
 static void step_snapshot       (Tx *tx, GTask *task);
+static void step_write_file     (Tx *tx, GTask *task);
+static void undo_write_file     (Tx *tx, GTask *task);
 static void step_ensure_chrony  (Tx *tx, GTask *task);
-static void step_write_config   (Tx *tx, GTask *task);
-static void step_keys_file      (Tx *tx, GTask *task);
 static void step_log_dir        (Tx *tx, GTask *task);
-static void step_hardening      (Tx *tx, GTask *task);
-static void step_ntp_units      (Tx *tx, GTask *task);
 static void step_reload         (Tx *tx, GTask *task);
 static void step_stop_timesyncd (Tx *tx, GTask *task);
 static void step_start_chronyd  (Tx *tx, GTask *task);
 static void step_commit_check   (Tx *tx, GTask *task);
 static void step_commit         (Tx *tx, GTask *task);
-static void undo_write_config   (Tx *tx, GTask *task);
-static void undo_keys_file      (Tx *tx, GTask *task);
 static void undo_log_dir        (Tx *tx, GTask *task);
-static void undo_hardening      (Tx *tx, GTask *task);
-static void undo_ntp_units      (Tx *tx, GTask *task);
 static void undo_stop_timesyncd (Tx *tx, GTask *task);
 static void undo_start_chronyd  (Tx *tx, GTask *task);
 
 static const Step steps[] = {
   { "snapshot",       step_snapshot,       NULL },
   { "ensure-chrony",  step_ensure_chrony,  NULL },
-  { "write-config",   step_write_config,   undo_write_config },
-  { "keys-file",      step_keys_file,      undo_keys_file },
+  /* The file steps find their file by their name: file_of_step(). */
+  { "write-config",   step_write_file,     undo_write_file },
+  { "keys-file",      step_write_file,     undo_write_file },
   { "log-dir",        step_log_dir,        undo_log_dir },
-  { "hardening",      step_hardening,      undo_hardening },
-  { "ntp-units",      step_ntp_units,      undo_ntp_units },
+  { "hardening",      step_write_file,     undo_write_file },
+  { "ntp-units",      step_write_file,     undo_write_file },
   /* Undone by one Reload after every file is back (see finish_undo). */
   { "reload",         step_reload,         NULL },
   { "stop-timesyncd", step_stop_timesyncd, undo_stop_timesyncd },
@@ -485,72 +480,43 @@ step_ensure_chrony (Tx *tx, GTask *task)
 
 /* ---- file steps ------------------------------------------------------- */
 
-static void
-step_write_config (Tx *tx, GTask *task)
+/* The file a file step writes, or NULL: the ntp-units.d list is rendered
+ * only where no packaged list already puts chrony first. */
+static const NtsRenderedFile *
+file_of_step (Tx *tx, const char *step)
 {
+  g_autofree char *dropin = NULL;
+
+  if (g_str_equal (step, "write-config"))
+    return find_file (tx, tx->layout->config_file);
+  if (g_str_equal (step, "keys-file"))
+    return find_file (tx, tx->layout->keys_file);
+  if (g_str_equal (step, "hardening"))
+    {
+      dropin = nts_hardening_dropin_path (tx->layout);
+      return find_file (tx, dropin);
+    }
+  return find_ntp_units_file (tx);
+}
+
+static void
+step_write_file (Tx *tx, GTask *task)
+{
+  const char *step = steps[tx->index].name;
   GError *error = NULL;
-  gboolean ok = write_file (tx, "write-config", find_file (tx, tx->layout->config_file), &error);
+  gboolean ok = write_file (tx, step, file_of_step (tx, step), &error);
+
   return_result (task, ok, error);
 }
 
 static void
-undo_write_config (Tx *tx, GTask *task)
+undo_write_file (Tx *tx, GTask *task)
 {
+  const char *step = steps[tx->index].name;
+  const NtsRenderedFile *file = file_of_step (tx, step);
   GError *error = NULL;
-  gboolean ok = restore_file (tx, "write-config", tx->layout->config_file, &error);
-  return_result (task, ok, error);
-}
+  gboolean ok = restore_file (tx, step, file ? file->path : NULL, &error);
 
-static void
-step_keys_file (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "keys-file", find_file (tx, tx->layout->keys_file), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_keys_file (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "keys-file", tx->layout->keys_file, &error);
-  return_result (task, ok, error);
-}
-
-static void
-step_hardening (Tx *tx, GTask *task)
-{
-  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "hardening", find_file (tx, path), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_hardening (Tx *tx, GTask *task)
-{
-  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "hardening", path, &error);
-  return_result (task, ok, error);
-}
-
-/* Written only where no packaged list already puts chrony first; the
- * renderer leaves it out of the file list then. */
-static void
-step_ntp_units (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "ntp-units", find_ntp_units_file (tx), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_ntp_units (Tx *tx, GTask *task)
-{
-  const NtsRenderedFile *file = find_ntp_units_file (tx);
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "ntp-units", file ? file->path : NULL, &error);
   return_result (task, ok, error);
 }
 
