@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "applied-state.h"
 #include "fault.h"
 #include "journal.h"
 #include "nts-errors.h"
@@ -75,33 +76,28 @@ struct _Tx {
 };
 
 static void step_snapshot       (Tx *tx, GTask *task);
+static void step_write_file     (Tx *tx, GTask *task);
+static void undo_write_file     (Tx *tx, GTask *task);
 static void step_ensure_chrony  (Tx *tx, GTask *task);
-static void step_write_config   (Tx *tx, GTask *task);
-static void step_keys_file      (Tx *tx, GTask *task);
 static void step_log_dir        (Tx *tx, GTask *task);
-static void step_hardening      (Tx *tx, GTask *task);
-static void step_ntp_units      (Tx *tx, GTask *task);
 static void step_reload         (Tx *tx, GTask *task);
 static void step_stop_timesyncd (Tx *tx, GTask *task);
 static void step_start_chronyd  (Tx *tx, GTask *task);
 static void step_commit_check   (Tx *tx, GTask *task);
 static void step_commit         (Tx *tx, GTask *task);
-static void undo_write_config   (Tx *tx, GTask *task);
-static void undo_keys_file      (Tx *tx, GTask *task);
 static void undo_log_dir        (Tx *tx, GTask *task);
-static void undo_hardening      (Tx *tx, GTask *task);
-static void undo_ntp_units      (Tx *tx, GTask *task);
 static void undo_stop_timesyncd (Tx *tx, GTask *task);
 static void undo_start_chronyd  (Tx *tx, GTask *task);
 
 static const Step steps[] = {
   { "snapshot",       step_snapshot,       NULL },
   { "ensure-chrony",  step_ensure_chrony,  NULL },
-  { "write-config",   step_write_config,   undo_write_config },
-  { "keys-file",      step_keys_file,      undo_keys_file },
+  /* The file steps find their file by their name: file_of_step(). */
+  { "write-config",   step_write_file,     undo_write_file },
+  { "keys-file",      step_write_file,     undo_write_file },
   { "log-dir",        step_log_dir,        undo_log_dir },
-  { "hardening",      step_hardening,      undo_hardening },
-  { "ntp-units",      step_ntp_units,      undo_ntp_units },
+  { "hardening",      step_write_file,     undo_write_file },
+  { "ntp-units",      step_write_file,     undo_write_file },
   /* Undone by one Reload after every file is back (see finish_undo). */
   { "reload",         step_reload,         NULL },
   { "stop-timesyncd", step_stop_timesyncd, undo_stop_timesyncd },
@@ -177,14 +173,13 @@ find_ntp_units_file (Tx *tx)
   return NULL;
 }
 
-/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
- * root:root, noting each in @created so the undo can remove exactly what
- * we made and nothing that was there before. */
+/* Appends to @missing, outermost first, @dir and those of its ancestors
+ * that do not exist, each once. */
 static gboolean
-make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+find_missing_dirs (Tx *tx, const char *dir, GPtrArray *missing, GError **error)
 {
-  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *cur = g_strdup (dir);
+  guint at = missing->len;
 
   while (!g_str_equal (cur, "/"))
     {
@@ -195,11 +190,25 @@ make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
         return FALSE;
       if (exists)
         break;
-      g_ptr_array_insert (missing, 0, g_strdup (cur));
+      if (!g_ptr_array_find_with_equal_func (missing, cur, g_str_equal, NULL))
+        g_ptr_array_insert (missing, at, g_strdup (cur));
       up = g_path_get_dirname (cur);
       g_free (cur);
       cur = up;
     }
+  return TRUE;
+}
+
+/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
+ * root:root, noting each in @created so the undo can remove exactly what
+ * we made and nothing that was there before. */
+static gboolean
+make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+{
+  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
+
+  if (!find_missing_dirs (tx, dir, missing, error))
+    return FALSE;
   for (guint i = 0; i < missing->len; i++)
     {
       if (!nts_root_ensure_dir (tx->root, missing->pdata[i], 0, 0, 0755, FALSE, error))
@@ -309,6 +318,43 @@ snapshot_op_fail (SnapshotOp *op, GError *error)
   g_free (op);
 }
 
+/* What the directory steps may change, for a restore that has only the
+ * snapshot to go by (Rollback, recovery after a crash): the directories
+ * that are missing now, and the log directory's owner and mode. */
+static gboolean
+snapshot_note_dirs (Tx *tx, GVariantDict *state, GError **error)
+{
+  g_autoptr(GPtrArray) absent = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *log_parent = g_path_get_dirname (tx->layout->log_dir);
+  GVariantDict log_dir;
+  struct stat st;
+  gboolean exists = FALSE;
+
+  for (guint i = 0; i < tx->files->len; i++)
+    {
+      g_autofree char *dir = g_path_get_dirname (((NtsRenderedFile *) tx->files->pdata[i])->path);
+      if (!find_missing_dirs (tx, dir, absent, error))
+        return FALSE;
+    }
+  if (!find_missing_dirs (tx, log_parent, absent, error) ||
+      !nts_root_lstat (tx->root, tx->layout->log_dir, &st, &exists, error))
+    return FALSE;
+  g_ptr_array_add (absent, NULL);
+  g_variant_dict_insert_value (state, "absent-dirs",
+                               g_variant_new_strv ((const char *const *) absent->pdata, -1));
+  g_variant_dict_init (&log_dir, NULL);
+  g_variant_dict_insert (&log_dir, "path", "s", tx->layout->log_dir);
+  g_variant_dict_insert (&log_dir, "existed", "b", exists && S_ISDIR (st.st_mode));
+  if (exists && S_ISDIR (st.st_mode))
+    {
+      g_variant_dict_insert (&log_dir, "uid", "u", (guint32) st.st_uid);
+      g_variant_dict_insert (&log_dir, "gid", "u", (guint32) st.st_gid);
+      g_variant_dict_insert (&log_dir, "mode", "u", (guint32) (st.st_mode & 07777));
+    }
+  g_variant_dict_insert_value (state, "log-dir", g_variant_dict_end (&log_dir));
+  return TRUE;
+}
+
 static void
 snapshot_take (SnapshotOp *op)
 {
@@ -329,6 +375,16 @@ snapshot_take (SnapshotOp *op)
   g_variant_builder_add (&units, "{sv}", tx->layout->unit, unit_state_variant (op->chrony));
   g_variant_dict_init (&state, NULL);
   g_variant_dict_insert_value (&state, "units", g_variant_builder_end (&units));
+  g_variant_dict_insert (&state, "chrony-unit", "s", tx->layout->unit);
+  g_variant_dict_insert (&state, "timesyncd-unit", "s", tx->layout->timesyncd_unit);
+  if (!snapshot_note_dirs (tx, &state, &error))
+    {
+      g_variant_dict_clear (&state);
+      g_clear_pointer (&op->timesyncd, nts_unit_state_free);
+      g_clear_pointer (&op->chrony, nts_unit_state_free);
+      g_free (op);
+      return return_result (task, FALSE, g_steal_pointer (&error));
+    }
   g_variant_dict_insert_value (&state, "servers",
                                g_variant_new_strv ((const char *const *) tx->servers, -1));
   g_variant_dict_insert (&state, "min-sources", "u", tx->min_sources);
@@ -424,72 +480,43 @@ step_ensure_chrony (Tx *tx, GTask *task)
 
 /* ---- file steps ------------------------------------------------------- */
 
-static void
-step_write_config (Tx *tx, GTask *task)
+/* The file a file step writes, or NULL: the ntp-units.d list is rendered
+ * only where no packaged list already puts chrony first. */
+static const NtsRenderedFile *
+file_of_step (Tx *tx, const char *step)
 {
+  g_autofree char *dropin = NULL;
+
+  if (g_str_equal (step, "write-config"))
+    return find_file (tx, tx->layout->config_file);
+  if (g_str_equal (step, "keys-file"))
+    return find_file (tx, tx->layout->keys_file);
+  if (g_str_equal (step, "hardening"))
+    {
+      dropin = nts_hardening_dropin_path (tx->layout);
+      return find_file (tx, dropin);
+    }
+  return find_ntp_units_file (tx);
+}
+
+static void
+step_write_file (Tx *tx, GTask *task)
+{
+  const char *step = steps[tx->index].name;
   GError *error = NULL;
-  gboolean ok = write_file (tx, "write-config", find_file (tx, tx->layout->config_file), &error);
+  gboolean ok = write_file (tx, step, file_of_step (tx, step), &error);
+
   return_result (task, ok, error);
 }
 
 static void
-undo_write_config (Tx *tx, GTask *task)
+undo_write_file (Tx *tx, GTask *task)
 {
+  const char *step = steps[tx->index].name;
+  const NtsRenderedFile *file = file_of_step (tx, step);
   GError *error = NULL;
-  gboolean ok = restore_file (tx, "write-config", tx->layout->config_file, &error);
-  return_result (task, ok, error);
-}
+  gboolean ok = restore_file (tx, step, file ? file->path : NULL, &error);
 
-static void
-step_keys_file (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "keys-file", find_file (tx, tx->layout->keys_file), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_keys_file (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "keys-file", tx->layout->keys_file, &error);
-  return_result (task, ok, error);
-}
-
-static void
-step_hardening (Tx *tx, GTask *task)
-{
-  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "hardening", find_file (tx, path), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_hardening (Tx *tx, GTask *task)
-{
-  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "hardening", path, &error);
-  return_result (task, ok, error);
-}
-
-/* Written only where no packaged list already puts chrony first; the
- * renderer leaves it out of the file list then. */
-static void
-step_ntp_units (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "ntp-units", find_ntp_units_file (tx), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_ntp_units (Tx *tx, GTask *task)
-{
-  const NtsRenderedFile *file = find_ntp_units_file (tx);
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "ntp-units", file ? file->path : NULL, &error);
   return_result (task, ok, error);
 }
 
@@ -795,7 +822,10 @@ step_commit (Tx *tx, GTask *task)
                                               uid, gid, file->mode, &error))
         return return_result (task, FALSE, error);
     }
-  if (!nts_snapshot_store_prune (tx->store, &error))
+  /* The marker last: from it on State says "applied" and Rollback knows
+   * what to undo, and a failure before it leaves the old one. */
+  if (!nts_snapshot_store_prune (tx->store, &error) ||
+      !nts_applied_state_set (tx->root, tx->state_dir, tx->snapshot_id, &error))
     return return_result (task, FALSE, error);
   return_result (task, TRUE, NULL);
 }
@@ -817,6 +847,11 @@ finish_undo (GTask *task)
       /* Fully undone: nothing left for recovery to do. */
       if (tx->journal && !nts_journal_finish (tx->journal, &error))
         g_string_append_printf (tx->undo_errors, "; cannot remove the journal: %s", error->message);
+      /* Nothing of this Apply is left for a Rollback to want (after the
+       * journal: a crash between the two leaves a stray snapshot, never a
+       * journal naming a missing one). */
+      else if (tx->snapshot_id && !nts_snapshot_store_discard (tx->store, tx->snapshot_id, &error))
+        g_debug ("cannot remove the snapshot of the undone Apply: %s", error->message);
     }
   how = tx->undo_errors->len == 0 ? "every step done was undone" : "NOT everything was undone";
   g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
