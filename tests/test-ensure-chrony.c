@@ -327,6 +327,7 @@ test_absent (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(NtsPackageChanges) changes = NULL;
   g_autoptr(NtsPackageChanges) recorded = NULL;
+  g_autoptr(NtsPackageChanges) nothing = NULL;
   const char *installed_then[] = { "chrony", NULL };
 
   fixture_stop_process (&f->packagekit);
@@ -337,6 +338,12 @@ test_absent (Fixture *f, gconstpointer data)
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "PackageKit is not available"));
   g_clear_error (&error);
+
+  /* Nothing to undo needs no PackageKit: a Rollback of an Apply that
+   * installed nothing works without it. */
+  nothing = nts_package_changes_new_empty ();
+  g_assert_true (undo (f, nothing, &error));
+  g_assert_no_error (error);
 
   recorded = nts_package_changes_new (installed_then, NULL);
   g_assert_false (undo (f, recorded, &error));
@@ -354,6 +361,19 @@ on_finished (GDBusConnection *connection, const char *sender, const char *path,
   g_variant_get (parameters, "(uu)", &exit_code, &runtime);
   if (exit_code == 3)   /* PK_EXIT_ENUM_CANCELLED */
     *(gboolean *) user_data = TRUE;
+}
+
+/* Cancels once a transaction takes the install role (11). */
+static void
+cancel_on_install (GDBusConnection *connection, const char *sender, const char *path,
+                   const char *interface, const char *signal, GVariant *parameters,
+                   gpointer user_data)
+{
+  g_autoptr(GVariant) changed = g_variant_get_child_value (parameters, 1);
+  guint32 role;
+
+  if (g_variant_lookup (changed, "Role", "u", &role) && role == 11)
+    g_cancellable_cancel (user_data);
 }
 
 /* A transaction that never finishes: the wait ends at the bound and
@@ -389,11 +409,39 @@ test_stalled (Fixture *f, gconstpointer data)
   g_assert_cmpint (elapsed_ms, <, 5000);
 
   g_assert_true (fixture_wait_flag (&cancelled, WAIT_MS));
-  g_dbus_connection_signal_unsubscribe (f->fx.client, id);
   log = packagekit_stand_in_calls (&f->fx);
   g_assert_cmpuint (count (log, "'Cancel'"), ==, 1);
   state = packagekit_stand_in_installed (&f->fx);
   g_assert_cmpstr (state, ==, "systemd systemd-timesyncd");
+
+  /* The caller giving up ends it too: cancelled as such, not a
+   * PackageKit failure, and PackageKit's transaction cancelled. */
+  {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autofree char *log2 = NULL;
+
+    guint role_id;
+
+    nts_ensure_chrony_set_timeout_ms (0);
+    cancelled = FALSE;
+    role_id = g_dbus_connection_signal_subscribe (f->fx.client, PK_NAME,
+                                                  "org.freedesktop.DBus.Properties",
+                                                  "PropertiesChanged", NULL,
+                                                  "org.freedesktop.PackageKit.Transaction",
+                                                  G_DBUS_SIGNAL_FLAGS_NONE, cancel_on_install,
+                                                  cancellable, NULL);
+    nts_ensure_chrony_install_async (f->fx.client, cancellable, on_done, &res);
+    wait_result (&res);
+    g_dbus_connection_signal_unsubscribe (f->fx.client, role_id);
+    g_clear_error (&error);
+    g_assert_null (nts_ensure_chrony_install_finish (res, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_true (fixture_wait_flag (&cancelled, WAIT_MS));
+    log2 = packagekit_stand_in_calls (&f->fx);
+    g_assert_cmpuint (count (log2, "'Cancel'"), ==, 2);
+  }
+  g_dbus_connection_signal_unsubscribe (f->fx.client, id);
 }
 
 static void
