@@ -68,6 +68,12 @@ packages_or_fail (GTask *task, GAsyncResult *res, const char *doing, gboolean *a
   if (already_installed != NULL &&
       g_error_matches (error, NTS_PACKAGEKIT_ERROR, NTS_PK_ERROR_ALL_PACKAGES_ALREADY_INSTALLED))
     *already_installed = TRUE;
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+           !g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    /* Someone else cancelled PackageKit's transaction (pkcon, another
+     * client): this step failed, our caller did not give up. */
+    g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_FAILED, "Cannot %s: %s", doing,
+                             error->message);
   else
     g_task_return_error (task, package_error (g_steal_pointer (&error), doing));
   return NULL;

@@ -376,6 +376,20 @@ cancel_on_install (GDBusConnection *connection, const char *sender, const char *
     g_cancellable_cancel (user_data);
 }
 
+/* Another client cancels the transaction that takes the install role. */
+static void
+cancel_install_transaction (GDBusConnection *connection, const char *sender, const char *path,
+                            const char *interface, const char *signal, GVariant *parameters,
+                            gpointer user_data)
+{
+  g_autoptr(GVariant) changed = g_variant_get_child_value (parameters, 1);
+  guint32 role;
+
+  if (g_variant_lookup (changed, "Role", "u", &role) && role == 11)
+    g_dbus_connection_call (user_data, PK_NAME, path, "org.freedesktop.PackageKit.Transaction",
+                            "Cancel", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
+}
+
 /* A transaction that never finishes: the wait ends at the bound and
  * PackageKit is asked to Cancel it (its Finished(cancelled) proves the
  * Cancel arrived). */
@@ -440,6 +454,28 @@ test_stalled (Fixture *f, gconstpointer data)
     g_assert_true (fixture_wait_flag (&cancelled, WAIT_MS));
     log2 = packagekit_stand_in_calls (&f->fx);
     g_assert_cmpuint (count (log2, "'Cancel'"), ==, 2);
+  }
+
+  /* Cancelled by someone else: a failure, said as such. */
+  {
+    g_autoptr(GDBusConnection) other = fixture_connect (&f->fx);
+    g_autoptr(GAsyncResult) res = NULL;
+    guint role_id;
+
+    role_id = g_dbus_connection_signal_subscribe (f->fx.client, PK_NAME,
+                                                  "org.freedesktop.DBus.Properties",
+                                                  "PropertiesChanged", NULL,
+                                                  "org.freedesktop.PackageKit.Transaction",
+                                                  G_DBUS_SIGNAL_FLAGS_NONE,
+                                                  cancel_install_transaction, other, NULL);
+    nts_ensure_chrony_install_async (f->fx.client, NULL, on_done, &res);
+    wait_result (&res);
+    g_dbus_connection_signal_unsubscribe (f->fx.client, role_id);
+    g_clear_error (&error);
+    g_assert_null (nts_ensure_chrony_install_finish (res, &error));
+    g_assert_error (error, NTS_ERROR, NTS_ERROR_FAILED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "cancelled"));
   }
   g_dbus_connection_signal_unsubscribe (f->fx.client, id);
 }
