@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "applied-state.h"
+#include "ensure-chrony.h"
 #include "fault.h"
 #include "journal.h"
 #include "nts-errors.h"
+#include "preflight.h"
 #include "render.h"
 #include "snapshot-store.h"
 #include "systemd-client.h"
@@ -45,6 +47,9 @@ struct _Tx {
   guint              job_timeout_ms;
   NtsTransactionReportFunc report_func;
   gpointer           report_data;
+  gboolean           install;
+  gboolean           preflight;   /* after installing chrony */
+  NtsPackageChanges *packages;    /* what ensure-chrony changed */
   NtsTransactionProgress progress;
   gpointer           progress_data;
   GCancellable      *cancellable;
@@ -79,6 +84,7 @@ static void step_snapshot       (Tx *tx, GTask *task);
 static void step_write_file     (Tx *tx, GTask *task);
 static void undo_write_file     (Tx *tx, GTask *task);
 static void step_ensure_chrony  (Tx *tx, GTask *task);
+static void undo_ensure_chrony  (Tx *tx, GTask *task);
 static void step_log_dir        (Tx *tx, GTask *task);
 static void step_reload         (Tx *tx, GTask *task);
 static void step_stop_timesyncd (Tx *tx, GTask *task);
@@ -91,7 +97,7 @@ static void undo_start_chronyd  (Tx *tx, GTask *task);
 
 static const Step steps[] = {
   { "snapshot",       step_snapshot,       NULL },
-  { "ensure-chrony",  step_ensure_chrony,  NULL },
+  { "ensure-chrony",  step_ensure_chrony,  undo_ensure_chrony },
   /* The file steps find their file by their name: file_of_step(). */
   { "write-config",   step_write_file,     undo_write_file },
   { "keys-file",      step_write_file,     undo_write_file },
@@ -137,6 +143,7 @@ tx_free (Tx *tx)
   g_clear_pointer (&tx->changed_files, g_ptr_array_unref);
   g_clear_pointer (&tx->unit_changes, g_ptr_array_unref);
   g_clear_pointer (&tx->report, g_variant_unref);
+  g_clear_pointer (&tx->packages, nts_package_changes_free);
   if (tx->undo_errors)
     g_string_free (tx->undo_errors, TRUE);
   g_free (tx);
@@ -464,18 +471,125 @@ step_snapshot (Tx *tx, GTask *task)
 
 /* ---- ensure-chrony ---------------------------------------------------- */
 
+/* Notes @changes in the snapshot; on failure completes @task with it. */
+static gboolean
+record_packages_or_fail (Tx *tx, GTask *task, const NtsPackageChanges *changes)
+{
+  GError *error = NULL;
+
+  if (nts_snapshot_store_record_packages (tx->store, tx->snapshot_id, changes, &error))
+    return TRUE;
+  return_result (task, FALSE, error);
+  return FALSE;
+}
+
+static void
+on_preflight_after_install (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  gboolean ok = nts_preflight_finish (res, NULL, &error);
+
+  return_result (task, ok, error);
+}
+
+static void
+on_timesyncd_after_install (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(NtsUnitState) state = nts_systemd_get_unit_state_finish (res, &error);
+  NtsPreflightOptions options = { 0 };
+
+  if (state == NULL)
+    return return_result (task, FALSE, error);
+  /* On Debian installing chrony removed timesyncd's package, unit and all. */
+  tx->timesyncd_loaded = g_strcmp0 (state->load_state, "not-found") != 0;
+  if (!tx->preflight)
+    return return_result (task, TRUE, NULL);
+  /* Preflight needs a chronyd: where there was none, it runs now, and a
+   * failure undoes the install. */
+  options.root = nts_root_get_host_path (tx->root);
+  options.chronyd_path = tx->layout->chronyd_path;
+  options.user = tx->layout->user;
+  options.min_sources = tx->min_sources;
+  nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
+                       on_preflight_after_install, task);
+}
+
+static void
+on_chrony_installed (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(NtsPackageChanges) changes = nts_ensure_chrony_install_finish (res, &error);
+
+  if (changes == NULL)
+    return return_result (task, FALSE, error);
+  nts_package_changes_free (tx->packages);
+  tx->packages = nts_package_changes_copy (changes);
+  if (!record_packages_or_fail (tx, task, changes))
+    return;
+  tx->layout->chrony_installed = TRUE;
+  nts_systemd_get_unit_state_async (tx->bus, tx->layout->timesyncd_unit, tx->cancellable,
+                                    on_timesyncd_after_install, task);
+}
+
+static void
+on_chrony_planned (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(NtsPackageChanges) planned = nts_ensure_chrony_plan_finish (res, &error);
+
+  if (planned == NULL)
+    return return_result (task, FALSE, error);
+  /* On disk before anything is installed: recovery after a crash in the
+   * middle of the install must know what to take back. */
+  tx->packages = nts_package_changes_copy (planned);
+  if (!record_packages_or_fail (tx, task, planned))
+    return;
+  for (guint i = 0; planned->removed[i]; i++)
+    g_message ("installing chrony removes the package %s (they conflict); Rollback "
+               "installs it again", planned->removed[i]);
+  nts_ensure_chrony_install_async (tx->bus, tx->cancellable, on_chrony_installed, task);
+}
+
 static void
 step_ensure_chrony (Tx *tx, GTask *task)
 {
-  /* TODO: install chrony through packagekit-client.h when
-   * !layout->chrony_installed (and remove it again in the undo). For now
-   * a missing chronyd fails here, before any file is written. */
-  if (!tx->layout->chrony_installed)
+  g_task_set_task_data (task, tx, NULL);
+  if (tx->layout->chrony_installed)
+    return return_result (task, TRUE, NULL);
+  /* The manager refuses before this; here too, since nothing but an
+   * explicit 'install' (and its polkit check) may install a package. */
+  if (!tx->install)
     return return_result (task, FALSE,
-                          g_error_new (NTS_ERROR, NTS_ERROR_FAILED,
-                                       "chronyd is not installed at %s and installing it is not implemented yet",
-                                       tx->layout->chronyd_path));
-  return_result (task, TRUE, NULL);
+                          g_error_new (NTS_ERROR, NTS_ERROR_CHRONY_MISSING,
+                                       "chrony is not installed (%s)",
+                                       nts_chrony_install_command (tx->layout)));
+  nts_ensure_chrony_plan_async (tx->bus, tx->cancellable, on_chrony_planned, task);
+}
+
+static void
+on_packages_undone (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  gboolean ok = nts_packages_undo_finish (res, &error);
+
+  return_result (task, ok, error);
+}
+
+static void
+undo_ensure_chrony (Tx *tx, GTask *task)
+{
+  if (tx->packages == NULL || nts_package_changes_is_empty (tx->packages))
+    return return_result (task, TRUE, NULL);
+  nts_packages_undo_async (tx->bus, tx->packages, NULL, on_packages_undone, task);
 }
 
 /* ---- file steps ------------------------------------------------------- */
@@ -984,8 +1098,7 @@ on_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
   steps[tx->index].run (tx, g_task_new (NULL, tx->cancellable, on_step_done, task));
 }
 
-/* ApplyHardenedConfig's result keys; packages stay empty until
- * ensure-chrony installs anything. */
+/* ApplyHardenedConfig's result keys. */
 static GVariant *
 result_variant (Tx *tx)
 {
@@ -1000,8 +1113,10 @@ result_variant (Tx *tx)
                                g_variant_new_strv ((const char *const *) tx->changed_files->pdata, -1));
   g_variant_dict_insert_value (&dict, "unit-changes",
                                g_variant_new_strv ((const char *const *) tx->unit_changes->pdata, -1));
-  g_variant_dict_insert_value (&dict, "packages-installed", g_variant_new_strv (none, 0));
-  g_variant_dict_insert_value (&dict, "packages-removed", g_variant_new_strv (none, 0));
+  g_variant_dict_insert_value (&dict, "packages-installed",
+                               g_variant_new_strv (tx->packages ? (const char *const *) tx->packages->installed : none, -1));
+  g_variant_dict_insert_value (&dict, "packages-removed",
+                               g_variant_new_strv (tx->packages ? (const char *const *) tx->packages->removed : none, -1));
   g_variant_dict_insert_value (&dict, "report",
                                tx->report ? tx->report : g_variant_new ("a{sv}", NULL));
   g_variant_dict_insert (&dict, "duration-ms", "t",
@@ -1057,6 +1172,8 @@ nts_transaction_run_async (const NtsTransactionParams *params,
   tx->report_func = params->report_func;
   tx->report_data = params->report_data;
   tx->job_timeout_ms = params->job_timeout_ms;
+  tx->install = params->install;
+  tx->preflight = params->preflight_after_install;
   tx->progress = progress;
   tx->progress_data = progress_data;
   tx->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
