@@ -6,6 +6,12 @@
 
 G_BEGIN_DECLS
 
+/* Debian's packages as the stand-in plays them: chrony and
+ * systemd-timesyncd conflict, each removes the other. */
+#define PACKAGEKIT_STAND_IN_DEBIAN \
+  "{\"installed\": [\"systemd-timesyncd\", \"systemd\"], " \
+  "\"available\": {\"chrony\": [\"systemd-timesyncd\"], \"systemd-timesyncd\": [\"chrony\"]}}"
+
 /* Starts the stand-in with @params (the template's JSON); returns when it
  * owns org.freedesktop.PackageKit. */
 GSubprocess *packagekit_stand_in_start (ServiceFixture *fx, const char *params);

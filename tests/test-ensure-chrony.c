@@ -16,9 +16,7 @@
 
 /* Debian: chrony and systemd-timesyncd conflict, each removes the other.
  * Arch: they coexist. */
-static const char debian_packages[] =
-  "{\"installed\": [\"systemd-timesyncd\", \"systemd\"], "
-  "\"available\": {\"chrony\": [\"systemd-timesyncd\"], \"systemd-timesyncd\": [\"chrony\"]}}";
+static const char debian_packages[] = PACKAGEKIT_STAND_IN_DEBIAN;
 static const char arch_packages[] =
   "{\"installed\": [\"systemd\"], \"available\": {\"chrony\": []}}";
 
