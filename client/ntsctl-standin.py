@@ -242,7 +242,7 @@ class Standin:
         reply = v("(a{sv})", ({
             "snapshot-id": v("s", "20240501T120000-3"),
             "changed-files": v("as", ["/etc/chrony/chrony.conf",
-                                      "/etc/systemd/system/chrony.service.d/50-ntssetup.conf"]),
+                                      "/etc/systemd/system/chrony.service.d/50-ntssetup-hardening.conf"]),
             "unit-changes": v("as", ["systemd-timesyncd.service: stopped, disabled",
                                      "chrony.service: enabled, restarted"]),
             # As on Debian, where chrony and systemd-timesyncd conflict.
@@ -288,7 +288,7 @@ class Standin:
         conf += f"minsources {options.get('min-sources', 3)}\n"
         invocation.return_value(v("(a{ss})", ({
             "/etc/chrony/chrony.conf": conf,
-            "/etc/systemd/system/chrony.service.d/50-ntssetup.conf": "[Service]\nProtectSystem=strict",
+            "/etc/systemd/system/chrony.service.d/50-ntssetup-hardening.conf": "[Service]\nProtectSystem=strict",
         },)))
 
 
