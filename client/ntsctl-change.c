@@ -207,15 +207,21 @@ ntsctl_change_failed (Ntsctl     *ctl,
       g_variant_lookup (last, "time", "t", &time);
     }
 
-  /* A LastResult from before our call is someone else's; while a change
-   * runs, ours (or the recovery of it) has not ended yet. */
+  /* While a change runs, ours (or the recovery of it) has not ended yet. */
   if (g_str_equal (state, "applying") || g_str_equal (state, "rolling-back") ||
-      g_str_equal (state, "recovering") || last == NULL ||
-      time < (guint64) started ||
-      !(g_str_equal (recorded, method) || g_str_equal (recorded, "Recover")))
+      g_str_equal (state, "recovering"))
     {
       g_printerr ("ntsctl: it has not ended yet (State: %s); 'ntsctl status' shows "
                   "the outcome once it has\n", state);
+      return NTSCTL_EXIT_FAILURE;
+    }
+
+  /* A LastResult from before our call is someone else's. */
+  if (last == NULL || time < (guint64) started ||
+      !(g_str_equal (recorded, method) || g_str_equal (recorded, "Recover")))
+    {
+      g_printerr ("ntsctl: the service has no record of how it ended (State: %s, and its "
+                  "last result is older than the call); 'ntsctl status' shows the state\n", state);
       return NTSCTL_EXIT_FAILURE;
     }
 

@@ -301,7 +301,7 @@ expect out "Restored snapshot 20240501T120000-4."
 echo commit > "$DIR/crash-ApplyHardenedConfig"
 echo '{"method": <"ApplyHardenedConfig">, "time": <uint64 1714564800000000>, "ok": <true>, "error": <"">, "message": <"">, "step": <"">, "snapshot-id": <"old">}' > "$DIR/last-result"
 run 1 apply
-expect err "it has not ended yet (State: applied)"
+expect err "no record of how it ended (State: applied, and its last result is older than the call)"
 reject out "old"
 
 # The call ended after the reply was lost: its outcome, with its exit code.
