@@ -12,17 +12,14 @@ print_result (GVariant *result)
   const char *snapshot = "";
   guint64 duration_ms = 0;
 
-  ntsctl_print_list ("Changed files", result, "changed-files");
-  ntsctl_print_list ("Unit changes", result, "unit-changes");
-  ntsctl_print_list ("Packages installed", result, "packages-installed");
-  ntsctl_print_list ("Packages removed", result, "packages-removed");
+  ntsctl_print_changes (result, "changed-files", "Changed files");
 
   report = g_variant_lookup_value (result, "report", G_VARIANT_TYPE_VARDICT);
   if (report != NULL)
     {
       g_autofree char *summary = ntsctl_report_summary (report);
 
-      printf ("NTS: %s\n", summary);
+      printf ("Commit check: %s\n", summary);
       ntsctl_print_problems (report);
     }
 
@@ -32,15 +29,13 @@ print_result (GVariant *result)
     {
       g_autofree char *duration = ntsctl_format_duration_ms (duration_ms);
 
-      printf ("Applied in %s.", duration);
+      printf ("Applied in %s.\n", duration);
     }
   else
     {
-      printf ("Applied.");
+      printf ("Applied.\n");
     }
-  if (*snapshot != '\0')
-    printf (" Undo with: ntsctl rollback %s", snapshot);
-  printf ("\n");
+  ntsctl_print_undo (snapshot);
 }
 
 int
@@ -52,6 +47,7 @@ ntsctl_cmd_apply (Ntsctl *ctl,
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_auto(GStrv) servers = NULL;
+  gint64 started;
   g_autofree char *min_sources = NULL;
   g_autofree char *wait_sync = NULL;
   gboolean install = FALSE;
@@ -97,17 +93,17 @@ ntsctl_cmd_apply (Ntsctl *ctl,
   if (!ntsctl_connect (ctl, &error))
     return ntsctl_report_error (ctl, error);
   ntsctl_agent_start (ctl);
+  /* Before the call, so that no step's signal can come before we listen. */
   ntsctl_progress_connect (ctl);
 
-  /* Preflight and the wait for authenticated sources take minutes at
-   * worst; the service bounds them, so no client-side timeout. */
+  started = g_get_real_time ();
   nts_manager1_call_apply_hardened_config (ctl->manager, g_variant_dict_end (&options),
-                                           ntsctl_call_flags (ctl), G_MAXINT, NULL,
-                                           ntsctl_store_result, &result);
+                                           ntsctl_call_flags (ctl), NTSCTL_CHANGE_TIMEOUT_MS,
+                                           NULL, ntsctl_store_result, &result);
   ntsctl_await (ctl, &result);
   ntsctl_progress_clear (ctl);
   if (!nts_manager1_call_apply_hardened_config_finish (ctl->manager, &reply, result, &error))
-    return ntsctl_report_error (ctl, error);
+    return ntsctl_change_failed (ctl, "ApplyHardenedConfig", started, error);
 
   if (ctl->json)
     ntsctl_print_json (reply);

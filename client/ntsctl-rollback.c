@@ -11,10 +11,7 @@ print_result (GVariant *result)
   const char *snapshot = "";
   guint64 duration_ms = 0;
 
-  ntsctl_print_list ("Restored files", result, "restored-files");
-  ntsctl_print_list ("Unit changes", result, "unit-changes");
-  ntsctl_print_list ("Packages installed", result, "packages-installed");
-  ntsctl_print_list ("Packages removed", result, "packages-removed");
+  ntsctl_print_changes (result, "restored-files", "Restored files");
 
   g_variant_lookup (result, "snapshot-id", "&s", &snapshot);
   g_variant_lookup (result, "duration-ms", "t", &duration_ms);
@@ -39,6 +36,7 @@ ntsctl_cmd_rollback (Ntsctl *ctl,
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   gboolean force = FALSE;
   const char *snapshot_id;
+  gint64 started;
   const GOptionEntry entries[] = {
     { "force", 0, 0, G_OPTION_ARG_NONE, &force,
       "Restore even if the files were changed since that apply", NULL },
@@ -63,15 +61,17 @@ ntsctl_cmd_rollback (Ntsctl *ctl,
   if (!ntsctl_connect (ctl, &error))
     return ntsctl_report_error (ctl, error);
   ntsctl_agent_start (ctl);
+  /* Before the call, so that no step's signal can come before we listen. */
   ntsctl_progress_connect (ctl);
 
+  started = g_get_real_time ();
   nts_manager1_call_rollback (ctl->manager, snapshot_id, g_variant_dict_end (&options),
-                              ntsctl_call_flags (ctl), G_MAXINT, NULL,
+                              ntsctl_call_flags (ctl), NTSCTL_CHANGE_TIMEOUT_MS, NULL,
                               ntsctl_store_result, &result);
   ntsctl_await (ctl, &result);
   ntsctl_progress_clear (ctl);
   if (!nts_manager1_call_rollback_finish (ctl->manager, &reply, result, &error))
-    return ntsctl_report_error (ctl, error);
+    return ntsctl_change_failed (ctl, "Rollback", started, error);
 
   if (ctl->json)
     ntsctl_print_json (reply);

@@ -13,6 +13,13 @@ Control, through files in $NTSCTL_STANDIN_DIR:
                      name, the rest the message (file removed when used)
   verify-not-ok      Verify reports ok=false
   slow               ApplyHardenedConfig/Rollback take this many ms per step
+  crash-METHOD       METHOD exits the stand-in without replying when the
+                     step named in the file starts, as a crashed service
+  state              the State property (default: applied)
+  last-result        the LastResult property, as GVariant text; @NOW@ is
+                     replaced by the current time in microseconds
+  spoof              ApplyHardenedConfig also sends a Progress signal
+                     "spoofed" to the caller from another connection
   polkit-action      every call is first authorised by polkitd on the bus
                      for this action id, as ntssetupd does (subject: the
                      caller's bus name; interactive only when the call
@@ -22,6 +29,7 @@ Usage: ntsctl-standin.py INTROSPECTION_XML
 
 import os
 import sys
+import time
 
 from gi.repository import Gio, GLib
 
@@ -35,7 +43,7 @@ CONTROL = os.environ.get("NTSCTL_STANDIN_DIR", ".")
 APPLY_STEPS = ["validate", "resolve", "preflight", "snapshot", "ensure-chrony",
                "write-config", "keys-file", "log-dir", "hardening", "ntp-units",
                "reload", "stop-timesyncd", "start-chronyd", "commit-check", "commit"]
-ROLLBACK_STEPS = ["restore-files", "restore-units", "restore-packages"]
+ROLLBACK_STEPS = ["restore-files", "restore-packages", "restore-units"]
 
 
 def v(sig, value):
@@ -94,8 +102,30 @@ def report(ok):
     }
 
 
+def read_control(name):
+    try:
+        with open(os.path.join(CONTROL, name), encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def spoof_progress(address, destination):
+    """A Progress signal addressed to the caller, from a peer that is not
+    the service: ntsctl must not show it."""
+    other = Gio.DBusConnection.new_for_address_sync(
+        address,
+        Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    other.emit_signal(destination, OBJECT_PATH, INTERFACE, "Progress",
+                      v("(suu)", ("spoofed", 1, 15)))
+    other.flush_sync(None)
+    other.close_sync(None)
+
+
 class Standin:
-    def __init__(self, xml_path, connection):
+    def __init__(self, xml_path, connection, address):
+        self.address = address
         with open(xml_path, encoding="utf-8") as f:
             self.info = Gio.DBusNodeInfo.new_for_xml(f.read()).interfaces[0]
         self.connection = connection
@@ -116,6 +146,15 @@ class Standin:
                                    self.on_get_property, None)
 
     def on_get_property(self, connection, sender, path, interface, name):
+        if name == "State":
+            state = read_control("state")
+            if state is not None:
+                return v("s", state.strip())
+        if name == "LastResult":
+            text = read_control("last-result")
+            if text is not None:
+                text = text.replace("@NOW@", str(int(time.time() * 1e6)))
+                return GLib.Variant.parse(GLib.VariantType("a{sv}"), text, None, None)
         return self.props[name]
 
     def log(self, method, flags, params):
@@ -174,18 +213,21 @@ class Standin:
             return
         getattr(self, "do_" + method)(params, invocation)
 
-    def run_steps(self, steps, invocation, reply):
-        try:
-            with open(os.path.join(CONTROL, "slow"), encoding="utf-8") as f:
-                delay = int(f.read())
-        except FileNotFoundError:
-            delay = 30
+    def run_steps(self, method, steps, invocation, reply):
+        delay = int(read_control("slow") or 30)
+        crash_path = os.path.join(CONTROL, "crash-" + method)
+        crash_at = read_control("crash-" + method)
+        if crash_at is not None:
+            os.unlink(crash_path)
+            crash_at = crash_at.strip()
         index = [0]
 
         def step():
             if index[0] == len(steps):
                 invocation.return_value(reply)
                 return GLib.SOURCE_REMOVE
+            if steps[index[0]] == crash_at:
+                os._exit(1)
             self.connection.emit_signal(None, OBJECT_PATH, INTERFACE, "Progress",
                                         v("(suu)", (steps[index[0]], index[0] + 1, len(steps))))
             index[0] += 1
@@ -194,18 +236,22 @@ class Standin:
         GLib.timeout_add(delay, step)
 
     def do_ApplyHardenedConfig(self, params, invocation):
+        install = params.unpack()[0].get("install", False)
+        if read_control("spoof") is not None:
+            spoof_progress(self.address, invocation.get_sender())
         reply = v("(a{sv})", ({
             "snapshot-id": v("s", "20240501T120000-3"),
             "changed-files": v("as", ["/etc/chrony/chrony.conf",
-                                      "/etc/systemd/system/chrony.service.d/50-ntssetup.conf"]),
+                                      "/etc/systemd/system/chrony.service.d/50-ntssetup-hardening.conf"]),
             "unit-changes": v("as", ["systemd-timesyncd.service: stopped, disabled",
                                      "chrony.service: enabled, restarted"]),
-            "packages-installed": v("as", []),
-            "packages-removed": v("as", []),
+            # As on Debian, where chrony and systemd-timesyncd conflict.
+            "packages-installed": v("as", ["chrony"] if install else []),
+            "packages-removed": v("as", ["systemd-timesyncd"] if install else []),
             "report": v("a{sv}", report(True)),
             "duration-ms": v("t", 12345),
         },))
-        self.run_steps(APPLY_STEPS, invocation, reply)
+        self.run_steps("ApplyHardenedConfig", APPLY_STEPS, invocation, reply)
 
     def do_Rollback(self, params, invocation):
         snapshot_id = params.unpack()[0] or "20240501T120000-3"
@@ -217,7 +263,7 @@ class Standin:
             "packages-removed": v("as", []),
             "duration-ms": v("t", 800),
         },))
-        self.run_steps(ROLLBACK_STEPS, invocation, reply)
+        self.run_steps("Rollback", ROLLBACK_STEPS, invocation, reply)
 
     def do_Verify(self, params, invocation):
         ok = not os.path.exists(os.path.join(CONTROL, "verify-not-ok"))
@@ -242,7 +288,7 @@ class Standin:
         conf += f"minsources {options.get('min-sources', 3)}\n"
         invocation.return_value(v("(a{ss})", ({
             "/etc/chrony/chrony.conf": conf,
-            "/etc/systemd/system/chrony.service.d/50-ntssetup.conf": "[Service]\nProtectSystem=strict",
+            "/etc/systemd/system/chrony.service.d/50-ntssetup-hardening.conf": "[Service]\nProtectSystem=strict",
         },)))
 
 
@@ -253,7 +299,7 @@ def main():
         address,
         Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
         Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-    standin = Standin(sys.argv[1], connection)
+    standin = Standin(sys.argv[1], connection, address)
     Gio.bus_own_name_on_connection(connection, BUS_NAME, Gio.BusNameOwnerFlags.NONE,
                                    None, lambda *a: loop.quit())
     connection.connect("closed", lambda *a: loop.quit())

@@ -346,6 +346,12 @@ print_hint (Ntsctl       *ctl,
       g_printerr ("If a password would be accepted, run ntsctl from a terminal "
                   "so that it can ask for one, or run it as root.\n");
     }
+  else if (g_error_matches (error, NTS_ERROR, NTS_ERROR_PREFLIGHT_FAILED))
+    {
+      g_printerr ("Nothing was changed. A server passes when it answers NTS key exchange on "
+                  "TCP 4460 and NTP on UDP 123;\nchoose others with --server, or need fewer "
+                  "with --min-sources.\n");
+    }
   else if (g_error_matches (error, NTS_ERROR, NTS_ERROR_CHRONY_MISSING))
     {
       g_printerr ("'ntsctl apply --install' installs chrony through PackageKit.\n");
@@ -354,6 +360,37 @@ print_hint (Ntsctl       *ctl,
     {
       g_printerr ("Is ntssetupd installed? It is started on demand through D-Bus activation.\n");
     }
+}
+
+/* The service's message, split where it lists things: one line per
+ * server of PreflightFailed (the service puts them on lines of their
+ * own) and one per clause of ApplyFailed ("step X failed: CAUSE; every
+ * step done was undone"), the continuation lines indented. */
+static void
+print_message (const GError *error)
+{
+  g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+  gboolean first = TRUE;
+
+  for (gsize i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) clauses = NULL;
+
+      if (g_error_matches (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED))
+        clauses = g_strsplit (lines[i], "; ", -1);
+      else
+        clauses = g_strdupv ((char *[]) { lines[i], NULL });
+
+      for (gsize j = 0; clauses[j] != NULL; j++)
+        {
+          if (*clauses[j] == '\0')
+            continue;
+          g_printerr ("%s%s\n", first ? "ntsctl: " : "  ", clauses[j]);
+          first = FALSE;
+        }
+    }
+  if (first)
+    g_printerr ("ntsctl: failed\n");
 }
 
 int
@@ -379,51 +416,10 @@ ntsctl_report_error (Ntsctl *ctl,
   /* The D-Bus error name is for programs (and --json users see the exit
    * code); a person reads the message. */
   g_dbus_error_strip_remote_error (error);
-  g_printerr ("ntsctl: %s\n", error->message);
+  print_message (error);
   print_hint (ctl, error, code);
 
   return code;
-}
-
-/* ---- progress --------------------------------------------------------- */
-
-static int progress_width;
-
-static void
-on_progress (NtsManager1 *manager,
-             const char  *step,
-             guint        index,
-             guint        count,
-             gpointer     user_data)
-{
-  Ntsctl *ctl = user_data;
-  g_autofree char *line = g_strdup_printf ("[%u/%u] %s", index, count, step);
-  int len = (int) strlen (line);
-
-  /* Pad with spaces over a longer previous line instead of using an
-   * erase-line escape: works on any terminal, TERM=dumb included. */
-  printf ("\r%-*s", MAX (len, progress_width), line);
-  fflush (stdout);
-  progress_width = MAX (len, progress_width);
-  ctl->progress_shown = TRUE;
-}
-
-void
-ntsctl_progress_connect (Ntsctl *ctl)
-{
-  if (ctl->json || !isatty (STDOUT_FILENO))
-    return;
-  g_signal_connect (ctl->manager, "progress", G_CALLBACK (on_progress), ctl);
-}
-
-void
-ntsctl_progress_clear (Ntsctl *ctl)
-{
-  if (!ctl->progress_shown)
-    return;
-  printf ("\r%*s\r", progress_width, "");
-  fflush (stdout);
-  ctl->progress_shown = FALSE;
 }
 
 /* ---- output ----------------------------------------------------------- */

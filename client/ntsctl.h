@@ -46,8 +46,10 @@ struct _Ntsctl {
 
   /* a mutating call is in flight: SIGINT explains where to look */
   gboolean mutating;
-  /* the progress line is on screen and must be erased before output */
+  /* the progress line is on screen (stderr) and must be erased before
+   * output; its widest text so far, to pad over */
   gboolean progress_shown;
+  int progress_width;
 };
 
 /* Commands: parse argv (argv[0] is the command name) and return the exit
@@ -107,9 +109,31 @@ void           ntsctl_await      (Ntsctl        *ctl,
 int ntsctl_report_error (Ntsctl *ctl,
                          GError *error);
 
-/* Progress line ("[3/15] preflight") on a terminal; no-op elsewhere. */
+/* apply and rollback (ntsctl-change.c). */
+
+/* The D-Bus timeout of ApplyHardenedConfig and Rollback: an hour, longer
+ * than the sum of the service's own bounds (PackageKit 15 min, each systemd
+ * job 90 s, wait-sync at most 10 min, and the undo of all of it), so that
+ * running out means the service is stuck. */
+#define NTSCTL_CHANGE_TIMEOUT_MS (60 * 60 * 1000)
+
+/* Progress line ("[ 3/15] preflight") on stderr when it is a terminal and
+ * not --json; no-op elsewhere. Connect before the call. */
 void ntsctl_progress_connect (Ntsctl *ctl);
 void ntsctl_progress_clear   (Ntsctl *ctl);
+/* The call failed: reports @error like ntsctl_report_error, except when
+ * no reply came (timeout, service gone): then LastResult says how @method
+ * ended, if it ended after @started (g_get_real_time at the call). */
+int  ntsctl_change_failed    (Ntsctl     *ctl,
+                              const char *method,
+                              gint64      started,
+                              GError     *error);
+/* The files under @files_key, unit and package changes of a result. */
+void ntsctl_print_changes    (GVariant   *result,
+                              const char *files_key,
+                              const char *files_title);
+/* "Snapshot: ID" and "Undo with: ntsctl rollback ID" (nothing for ""). */
+void ntsctl_print_undo       (const char *snapshot_id);
 
 /* Output helpers. */
 void ntsctl_print_json (GVariant *value);

@@ -215,8 +215,6 @@ fail_next ApplyHardenedConfig org.freedesktop.DBus.Error.InteractiveAuthorizatio
 run 4 --no-ask-password apply
 expect err "without --no-ask-password"
 
-fail_next ApplyHardenedConfig org.ntssetup.Manager1.Error.ApplyFailed "Step start-chronyd failed: no."
-run 1 apply
 fail_next ApplyHardenedConfig org.ntssetup.Manager1.Error.ChronyMissing "chrony is not installed."
 run 1 apply
 expect err "apply --install"
@@ -228,13 +226,134 @@ fail_next PreviewConfig org.freedesktop.DBus.Error.InvalidArgs "min-sources: 0 i
 run 1 preview --min-sources 0
 expect err "ntsctl: min-sources: 0 is out of range"
 
-# --- long calls and the progress line ---------------------------------------
+# --- what apply and rollback print ---------------------------------------------
+
+run 0 apply
+expect out "Commit check: 3 of 3 sources authenticated (min-sources 3), synchronised to ntsa.test"
+expect out "Applied in 12.3 s."
+expect out "Snapshot: 20240501T120000-3"
+reject out "NOTE"
+reject err "["
+reject out "["
+
+run 0 apply --install
+expect out "Packages installed:"
+expect out "  chrony"
+expect out "NOTE: installing chrony REMOVED the systemd-timesyncd package"
+
+run 0 rollback
+expect out "Restored files:"
+expect out "  /etc/chrony/chrony.conf"
+expect out "Restored snapshot 20240501T120000-3 in 800 ms."
+reject err "["
+
+run 0 apply --json
+"$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["snapshot-id"] == "20240501T120000-3" and d["report"]["ok"] and d["duration-ms"] == 12345' "$DIR/out" \
+  && ok "apply --json is the result as JSON" || not_ok "apply --json"
+
+# --- errors of apply and rollback, readably -----------------------------------
+
+fail_next ApplyHardenedConfig org.ntssetup.Manager1.Error.ApplyFailed \
+  "step keys-file failed: Permission denied; every step done was undone"
+run 1 apply
+expect err "ntsctl: step keys-file failed: Permission denied"
+expect err "  every step done was undone"
+
+# The service puts each failing server on a line of its own.
+printf '%s\n%s\n%s\n%s\n' org.ntssetup.Manager1.Error.PreflightFailed \
+  "1 of 3 servers passed the NTS preflight, 3 needed:" \
+  "ntsb.test: NTS-KE: connection refused" "ntsc.test: no reply" > "$DIR/fail-ApplyHardenedConfig"
+run 1 apply
+expect err "ntsctl: 1 of 3 servers passed the NTS preflight, 3 needed:"
+expect err "  ntsb.test: NTS-KE: connection refused"
+expect err "  ntsc.test: no reply"
+expect err "Nothing was changed."
+
+fail_next Rollback org.ntssetup.Manager1.Error.ApplyFailed \
+  "nothing was changed: /etc/chrony/chrony.conf changed since ntssetup wrote it; restore anyway with 'force' (ntsctl rollback --force)"
+run 1 rollback
+expect err "  restore anyway with 'force' (ntsctl rollback --force)"
+
+# --- no reply: LastResult tells how it ended ----------------------------------
+
+# The service dies mid-apply and, started again by the next call, has
+# undone it.
+echo keys-file > "$DIR/crash-ApplyHardenedConfig"
+echo '{"method": <"Recover">, "time": <uint64 @NOW@>, "ok": <true>, "error": <"">, "message": <"">, "step": <"">, "snapshot-id": <"20240501T120000-4">}' > "$DIR/last-result"
+run 1 apply
+expect err "no reply from the service"
+expect err "undid it when it started again: nothing was changed"
+
+# ... and is still undoing it.
+echo snapshot > "$DIR/crash-ApplyHardenedConfig"
+echo recovering > "$DIR/state"
+run 1 apply
+expect err "it has not ended yet (State: recovering)"
+rm "$DIR/state"
+
+# A rollback cut short is finished at the restart.
+echo restore-units > "$DIR/crash-Rollback"
+run 0 rollback
+expect out "finished it when it started again"
+expect out "Restored snapshot 20240501T120000-4."
+
+# A LastResult from before the call is not ours.
+echo commit > "$DIR/crash-ApplyHardenedConfig"
+echo '{"method": <"ApplyHardenedConfig">, "time": <uint64 1714564800000000>, "ok": <true>, "error": <"">, "message": <"">, "step": <"">, "snapshot-id": <"old">}' > "$DIR/last-result"
+run 1 apply
+expect err "no record of how it ended (State: applied, and its last result is older than the call)"
+reject out "old"
+
+# The call ended after the reply was lost: its outcome, with its exit code.
+echo commit > "$DIR/crash-ApplyHardenedConfig"
+echo '{"method": <"ApplyHardenedConfig">, "time": <uint64 @NOW@>, "ok": <true>, "error": <"">, "message": <"">, "step": <"">, "snapshot-id": <"20240501T120000-5">}' > "$DIR/last-result"
+run 0 apply
+expect out "Undo with: ntsctl rollback 20240501T120000-5"
+echo commit > "$DIR/crash-ApplyHardenedConfig"
+echo '{"method": <"ApplyHardenedConfig">, "time": <uint64 @NOW@>, "ok": <false>, "error": <"org.ntssetup.Manager1.Error.ApplyFailed">, "message": <"step commit-check failed: 1 authenticated source, 3 needed; every step done was undone">, "step": <"commit-check">, "snapshot-id": <"">}' > "$DIR/last-result"
+run 1 apply
+expect err "step commit-check failed: 1 authenticated source, 3 needed"
+expect err "  every step done was undone"
+rm "$DIR/last-result"
+
+# --- the progress line ----------------------------------------------------------
 
 if command -v script >/dev/null; then
-  # `script` gives ntsctl a terminal on stdout.
-  script -qec "$NTSCTL apply" /dev/null < /dev/null > "$DIR/out" 2> "$DIR/err"
-  expect out "[15/15] commit"
-  expect out "Changed files:"
+  # script(1) gives ntsctl a terminal; stdout goes to a file, so the
+  # terminal shows stderr only.
+  script -qec "$NTSCTL apply > $DIR/apply.out" /dev/null < /dev/null > "$DIR/tty" 2>&1
+  cp "$DIR/apply.out" "$DIR/out"
+  expect tty "[ 1/15] validate"
+  expect tty "[ 7/15] keys-file"
+  expect tty "[15/15] commit"
+  # erased: the last thing on the terminal is a carriage return
+  "$PYTHON" -c 'import sys; t=open(sys.argv[1],"rb").read(); assert t.endswith(b"\r") and t.rstrip(b"\r ").endswith(b"commit"), t[-40:]' "$DIR/tty" \
+    && ok "progress line erased at the end" || not_ok "progress line erased at the end"
+  reject out "["
+  expect out "Undo with: ntsctl rollback 20240501T120000-3"
+
+  script -qec "$NTSCTL rollback" /dev/null < /dev/null > "$DIR/tty" 2>&1
+  expect tty "[2/3] restore-packages"
+  expect tty "Restored snapshot 20240501T120000-3"
+
+  script -qec "$NTSCTL apply --json" /dev/null < /dev/null > "$DIR/tty" 2>&1
+  reject tty "/15]"
+  expect tty '"snapshot-id" : "20240501T120000-3"'
+
+  # Only the service's own signals count.
+  touch "$DIR/spoof"
+  script -qec "$NTSCTL apply" /dev/null < /dev/null > "$DIR/tty" 2>&1
+  rm "$DIR/spoof"
+  reject tty "spoofed"
+  expect tty "[15/15] commit"
+
+  # On error, the line is erased before the message.
+  echo start-chronyd > "$DIR/crash-ApplyHardenedConfig"
+  echo applying > "$DIR/state"
+  script -qec "$NTSCTL apply" /dev/null < /dev/null > "$DIR/tty" 2>&1
+  rm "$DIR/state"
+  "$PYTHON" -c 'import sys,re; t=open(sys.argv[1],"rb").read(); assert re.search(rb"\[12/15\] stop-timesyncd *\r +\rntsctl: no reply", t), t[-400:]' "$DIR/tty" \
+    && ok "progress line erased before the error" || not_ok "progress line erased before the error"
 else
   echo "ok - progress line # SKIP no script(1)"
 fi

@@ -3,6 +3,7 @@
 
 #include "applied-state.h"
 #include "authorization.h"
+#include "ensure-chrony.h"
 #include "fault.h"
 #include "layout.h"
 #include "nts-errors.h"
@@ -56,6 +57,7 @@ typedef struct {
   NtsLayout             *layout;
   NtsRoot               *fs_root;
   const char            *step;               /* the Progress step running */
+  gboolean               install;            /* chrony missing, installing allowed */
   char                  *result_snapshot_id; /* for LastResult */
 } Call;
 
@@ -496,21 +498,28 @@ on_transaction_progress (const char *step, guint index, guint count, gpointer us
   call_progress (call, step, APPLY_OWN_STEPS + index, APPLY_OWN_STEPS + count);
 }
 
+/* Apply's and Rollback's reply: the result dict (its snapshot id goes
+ * into LastResult too), or the error. */
 static void
-on_transaction_done (GObject *source, GAsyncResult *res, gpointer user_data)
+call_return_transaction (Call *call, GVariant *result, GError *error)
 {
-  g_autoptr(Call) call = user_data;
-  GError *error = NULL;
-  GVariant *result = nts_transaction_run_finish (res, &error);
-
   if (result == NULL)
     {
-      call_return_error (g_steal_pointer (&call), error);
+      call_return_error (call, error);
       return;
     }
   g_variant_lookup (result, "snapshot-id", "s", &call->result_snapshot_id);
-  call_return_value (g_steal_pointer (&call), g_variant_new ("(@a{sv})", result));
+  call_return_value (call, g_variant_new ("(@a{sv})", result));
   g_variant_unref (result);
+}
+
+static void
+on_transaction_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GError *error = NULL;
+  GVariant *result = nts_transaction_run_finish (res, &error);
+
+  call_return_transaction (user_data, result, error);
 }
 
 static void
@@ -532,6 +541,8 @@ apply_run_transaction (Call *call)
   params.servers = (const char *const *) call->apply->servers;
   params.min_sources = call->apply->min_sources;
   params.wait_sync_s = call->apply->wait_sync;
+  params.install = call->install;
+  params.preflight_after_install = call->install && call->apply->preflight;
   nts_transaction_run_async (&params, on_transaction_progress, call, manager->cancellable,
                              on_transaction_done, call);
 }
@@ -575,6 +586,24 @@ apply_preflight (Call *call)
 }
 
 static void
+on_install_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  /* No chronyd to run the preflight with yet: the transaction runs it
+   * right after installing chrony, and a failure removes it again. */
+  call->install = TRUE;
+  call_progress (call, "preflight", 2, apply_step_count ());
+  apply_run_transaction (call);
+}
+
+static void
 on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
@@ -586,16 +615,27 @@ on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
       call_return_error (g_steal_pointer (&call), error);
       return;
     }
-  if (!call->layout->chrony_installed)
+  if (call->layout->chrony_installed)
+    {
+      apply_preflight (g_steal_pointer (&call));
+      return;
+    }
+  if (!call->apply->install)
     {
       call_return_error (g_steal_pointer (&call),
                          g_error_new (NTS_ERROR, NTS_ERROR_CHRONY_MISSING,
                                       "chrony is not installed (no %s); nothing was changed. "
-                                      "Install the chrony package first",
-                                      call->layout->chronyd_path));
+                                      "Install it (%s), or let ntssetup: ntsctl apply --install",
+                                      call->layout->chronyd_path,
+                                      nts_chrony_install_command (call->layout)));
       return;
     }
-  apply_preflight (g_steal_pointer (&call));
+  /* Installing is a right of its own, asked for the caller: polkitd
+   * allows root anything, so PackageKit's own check of us proves
+   * nothing. (The lock is held meanwhile: resolving first showed that
+   * chrony is missing, and nothing must change it under us.) */
+  nts_authorize_async (call->invocation, NTS_ACTION_INSTALL, call->manager->cancellable,
+                       on_install_authorized, g_steal_pointer (&call));
 }
 
 static void
@@ -662,18 +702,10 @@ on_restore_progress (const char *step, guint index, guint count, gpointer user_d
 static void
 on_restore_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  g_autoptr(Call) call = user_data;
   GError *error = NULL;
   GVariant *result = nts_restore_run_finish (res, &error);
 
-  if (result == NULL)
-    {
-      call_return_error (g_steal_pointer (&call), error);
-      return;
-    }
-  g_variant_lookup (result, "snapshot-id", "s", &call->result_snapshot_id);
-  call_return_value (g_steal_pointer (&call), g_variant_new ("(@a{sv})", result));
-  g_variant_unref (result);
+  call_return_transaction (user_data, result, error);
 }
 
 static void

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "applied-state.h"
+#include "ensure-chrony.h"
 #include "fault.h"
 #include "nts-errors.h"
 #include "snapshot-store.h"
@@ -190,10 +191,22 @@ step_restore_files (Restore *rs, GTask *task)
 /* ---- restore-packages ------------------------------------------------- */
 
 static void
+on_packages_undone (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  gboolean ok = nts_packages_undo_finish (res, &error);
+
+  step_return (task, ok, error);
+}
+
+/* What the Apply installed goes, what it removed comes back: needs no
+ * PackageKit when it changed no package, and may run twice. */
+static void
 step_restore_packages (Restore *rs, GTask *task)
 {
-  /* Nothing yet: Apply installs nothing (ensure-chrony only checks). */
-  step_return (task, TRUE, NULL);
+  nts_packages_undo_async (rs->bus, rs->snapshot->packages, rs->cancellable,
+                           on_packages_undone, task);
 }
 
 /* ---- restore-units ---------------------------------------------------- */
@@ -369,7 +382,6 @@ static GVariant *
 result_variant (Restore *rs)
 {
   GVariantDict dict;
-  const char *none[] = { NULL };
 
   g_ptr_array_add (rs->restored_files, NULL);
   g_ptr_array_add (rs->unit_changes, NULL);
@@ -379,8 +391,12 @@ result_variant (Restore *rs)
                                g_variant_new_strv ((const char *const *) rs->restored_files->pdata, -1));
   g_variant_dict_insert_value (&dict, "unit-changes",
                                g_variant_new_strv ((const char *const *) rs->unit_changes->pdata, -1));
-  g_variant_dict_insert_value (&dict, "packages-installed", g_variant_new_strv (none, 0));
-  g_variant_dict_insert_value (&dict, "packages-removed", g_variant_new_strv (none, 0));
+  /* Seen from the machine: what the restore installed is what the Apply
+   * had removed, and the other way round. */
+  g_variant_dict_insert_value (&dict, "packages-installed",
+                               g_variant_new_strv ((const char *const *) rs->snapshot->packages->removed, -1));
+  g_variant_dict_insert_value (&dict, "packages-removed",
+                               g_variant_new_strv ((const char *const *) rs->snapshot->packages->installed, -1));
   g_variant_dict_insert (&dict, "duration-ms", "t",
                          (guint64) ((g_get_monotonic_time () - rs->started) / 1000));
   return g_variant_dict_end (&dict);
@@ -429,6 +445,15 @@ run_step (GTask *task)
         {
           rs->index--;
           return fail (task, error);
+        }
+      /* An Apply rolled back by recovery is like one that failed: nothing
+       * of it is left for a Rollback to want (after the journal, as in
+       * transaction.c). */
+      if (rs->recover != NULL && rs->recover->kind == NTS_JOURNAL_APPLY &&
+          !nts_snapshot_store_discard (rs->store, rs->snapshot->id, &error))
+        {
+          g_debug ("cannot remove the snapshot of the interrupted Apply: %s", error->message);
+          g_clear_error (&error);
         }
       g_task_return_pointer (task, g_variant_ref_sink (result_variant (rs)),
                              (GDestroyNotify) g_variant_unref);

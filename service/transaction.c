@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "applied-state.h"
+#include "ensure-chrony.h"
 #include "fault.h"
 #include "journal.h"
 #include "nts-errors.h"
+#include "preflight.h"
 #include "render.h"
 #include "snapshot-store.h"
 #include "systemd-client.h"
@@ -45,6 +47,9 @@ struct _Tx {
   guint              job_timeout_ms;
   NtsTransactionReportFunc report_func;
   gpointer           report_data;
+  gboolean           install;
+  gboolean           preflight;   /* after installing chrony */
+  NtsPackageChanges *packages;    /* what ensure-chrony changed */
   NtsTransactionProgress progress;
   gpointer           progress_data;
   GCancellable      *cancellable;
@@ -76,33 +81,29 @@ struct _Tx {
 };
 
 static void step_snapshot       (Tx *tx, GTask *task);
+static void step_write_file     (Tx *tx, GTask *task);
+static void undo_write_file     (Tx *tx, GTask *task);
 static void step_ensure_chrony  (Tx *tx, GTask *task);
-static void step_write_config   (Tx *tx, GTask *task);
-static void step_keys_file      (Tx *tx, GTask *task);
+static void undo_ensure_chrony  (Tx *tx, GTask *task);
 static void step_log_dir        (Tx *tx, GTask *task);
-static void step_hardening      (Tx *tx, GTask *task);
-static void step_ntp_units      (Tx *tx, GTask *task);
 static void step_reload         (Tx *tx, GTask *task);
 static void step_stop_timesyncd (Tx *tx, GTask *task);
 static void step_start_chronyd  (Tx *tx, GTask *task);
 static void step_commit_check   (Tx *tx, GTask *task);
 static void step_commit         (Tx *tx, GTask *task);
-static void undo_write_config   (Tx *tx, GTask *task);
-static void undo_keys_file      (Tx *tx, GTask *task);
 static void undo_log_dir        (Tx *tx, GTask *task);
-static void undo_hardening      (Tx *tx, GTask *task);
-static void undo_ntp_units      (Tx *tx, GTask *task);
 static void undo_stop_timesyncd (Tx *tx, GTask *task);
 static void undo_start_chronyd  (Tx *tx, GTask *task);
 
 static const Step steps[] = {
   { "snapshot",       step_snapshot,       NULL },
-  { "ensure-chrony",  step_ensure_chrony,  NULL },
-  { "write-config",   step_write_config,   undo_write_config },
-  { "keys-file",      step_keys_file,      undo_keys_file },
+  { "ensure-chrony",  step_ensure_chrony,  undo_ensure_chrony },
+  /* The file steps find their file by their name: file_of_step(). */
+  { "write-config",   step_write_file,     undo_write_file },
+  { "keys-file",      step_write_file,     undo_write_file },
   { "log-dir",        step_log_dir,        undo_log_dir },
-  { "hardening",      step_hardening,      undo_hardening },
-  { "ntp-units",      step_ntp_units,      undo_ntp_units },
+  { "hardening",      step_write_file,     undo_write_file },
+  { "ntp-units",      step_write_file,     undo_write_file },
   /* Undone by one Reload after every file is back (see finish_undo). */
   { "reload",         step_reload,         NULL },
   { "stop-timesyncd", step_stop_timesyncd, undo_stop_timesyncd },
@@ -142,6 +143,7 @@ tx_free (Tx *tx)
   g_clear_pointer (&tx->changed_files, g_ptr_array_unref);
   g_clear_pointer (&tx->unit_changes, g_ptr_array_unref);
   g_clear_pointer (&tx->report, g_variant_unref);
+  g_clear_pointer (&tx->packages, nts_package_changes_free);
   if (tx->undo_errors)
     g_string_free (tx->undo_errors, TRUE);
   g_free (tx);
@@ -178,14 +180,13 @@ find_ntp_units_file (Tx *tx)
   return NULL;
 }
 
-/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
- * root:root, noting each in @created so the undo can remove exactly what
- * we made and nothing that was there before. */
+/* Appends to @missing, outermost first, @dir and those of its ancestors
+ * that do not exist, each once. */
 static gboolean
-make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+find_missing_dirs (Tx *tx, const char *dir, GPtrArray *missing, GError **error)
 {
-  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *cur = g_strdup (dir);
+  guint at = missing->len;
 
   while (!g_str_equal (cur, "/"))
     {
@@ -196,11 +197,25 @@ make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
         return FALSE;
       if (exists)
         break;
-      g_ptr_array_insert (missing, 0, g_strdup (cur));
+      if (!g_ptr_array_find_with_equal_func (missing, cur, g_str_equal, NULL))
+        g_ptr_array_insert (missing, at, g_strdup (cur));
       up = g_path_get_dirname (cur);
       g_free (cur);
       cur = up;
     }
+  return TRUE;
+}
+
+/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
+ * root:root, noting each in @created so the undo can remove exactly what
+ * we made and nothing that was there before. */
+static gboolean
+make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+{
+  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
+
+  if (!find_missing_dirs (tx, dir, missing, error))
+    return FALSE;
   for (guint i = 0; i < missing->len; i++)
     {
       if (!nts_root_ensure_dir (tx->root, missing->pdata[i], 0, 0, 0755, FALSE, error))
@@ -310,30 +325,6 @@ snapshot_op_fail (SnapshotOp *op, GError *error)
   g_free (op);
 }
 
-/* Adds @dir and its missing ancestors to @absent (each once). */
-static gboolean
-note_absent (Tx *tx, const char *dir, GPtrArray *absent, GError **error)
-{
-  g_autofree char *cur = g_strdup (dir);
-
-  while (!g_str_equal (cur, "/"))
-    {
-      gboolean exists = FALSE;
-      char *up;
-
-      if (!nts_root_lstat (tx->root, cur, NULL, &exists, error))
-        return FALSE;
-      if (exists)
-        break;
-      if (!g_ptr_array_find_with_equal_func (absent, cur, g_str_equal, NULL))
-        g_ptr_array_add (absent, g_strdup (cur));
-      up = g_path_get_dirname (cur);
-      g_free (cur);
-      cur = up;
-    }
-  return TRUE;
-}
-
 /* What the directory steps may change, for a restore that has only the
  * snapshot to go by (Rollback, recovery after a crash): the directories
  * that are missing now, and the log directory's owner and mode. */
@@ -349,10 +340,10 @@ snapshot_note_dirs (Tx *tx, GVariantDict *state, GError **error)
   for (guint i = 0; i < tx->files->len; i++)
     {
       g_autofree char *dir = g_path_get_dirname (((NtsRenderedFile *) tx->files->pdata[i])->path);
-      if (!note_absent (tx, dir, absent, error))
+      if (!find_missing_dirs (tx, dir, absent, error))
         return FALSE;
     }
-  if (!note_absent (tx, log_parent, absent, error) ||
+  if (!find_missing_dirs (tx, log_parent, absent, error) ||
       !nts_root_lstat (tx->root, tx->layout->log_dir, &st, &exists, error))
     return FALSE;
   g_ptr_array_add (absent, NULL);
@@ -480,88 +471,166 @@ step_snapshot (Tx *tx, GTask *task)
 
 /* ---- ensure-chrony ---------------------------------------------------- */
 
+/* Notes @changes in the snapshot; on failure completes @task with it. */
+static gboolean
+record_packages_or_fail (Tx *tx, GTask *task, const NtsPackageChanges *changes)
+{
+  GError *error = NULL;
+
+  if (nts_snapshot_store_record_packages (tx->store, tx->snapshot_id, changes, &error))
+    return TRUE;
+  return_result (task, FALSE, error);
+  return FALSE;
+}
+
+static void
+on_preflight_after_install (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  gboolean ok = nts_preflight_finish (res, NULL, &error);
+
+  return_result (task, ok, error);
+}
+
+static void
+on_timesyncd_after_install (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(NtsUnitState) state = nts_systemd_get_unit_state_finish (res, &error);
+  NtsPreflightOptions options = { 0 };
+
+  if (state == NULL)
+    return return_result (task, FALSE, error);
+  /* On Debian installing chrony removed timesyncd's package, unit and all. */
+  tx->timesyncd_loaded = g_strcmp0 (state->load_state, "not-found") != 0;
+  if (!tx->preflight)
+    return return_result (task, TRUE, NULL);
+  /* Preflight needs a chronyd: where there was none, it runs now, and a
+   * failure undoes the install. */
+  options.root = nts_root_get_host_path (tx->root);
+  options.chronyd_path = tx->layout->chronyd_path;
+  options.user = tx->layout->user;
+  options.min_sources = tx->min_sources;
+  nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
+                       on_preflight_after_install, task);
+}
+
+static void
+on_chrony_installed (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(NtsPackageChanges) changes = nts_ensure_chrony_install_finish (res, &error);
+
+  if (changes == NULL)
+    return return_result (task, FALSE, error);
+  nts_package_changes_free (tx->packages);
+  tx->packages = nts_package_changes_copy (changes);
+  if (!record_packages_or_fail (tx, task, changes))
+    return;
+  tx->layout->chrony_installed = TRUE;
+  nts_systemd_get_unit_state_async (tx->bus, tx->layout->timesyncd_unit, tx->cancellable,
+                                    on_timesyncd_after_install, task);
+}
+
+static void
+on_chrony_planned (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(NtsPackageChanges) planned = nts_ensure_chrony_plan_finish (res, &error);
+
+  if (planned == NULL)
+    return return_result (task, FALSE, error);
+  /* On disk before anything is installed: recovery after a crash in the
+   * middle of the install must know what to take back. */
+  tx->packages = nts_package_changes_copy (planned);
+  if (!record_packages_or_fail (tx, task, planned))
+    return;
+  for (guint i = 0; planned->removed[i]; i++)
+    g_message ("installing chrony removes the package %s (they conflict); Rollback "
+               "installs it again", planned->removed[i]);
+  nts_ensure_chrony_install_async (tx->bus, tx->cancellable, on_chrony_installed, task);
+}
+
 static void
 step_ensure_chrony (Tx *tx, GTask *task)
 {
-  /* TODO: install chrony through packagekit-client.h when
-   * !layout->chrony_installed (and remove it again in the undo). For now
-   * a missing chronyd fails here, before any file is written. */
-  if (!tx->layout->chrony_installed)
+  g_task_set_task_data (task, tx, NULL);
+  if (tx->layout->chrony_installed)
+    return return_result (task, TRUE, NULL);
+  /* The manager refuses before this; here too, since nothing but an
+   * explicit 'install' (and its polkit check) may install a package. */
+  if (!tx->install)
     return return_result (task, FALSE,
-                          g_error_new (NTS_ERROR, NTS_ERROR_FAILED,
-                                       "chronyd is not installed at %s and installing it is not implemented yet",
-                                       tx->layout->chronyd_path));
-  return_result (task, TRUE, NULL);
+                          g_error_new (NTS_ERROR, NTS_ERROR_CHRONY_MISSING,
+                                       "chrony is not installed (%s)",
+                                       nts_chrony_install_command (tx->layout)));
+  nts_ensure_chrony_plan_async (tx->bus, tx->cancellable, on_chrony_planned, task);
+}
+
+static void
+on_packages_undone (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  gboolean ok = nts_packages_undo_finish (res, &error);
+
+  return_result (task, ok, error);
+}
+
+static void
+undo_ensure_chrony (Tx *tx, GTask *task)
+{
+  if (tx->packages == NULL || nts_package_changes_is_empty (tx->packages))
+    return return_result (task, TRUE, NULL);
+  nts_packages_undo_async (tx->bus, tx->packages, NULL, on_packages_undone, task);
 }
 
 /* ---- file steps ------------------------------------------------------- */
 
-static void
-step_write_config (Tx *tx, GTask *task)
+/* The file a file step writes, or NULL: the ntp-units.d list is rendered
+ * only where no packaged list already puts chrony first. */
+static const NtsRenderedFile *
+file_of_step (Tx *tx, const char *step)
 {
+  g_autofree char *dropin = NULL;
+
+  if (g_str_equal (step, "write-config"))
+    return find_file (tx, tx->layout->config_file);
+  if (g_str_equal (step, "keys-file"))
+    return find_file (tx, tx->layout->keys_file);
+  if (g_str_equal (step, "hardening"))
+    {
+      dropin = nts_hardening_dropin_path (tx->layout);
+      return find_file (tx, dropin);
+    }
+  return find_ntp_units_file (tx);
+}
+
+static void
+step_write_file (Tx *tx, GTask *task)
+{
+  const char *step = steps[tx->index].name;
   GError *error = NULL;
-  gboolean ok = write_file (tx, "write-config", find_file (tx, tx->layout->config_file), &error);
+  gboolean ok = write_file (tx, step, file_of_step (tx, step), &error);
+
   return_result (task, ok, error);
 }
 
 static void
-undo_write_config (Tx *tx, GTask *task)
+undo_write_file (Tx *tx, GTask *task)
 {
+  const char *step = steps[tx->index].name;
+  const NtsRenderedFile *file = file_of_step (tx, step);
   GError *error = NULL;
-  gboolean ok = restore_file (tx, "write-config", tx->layout->config_file, &error);
-  return_result (task, ok, error);
-}
+  gboolean ok = restore_file (tx, step, file ? file->path : NULL, &error);
 
-static void
-step_keys_file (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "keys-file", find_file (tx, tx->layout->keys_file), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_keys_file (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "keys-file", tx->layout->keys_file, &error);
-  return_result (task, ok, error);
-}
-
-static void
-step_hardening (Tx *tx, GTask *task)
-{
-  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "hardening", find_file (tx, path), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_hardening (Tx *tx, GTask *task)
-{
-  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "hardening", path, &error);
-  return_result (task, ok, error);
-}
-
-/* Written only where no packaged list already puts chrony first; the
- * renderer leaves it out of the file list then. */
-static void
-step_ntp_units (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "ntp-units", find_ntp_units_file (tx), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_ntp_units (Tx *tx, GTask *task)
-{
-  const NtsRenderedFile *file = find_ntp_units_file (tx);
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "ntp-units", file ? file->path : NULL, &error);
   return_result (task, ok, error);
 }
 
@@ -1028,8 +1097,7 @@ on_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
   steps[tx->index].run (tx, g_task_new (NULL, tx->cancellable, on_step_done, task));
 }
 
-/* ApplyHardenedConfig's result keys; packages stay empty until
- * ensure-chrony installs anything. */
+/* ApplyHardenedConfig's result keys. */
 static GVariant *
 result_variant (Tx *tx)
 {
@@ -1044,8 +1112,10 @@ result_variant (Tx *tx)
                                g_variant_new_strv ((const char *const *) tx->changed_files->pdata, -1));
   g_variant_dict_insert_value (&dict, "unit-changes",
                                g_variant_new_strv ((const char *const *) tx->unit_changes->pdata, -1));
-  g_variant_dict_insert_value (&dict, "packages-installed", g_variant_new_strv (none, 0));
-  g_variant_dict_insert_value (&dict, "packages-removed", g_variant_new_strv (none, 0));
+  g_variant_dict_insert_value (&dict, "packages-installed",
+                               g_variant_new_strv (tx->packages ? (const char *const *) tx->packages->installed : none, -1));
+  g_variant_dict_insert_value (&dict, "packages-removed",
+                               g_variant_new_strv (tx->packages ? (const char *const *) tx->packages->removed : none, -1));
   g_variant_dict_insert_value (&dict, "report",
                                tx->report ? tx->report : g_variant_new ("a{sv}", NULL));
   g_variant_dict_insert (&dict, "duration-ms", "t",
@@ -1101,6 +1171,8 @@ nts_transaction_run_async (const NtsTransactionParams *params,
   tx->report_func = params->report_func;
   tx->report_data = params->report_data;
   tx->job_timeout_ms = params->job_timeout_ms;
+  tx->install = params->install;
+  tx->preflight = params->preflight_after_install;
   tx->progress = progress;
   tx->progress_data = progress_data;
   tx->cancellable = cancellable ? g_object_ref (cancellable) : NULL;

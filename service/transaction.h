@@ -37,6 +37,11 @@ typedef struct {
   guint              min_sources;
   guint              wait_sync_s;  /* commit check's wait, seconds (wait-sync) */
   guint              job_timeout_ms; /* 0: NTS_SYSTEMD_JOB_TIMEOUT_MS */
+  /* Install chrony through PackageKit when it is missing (the caller has
+   * checked org.ntssetup.manager.install for its caller); and then run
+   * the preflight, which could not run before without a chronyd. */
+  gboolean           install;
+  gboolean           preflight_after_install;
   NtsTransactionReportFunc report_func; /* NULL: run Verify (production) */
   gpointer           report_data;
 } NtsTransactionParams;
@@ -58,7 +63,7 @@ gboolean nts_transaction_judge_report (GVariant  *report,
  * (borrowed pointers must outlive it). On success the result is
  * ApplyHardenedConfig's a{sv}: 'snapshot-id' (the snapshot taken before
  * the first change), 'changed-files', 'unit-changes',
- * 'packages-installed' and 'packages-removed' (empty for now), 'report'
+ * 'packages-installed' and 'packages-removed' (by ensure-chrony), 'report'
  * (the commit check's Verify report), 'duration-ms'. */
 void  nts_transaction_run_async  (const NtsTransactionParams *params,
                                   NtsTransactionProgress      progress,

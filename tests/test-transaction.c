@@ -9,7 +9,9 @@
 #include "fault.h"
 #include "journal.h"
 #include "nts-errors.h"
+#include "packagekit-stand-in.h"
 #include "render.h"
+#include "restore.h"
 #include "service-fixture.h"
 #include "transaction.h"
 
@@ -150,22 +152,49 @@ on_done (GObject *source, GAsyncResult *res, gpointer user_data)
   *(GAsyncResult **) user_data = g_object_ref (res);
 }
 
+static GAsyncResult *
+wait_result (GAsyncResult **res)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
+
+  while (*res == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (*res);
+  return *res;
+}
+
 static GVariant *
-run (Fixture *f, GPtrArray *seen, GError **error)
+run_with (Fixture *f, GPtrArray *seen, gboolean install, GError **error)
 {
   NtsTransactionParams params = {
     .root = f->root, .layout = &f->layout, .system_bus = f->fx.client,
     .state_dir = STATE_DIR, .servers = servers, .min_sources = 2, .wait_sync_s = 5,
-    .job_timeout_ms = 10000, .report_func = report_func,
+    .job_timeout_ms = 10000, .report_func = report_func, .install = install,
   };
   g_autoptr(GAsyncResult) res = NULL;
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
 
   nts_transaction_run_async (&params, on_progress, seen, NULL, on_done, &res);
-  while (res == NULL && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_nonnull (res);
-  return nts_transaction_run_finish (res, error);
+  return nts_transaction_run_finish (wait_result (&res), error);
+}
+
+static GVariant *
+run (Fixture *f, GPtrArray *seen, GError **error)
+{
+  return run_with (f, seen, FALSE, error);
+}
+
+/* Rollback's restore of snapshot @id. */
+static GVariant *
+restore (Fixture *f, const char *id, GError **error)
+{
+  NtsRestoreParams params = {
+    .root = f->root, .system_bus = f->fx.client, .state_dir = STATE_DIR,
+    .snapshot_id = id, .job_timeout_ms = 10000,
+  };
+  g_autoptr(GAsyncResult) res = NULL;
+
+  nts_restore_run_async (&params, NULL, NULL, NULL, on_done, &res);
+  return nts_restore_run_finish (wait_result (&res), error);
 }
 
 static void
@@ -433,6 +462,72 @@ test_log_dir_blocked (Fixture *f, gconstpointer data)
   assert_no_journal (f);
 }
 
+
+/* Chrony missing, 'install' given: PackageKit (the stand-in, playing
+ * Debian's conflicting packages) installs chrony and takes timesyncd
+ * away; the restore (Rollback) gives timesyncd back and removes chrony,
+ * and every file is as before. */
+static void
+test_install_and_restore (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GSubprocess) packagekit = packagekit_stand_in_start (&f->fx, PACKAGEKIT_STAND_IN_DEBIAN);
+  g_autofree char *before = fingerprint (f);
+  g_autofree char *packages_before = packagekit_stand_in_installed (&f->fx);
+  g_autofree char *packages_applied = NULL;
+  g_autofree char *packages_after = NULL;
+  g_autofree char *after = NULL;
+  g_autofree const char **installed = NULL;
+  g_autofree const char **removed = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GVariant) restored = NULL;
+  const char *id = NULL;
+
+  f->layout.chrony_installed = FALSE;
+  result = run_with (f, seen, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_lookup (result, "packages-installed", "^a&s", &installed));
+  g_assert_true (g_variant_lookup (result, "packages-removed", "^a&s", &removed));
+  g_assert_true (g_strv_contains (installed, "chrony"));
+  g_assert_true (g_strv_contains (removed, "systemd-timesyncd"));
+  packages_applied = packagekit_stand_in_installed (&f->fx);
+  g_assert_cmpstr (packages_applied, ==, "chrony systemd");
+
+  g_assert_true (g_variant_lookup (result, "snapshot-id", "&s", &id));
+  restored = restore (f, id, &error);
+  g_assert_no_error (error);
+  packages_after = packagekit_stand_in_installed (&f->fx);
+  g_assert_cmpstr (packages_after, ==, packages_before);
+  after = fingerprint (f);
+  g_assert_cmpstr (after, ==, before);
+  assert_no_journal (f);
+  g_clear_pointer (&installed, g_free);
+  g_assert_true (g_variant_lookup (restored, "packages-installed", "^a&s", &installed));
+  g_assert_true (g_strv_contains (installed, "systemd-timesyncd"));
+  fixture_stop_process (&packagekit);
+}
+
+/* Chrony missing, no 'install': refused before anything changes. */
+static void
+test_chrony_missing (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *before = fingerprint (f);
+  g_autofree char *after = NULL;
+  g_autoptr(GVariant) result = NULL;
+
+  f->layout.chrony_installed = FALSE;
+  result = run (f, seen, &error);
+  g_assert_null (result);
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  g_assert_nonnull (strstr (error->message, "apt install chrony"));
+  after = fingerprint (f);
+  g_assert_cmpstr (after, ==, before);
+  assert_no_journal (f);
+}
+
 #if NTS_FAULT_INJECTION
 static GString *table;
 
@@ -482,6 +577,9 @@ main (int argc, char **argv)
   g_test_add ("/transaction/log-dir-blocked", Fixture, NULL, setup, test_log_dir_blocked, teardown);
   g_test_add ("/transaction/commit-check-fails", Fixture, NULL, setup, test_commit_check_fails,
               teardown);
+  g_test_add ("/transaction/install-and-restore", Fixture, NULL, setup, test_install_and_restore,
+              teardown);
+  g_test_add ("/transaction/chrony-missing", Fixture, NULL, setup, test_chrony_missing, teardown);
 #if NTS_FAULT_INJECTION
   table = g_string_new (NULL);
   for (guint i = 0; names[i]; i++)

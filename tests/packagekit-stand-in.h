@@ -1,0 +1,28 @@
+/* The PackageKit stand-in (tests/templates/packagekit.py) on a
+ * ServiceFixture's bus, and its test control interface. */
+#pragma once
+
+#include "service-fixture.h"
+
+G_BEGIN_DECLS
+
+/* Debian's packages as the stand-in plays them: chrony and
+ * systemd-timesyncd conflict, each removes the other. */
+#define PACKAGEKIT_STAND_IN_DEBIAN \
+  "{\"installed\": [\"systemd-timesyncd\", \"systemd\"], " \
+  "\"available\": {\"chrony\": [\"systemd-timesyncd\"], \"systemd-timesyncd\": [\"chrony\"]}}"
+
+/* Starts the stand-in with @params (the template's JSON); returns when it
+ * owns org.freedesktop.PackageKit. */
+GSubprocess *packagekit_stand_in_start (ServiceFixture *fx, const char *params);
+
+/* A call to org.ntssetup.Test.PackageKit; asserts it succeeds. */
+GVariant *packagekit_stand_in_control (ServiceFixture *fx, const char *method, GVariant *params);
+
+/* The installed package names, sorted, space-separated. */
+char *packagekit_stand_in_installed (ServiceFixture *fx);
+
+/* Every PackageKit call so far, printed: "[('CreateTransaction', []), ...]". */
+char *packagekit_stand_in_calls (ServiceFixture *fx);
+
+G_END_DECLS
