@@ -111,6 +111,19 @@ customize_rootfs() {
 		EOF
 	done
 
+	# The three servers start in parallel, and chronyd creates the directories of its
+	# pid file, command socket and ntsdumpdir with stat-then-mkdir: the instance that
+	# loses the race for a shared parent gets EEXIST, skips its own directory and dies
+	# ("Could not open /run/ntsserver/b/chronyd.pid"). The shared parents therefore exist
+	# before any server starts (systemd-tmpfiles-setup runs before sysinit.target); each
+	# chronyd still creates its own 0750/0770 _chrony directory below them, which its
+	# permission check on the socket directory insists on.
+	cat >"$root/etc/tmpfiles.d/ntsserver.conf" <<-'EOF'
+	# ntssetup test bed: shared parents of the NTS servers' own directories
+	d /run/ntsserver 0755 root root -
+	d /var/lib/ntsserver 0755 root root -
+	EOF
+
 	# Keys are made at boot (first boot of an instance), never cached in the rootfs.
 	cat >"$root/usr/local/lib/ntssetup-testbed/make-certs" <<-'EOF'
 	#!/bin/sh

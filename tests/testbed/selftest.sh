@@ -30,6 +30,7 @@ check() { # DESCRIPTION CMD...
 g() { "$TB" exec "$NAME" "$@"; }
 gq() { "$TB" exec "$NAME" "$@" >/dev/null 2>&1; }
 is() { [ "$(g "${@:2}" 2>/dev/null)" = "$1" ]; } # EXPECTED CMD...: CMD's output is EXPECTED
+not() { ! "$@"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 finish() {
@@ -71,6 +72,10 @@ check "chrony disabled" is disabled systemctl is-enabled chrony
 for s in a b c; do
 	check "ntsserver@$s active" is active systemctl is-active "ntsserver@$s"
 done
+# chronyd creates the shared parents of the servers' directories racily; they must
+# exist before the three start (tmpfiles.d), or one dies or loses its socket or dump dir.
+server_errors() { g journalctl -b -q -o cat -u 'ntsserver@*' | grep -iE 'could not|fatal|disabled command'; }
+check "the NTS servers logged no error (could not / fatal / disabled command socket)" not server_errors
 check "test CA in the system trust store" gq sh -c \
 	'openssl verify /etc/ntsserver/a.crt && test -e /etc/ssl/certs/ntssetup-testbed-ca.pem'
 t=$(now)

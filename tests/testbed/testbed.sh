@@ -300,9 +300,13 @@ tb_wait_running() {
 		tb_log "$name running (system bus after ${t_bus} ms, running after $(($(tb_ms) - start)) ms)"
 		;;
 	degraded)
+		# Per failed unit: what its own processes wrote (a daemon's fatal error on stderr)
+		# apart from systemd's messages about it, which would otherwise push it out of a tail.
 		tb_log "$name is degraded; failed units:"
 		tb_nsenter "$leader" sh -c 'for u in $(systemctl --failed --no-legend --plain | cut -d" " -f1); do
-			systemctl --failed --no-legend --plain "$u"; journalctl -b -q -n 6 -o short-monotonic -u "$u" | sed "s/^/  /"
+			systemctl list-units --state=failed --no-legend --plain "$u"
+			echo "  its output:"; journalctl -b -q -o short-monotonic _SYSTEMD_UNIT="$u" | tail -n 12 | sed "s/^/    /"
+			echo "  systemd:"; journalctl -b -q -o short-monotonic _PID=1 UNIT="$u" | tail -n 5 | sed "s/^/    /"
 		done' | sed 's/^/    /' >&2 || true
 		;;
 	*)
