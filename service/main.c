@@ -11,6 +11,7 @@
 #include "fault.h"
 #include "lifetime.h"
 #include "manager.h"
+#include "recovery.h"
 
 #define BUS_NAME "org.ntssetup.Manager"
 
@@ -18,6 +19,7 @@ typedef struct {
   GMainLoop       *loop;
   GDBusConnection *connection;
   NtsLifetime     *lifetime;
+  NtsManager      *manager;
   gboolean         name_acquired;
   int              exit_code;
 } Daemon;
@@ -29,6 +31,7 @@ on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_d
 
   daemon->name_acquired = TRUE;
   g_debug ("acquired %s", name);
+  nts_manager_name_acquired (daemon->manager);
 }
 
 static void
@@ -58,6 +61,64 @@ on_properties_ready (GObject *source, GAsyncResult *res, gpointer user_data)
                                            G_BUS_NAME_OWNER_FLAGS_NONE,
                                            on_name_acquired, on_name_lost, daemon, NULL);
   nts_lifetime_set_name_owner_id (daemon->lifetime, owner_id);
+}
+
+typedef struct {
+  GMainLoop *loop;
+  GVariant  *result;
+  GError    *error;
+} RecoverRun;
+
+static void
+on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  RecoverRun *run = user_data;
+
+  run->result = nts_recovery_run_finish (res, &run->error);
+  g_main_loop_quit (run->loop);
+}
+
+/* --recover, run at boot by ntssetupd-recover.service: finish what a crash
+ * or power loss interrupted, without the bus name (nothing may activate
+ * the daemon then) and without waiting for jobs (boot's own jobs for
+ * these units are not the dead daemon's). */
+static int
+recover_and_exit (GDBusConnection *connection, const char *root_path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsRoot) root = nts_root_open (root_path, &error);
+  g_autoptr(GMainLoop) loop = NULL;
+  NtsRecoveryParams params = { 0 };
+  RecoverRun run = { 0 };
+  const char *id = "";
+
+  if (root == NULL)
+    {
+      g_printerr ("ntssetupd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  loop = g_main_loop_new (NULL, FALSE);
+  run.loop = loop;
+  params.root = root;
+  params.system_bus = connection;
+  nts_recovery_run_async (&params, NULL, on_recovered, &run);
+  g_main_loop_run (loop);
+  if (run.error != NULL)
+    {
+      g_printerr ("ntssetupd: recovering the interrupted transaction failed: %s\n",
+                  run.error->message);
+      g_error_free (run.error);
+      return EXIT_FAILURE;
+    }
+  if (run.result == NULL)
+    {
+      g_print ("ntssetupd: no interrupted transaction\n");
+      return EXIT_SUCCESS;
+    }
+  g_variant_lookup (run.result, "snapshot-id", "&s", &id);
+  g_print ("ntssetupd: recovered: snapshot %s is back in place\n", id);
+  g_variant_unref (run.result);
+  return EXIT_SUCCESS;
 }
 
 static gboolean
@@ -102,7 +163,10 @@ main (int argc, char **argv)
   g_autofree char *fault = NULL;
   gint idle_timeout = 30;
   gboolean verbose = FALSE;
+  gboolean recover = FALSE;
   GOptionEntry entries[] = {
+    { "recover", 0, 0, G_OPTION_ARG_NONE, &recover,
+      "Recover an interrupted transaction, then exit (boot-time unit)", NULL },
     { "root", 0, 0, G_OPTION_ARG_FILENAME, &root_arg,
       "Read and write every file below DIR (tests only)", "DIR" },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
@@ -162,6 +226,8 @@ main (int argc, char **argv)
   /* We leave on our own terms (idle, signal), never because the bus went
    * away mid-transaction without us noticing. */
   g_dbus_connection_set_exit_on_close (connection, TRUE);
+  if (recover)
+    return recover_and_exit (connection, root);
 
   loop = g_main_loop_new (NULL, FALSE);
   daemon.loop = loop;
@@ -177,6 +243,7 @@ main (int argc, char **argv)
    * must not read properties that are still being filled in. */
   daemon.connection = connection;
   daemon.lifetime = lifetime;
+  daemon.manager = manager;
   nts_manager_refresh_async (manager, on_properties_ready, &daemon);
 
   g_unix_signal_add (SIGTERM, on_terminate, &daemon);

@@ -1,14 +1,21 @@
 #include "config.h"
 #include "manager.h"
 
+#include "applied-state.h"
 #include "authorization.h"
 #include "fault.h"
 #include "layout.h"
 #include "nts-errors.h"
 #include "nts-manager-generated.h"
 #include "options.h"
+#include "preflight.h"
+#include "recovery.h"
 #include "render.h"
+#include "restore.h"
+#include "safe-fs.h"
+#include "snapshot-store.h"
 #include "systemd-client.h"
+#include "transaction.h"
 #include "verify.h"
 
 #define MANAGER_PATH "/org/ntssetup/Manager"
@@ -27,6 +34,12 @@ struct _NtsManager {
    * run, capped because anyone may call Verify. */
   NtsVerifier     *verifier;
   guint            verify_waits;
+  /* A journal was found at start: recovery runs once the name is ours,
+   * and holds the lock (mutating calls get Busy) until it ends. */
+  gboolean         recovery_pending;
+  gboolean         recovery_failed;
+  gboolean         name_owned;
+  NtsRoot         *recovery_root;
 };
 
 /* One method call from arrival to reply. It holds the daemon alive. */
@@ -41,6 +54,9 @@ typedef struct {
   gboolean               holds_lock;
   char                  *state_before;
   NtsLayout             *layout;
+  NtsRoot               *fs_root;
+  const char            *step;               /* the Progress step running */
+  char                  *result_snapshot_id; /* for LastResult */
 } Call;
 
 static Call *
@@ -62,6 +78,8 @@ call_free (Call *call)
   g_clear_object (&call->invocation);
   g_clear_pointer (&call->apply, nts_apply_options_free);
   g_clear_pointer (&call->layout, nts_layout_free);
+  g_clear_pointer (&call->fs_root, nts_root_free);
+  g_free (call->result_snapshot_id);
   g_free (call->snapshot_id);
   g_free (call->state_before);
   g_free (call);
@@ -74,7 +92,7 @@ static void refresh_properties (NtsManager *manager);
 /* The outcome of a mutating call that ran, for callers who gave up
  * waiting for the reply. */
 static void
-record_last_result (Call *call, const GError *error, const char *step)
+record_last_result (Call *call, const GError *error)
 {
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
   g_autofree char *error_name = error ? g_dbus_error_encode_gerror (error) : NULL;
@@ -84,8 +102,10 @@ record_last_result (Call *call, const GError *error, const char *step)
   g_variant_dict_insert (&dict, "ok", "b", error == NULL);
   g_variant_dict_insert (&dict, "error", "s", error_name ? error_name : "");
   g_variant_dict_insert (&dict, "message", "s", error ? error->message : "");
-  g_variant_dict_insert (&dict, "step", "s", step ? step : "");
-  g_variant_dict_insert (&dict, "snapshot-id", "s", "");
+  /* Only a failure has a step to blame. */
+  g_variant_dict_insert (&dict, "step", "s", error && call->step ? call->step : "");
+  g_variant_dict_insert (&dict, "snapshot-id", "s",
+                         call->result_snapshot_id ? call->result_snapshot_id : "");
   nts_manager1_set_last_result (call->manager->skeleton, g_variant_dict_end (&dict));
 }
 
@@ -104,7 +124,7 @@ static void
 call_return_error (Call *call, GError *error)
 {
   if (call->holds_lock)
-    record_last_result (call, error, NULL);
+    record_last_result (call, error);
   call_unlock (call);
   g_dbus_method_invocation_return_gerror (call->invocation, error);
   g_error_free (error);
@@ -115,7 +135,7 @@ static void
 call_return_value (Call *call, GVariant *value)
 {
   if (call->holds_lock)
-    record_last_result (call, NULL, NULL);
+    record_last_result (call, NULL);
   call_unlock (call);
   g_dbus_method_invocation_return_value (call->invocation, value);
   call_free (call);
@@ -201,10 +221,14 @@ on_layout_for_properties (GObject *source, GAsyncResult *res, gpointer user_data
   refresh_done (refresh);
 }
 
+static void refresh_applied_state (NtsManager *manager);
+
 static void
 start_refresh (NtsManager *manager, GTask *task)
 {
   Refresh *refresh = g_new0 (Refresh, 1);
+
+  refresh_applied_state (manager);
 
   refresh->manager = manager;
   refresh->task = task;
@@ -215,10 +239,141 @@ start_refresh (NtsManager *manager, GTask *task)
                                     on_timesyncd_state, refresh);
 }
 
+static void start_recovery (NtsManager *manager);
+
+/* State, Servers and MinSources: what ntssetup put in place, from the
+ * applied marker and its snapshot; read while no mutating call runs. */
+static void
+refresh_applied_state (NtsManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsRoot) root = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(NtsSnapshotStore) store = NULL;
+  g_autoptr(NtsSnapshot) snapshot = NULL;
+  g_autofree const char **servers = NULL;
+  guint32 min_sources = 0;
+  gboolean changed = FALSE;
+
+  if (manager->mutating || manager->recovery_failed)
+    return;
+  root = nts_root_open (manager->root, &error);
+  if (root != NULL && nts_recovery_needed (root, NULL, &error))
+    {
+      /* Busy for mutating calls from now on, until recovery ends. */
+      manager->mutating = TRUE;
+      manager->recovery_pending = TRUE;
+      nts_manager1_set_state (manager->skeleton, "recovering");
+      start_recovery (manager);
+      return;
+    }
+  if (root != NULL && error == NULL)
+    id = nts_applied_state_get (root, NULL, &error);
+  if (id != NULL)
+    store = nts_snapshot_store_open (root, NULL, &error);
+  if (store != NULL)
+    snapshot = nts_snapshot_store_load (store, id, &error);
+  if (snapshot != NULL &&
+      !nts_snapshot_store_changed_since (store, id, NULL, &changed, NULL, &error))
+    g_clear_pointer (&snapshot, nts_snapshot_free);
+  if (error != NULL)
+    {
+      g_debug ("cannot tell what is applied: %s", error->message);
+      return;
+    }
+  if (snapshot == NULL)
+    {
+      nts_manager1_set_state (manager->skeleton, "unconfigured");
+      nts_manager1_set_servers (manager->skeleton, (const char *const[]) { NULL });
+      nts_manager1_set_min_sources (manager->skeleton, 0);
+      return;
+    }
+  nts_manager1_set_state (manager->skeleton, changed ? "modified-outside" : "applied");
+  if (g_variant_lookup (snapshot->state, "servers", "^a&s", &servers))
+    nts_manager1_set_servers (manager->skeleton, servers);
+  g_variant_lookup (snapshot->state, "min-sources", "u", &min_sources);
+  nts_manager1_set_min_sources (manager->skeleton, min_sources);
+}
+
 static void
 refresh_properties (NtsManager *manager)
 {
   start_refresh (manager, NULL);
+}
+
+/* ---- recovery -------------------------------------------------------- */
+
+static void
+on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  NtsManager *manager = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = nts_recovery_run_finish (res, &error);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_autofree char *error_name = error ? g_dbus_error_encode_gerror (error) : NULL;
+  const char *id = "";
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;   /* shutting down: the journal stays for the next start */
+  if (result != NULL)
+    g_variant_lookup (result, "snapshot-id", "&s", &id);
+  g_variant_dict_insert (&dict, "method", "s", "Recover");
+  g_variant_dict_insert (&dict, "time", "t", (guint64) g_get_real_time ());
+  g_variant_dict_insert (&dict, "ok", "b", error == NULL);
+  g_variant_dict_insert (&dict, "error", "s", error_name ? error_name : "");
+  g_variant_dict_insert (&dict, "message", "s", error ? error->message : "");
+  g_variant_dict_insert (&dict, "step", "s", "");
+  g_variant_dict_insert (&dict, "snapshot-id", "s", id);
+  nts_manager1_set_last_result (manager->skeleton, g_variant_dict_end (&dict));
+  if (error != NULL)
+    {
+      /* Retrying in a loop would repeat what just failed; a restart of
+       * the daemon (or the boot-time unit) tries again. Until then
+       * mutating calls get Busy, and LastResult says why. */
+      g_printerr ("ntssetupd: recovering the interrupted transaction failed: %s\n",
+                  error->message);
+      manager->recovery_failed = TRUE;
+    }
+  else
+    {
+      g_printerr ("ntssetupd: recovered: snapshot %s is back in place\n", id);
+      manager->mutating = FALSE;
+    }
+  nts_lifetime_release (manager->lifetime);
+  refresh_properties (manager);
+}
+
+static void
+start_recovery (NtsManager *manager)
+{
+  const char *units[] = { TIMESYNCD_UNIT, "chrony.service", "chronyd.service", NULL };
+  NtsRecoveryParams params = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  if (!manager->name_owned || !manager->recovery_pending)
+    return;
+  manager->recovery_pending = FALSE;
+  g_clear_pointer (&manager->recovery_root, nts_root_free);
+  manager->recovery_root = nts_root_open (manager->root, &error);
+  if (manager->recovery_root == NULL)
+    {
+      g_printerr ("ntssetupd: cannot recover: %s\n", error->message);
+      manager->recovery_failed = TRUE;
+      return;
+    }
+  nts_lifetime_hold (manager->lifetime);
+  params.root = manager->recovery_root;
+  params.system_bus = manager->connection;
+  /* Jobs the dead daemon queued may still be running. */
+  params.wait_for_units = units;
+  nts_recovery_run_async (&params, manager->cancellable, on_recovered, manager);
+}
+
+void
+nts_manager_name_acquired (NtsManager *manager)
+{
+  manager->name_owned = TRUE;
+  start_recovery (manager);
 }
 
 void
@@ -304,6 +459,109 @@ handle_preview_config (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 
 /* ---- ApplyHardenedConfig --------------------------------------------- */
 
+/* validate, resolve and preflight run here; the transaction's steps
+ * follow them in Progress. */
+#define APPLY_OWN_STEPS 3
+
+static guint
+apply_step_count (void)
+{
+  return APPLY_OWN_STEPS + g_strv_length ((char **) nts_transaction_step_names ());
+}
+
+static void
+call_progress (Call *call, const char *step, guint index, guint count)
+{
+  call->step = step;
+  nts_manager1_emit_progress (call->manager->skeleton, step, index + 1, count);
+}
+
+static void
+on_transaction_progress (const char *step, guint index, guint count, gpointer user_data)
+{
+  Call *call = user_data;
+
+  call_progress (call, step, APPLY_OWN_STEPS + index, APPLY_OWN_STEPS + count);
+}
+
+static void
+on_transaction_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  GError *error = NULL;
+  GVariant *result = nts_transaction_run_finish (res, &error);
+
+  if (result == NULL)
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+  g_variant_lookup (result, "snapshot-id", "s", &call->result_snapshot_id);
+  call_return_value (g_steal_pointer (&call), g_variant_new ("(@a{sv})", result));
+  g_variant_unref (result);
+}
+
+static void
+apply_run_transaction (Call *call)
+{
+  NtsManager *manager = call->manager;
+  GError *error = NULL;
+  NtsTransactionParams params = { 0 };
+
+  call->fs_root = nts_root_open (manager->root, &error);
+  if (call->fs_root == NULL)
+    {
+      call_return_error (call, error);
+      return;
+    }
+  params.root = call->fs_root;
+  params.layout = call->layout;
+  params.system_bus = manager->connection;
+  params.servers = (const char *const *) call->apply->servers;
+  params.min_sources = call->apply->min_sources;
+  params.wait_sync_s = call->apply->wait_sync;
+  nts_transaction_run_async (&params, on_transaction_progress, call, manager->cancellable,
+                             on_transaction_done, call);
+}
+
+static void
+on_preflight_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  GError *error = NULL;
+
+  if (!nts_preflight_finish (res, NULL, &error))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  apply_run_transaction (call);
+}
+
+static void
+apply_preflight (Call *call)
+{
+  NtsPreflightOptions options = {
+    .root = call->manager->root,
+    .chronyd_path = call->layout->chronyd_path,
+    .user = call->layout->user,
+    .min_sources = call->apply->min_sources,
+  };
+  uid_t uid;
+
+  call_progress (call, "preflight", 2, apply_step_count ());
+  if (!call->apply->preflight)
+    {
+      apply_run_transaction (call);
+      return;
+    }
+  /* Before chrony is installed its user may not exist yet. */
+  if (!nts_lookup_user (call->layout->user, &uid, NULL))
+    options.user = "root";
+  nts_preflight_async ((const char *const *) call->apply->servers, &options,
+                       call->manager->cancellable, on_preflight_done, call);
+}
+
 static void
 on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -316,12 +574,16 @@ on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
       call_return_error (g_steal_pointer (&call), error);
       return;
     }
-
-  call_return_error (g_steal_pointer (&call),
-                     g_error_new (NTS_ERROR, NTS_ERROR_NOT_IMPLEMENTED,
-                                  "ApplyHardenedConfig is not implemented in ntssetup %s; "
-                                  "nothing was changed. PreviewConfig shows the files it "
-                                  "will write.", PACKAGE_VERSION));
+  if (!call->layout->chrony_installed)
+    {
+      call_return_error (g_steal_pointer (&call),
+                         g_error_new (NTS_ERROR, NTS_ERROR_CHRONY_MISSING,
+                                      "chrony is not installed (no %s); nothing was changed. "
+                                      "Install the chrony package first",
+                                      call->layout->chronyd_path));
+      return;
+    }
+  apply_preflight (g_steal_pointer (&call));
 }
 
 static void
@@ -354,6 +616,9 @@ on_apply_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
+  /* The options were validated before polkit was asked. */
+  call_progress (call, "validate", 0, apply_step_count ());
+  call_progress (call, "resolve", 1, apply_step_count ());
   nts_fault_point_async ("resolve", manager->cancellable,
                          on_apply_fault_point, g_steal_pointer (&call));
 }
@@ -377,21 +642,54 @@ handle_apply (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 /* ---- Rollback -------------------------------------------------------- */
 
 static void
-on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+on_restore_progress (const char *step, guint index, guint count, gpointer user_data)
+{
+  call_progress (user_data, step, index, count);
+}
+
+static void
+on_restore_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
   GError *error = NULL;
+  GVariant *result = nts_restore_run_finish (res, &error);
+
+  if (result == NULL)
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+  g_variant_lookup (result, "snapshot-id", "s", &call->result_snapshot_id);
+  call_return_value (g_steal_pointer (&call), g_variant_new ("(@a{sv})", result));
+  g_variant_unref (result);
+}
+
+static void
+on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  NtsManager *manager = call->manager;
+  GError *error = NULL;
+  NtsRestoreParams params = { 0 };
 
   if (!nts_authorize_finish (res, &error) || !call_try_lock (call, "rolling-back", &error))
     {
       call_return_error (g_steal_pointer (&call), error);
       return;
     }
-
-  call_return_error (g_steal_pointer (&call),
-                     g_error_new (NTS_ERROR, NTS_ERROR_NOT_IMPLEMENTED,
-                                  "Rollback is not implemented in ntssetup %s; "
-                                  "nothing was changed.", PACKAGE_VERSION));
+  call->fs_root = nts_root_open (manager->root, &error);
+  if (call->fs_root == NULL)
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+  params.root = call->fs_root;
+  params.system_bus = manager->connection;
+  params.snapshot_id = call->snapshot_id;
+  params.force = call->force;
+  nts_restore_run_async (&params, on_restore_progress, call, manager->cancellable,
+                         on_restore_done, call);
+  g_steal_pointer (&call);
 }
 
 static gboolean
@@ -605,21 +903,45 @@ handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 
 /* ---- ListSnapshots --------------------------------------------------- */
 
+static GVariant *
+list_snapshots (NtsManager *manager, GError **error)
+{
+  g_autoptr(NtsRoot) root = nts_root_open (manager->root, error);
+  g_autoptr(NtsSnapshotStore) store = NULL;
+  gboolean exists = FALSE;
+
+  if (root == NULL)
+    return NULL;
+  /* Listing writes nothing: no state directory means no snapshot yet. */
+  if (!nts_root_lstat (root, NTS_SNAPSHOT_STATE_DIR, NULL, &exists, error))
+    return NULL;
+  if (!exists)
+    return g_variant_new ("a(sta{sv})", NULL);
+  store = nts_snapshot_store_open (root, NULL, error);
+  if (store == NULL)
+    return NULL;
+  return nts_snapshot_store_list (store, error);
+}
+
 static void
 on_list_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
   GError *error = NULL;
+  GVariant *list;
 
   if (!nts_authorize_finish (res, &error))
     {
       call_return_error (g_steal_pointer (&call), error);
       return;
     }
-
-  /* No snapshot store yet: nothing has ever been applied, so the truthful
-   * answer is an empty list. */
-  call_return_value (g_steal_pointer (&call), g_variant_new ("(a(sta{sv}))", NULL));
+  list = list_snapshots (call->manager, &error);
+  if (list == NULL)
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+  call_return_value (g_steal_pointer (&call), g_variant_new ("(@a(sta{sv}))", list));
 }
 
 static gboolean
@@ -679,6 +1001,7 @@ nts_manager_free (NtsManager *manager)
   g_clear_object (&manager->cancellable);
   g_clear_object (&manager->connection);
   g_clear_pointer (&manager->verifier, nts_verifier_unref);
+  g_clear_pointer (&manager->recovery_root, nts_root_free);
   g_free (manager->root);
   g_free (manager);
 }

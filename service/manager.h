@@ -29,4 +29,9 @@ void        nts_manager_refresh_async  (NtsManager          *manager,
 gboolean    nts_manager_refresh_finish (GAsyncResult        *result,
                                         GError             **error);
 
+/* The bus name is ours: an unfinished transaction found at start is
+ * recovered now (State "recovering", mutating calls Busy meanwhile), so
+ * callers can see that it happens instead of finding no service. */
+void        nts_manager_name_acquired (NtsManager *manager);
+
 G_END_DECLS

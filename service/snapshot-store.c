@@ -658,6 +658,14 @@ remove_snapshot (NtsSnapshotStore *store, const char *id, GError **error)
 }
 
 gboolean
+nts_snapshot_store_discard (NtsSnapshotStore *store, const char *id, GError **error)
+{
+  if (!nts_snapshot_id_is_valid (id))
+    return no_such_snapshot (error, id);
+  return remove_snapshot (store, id, error);
+}
+
+gboolean
 nts_snapshot_store_prune (NtsSnapshotStore *store, GError **error)
 {
   g_autoptr(GPtrArray) ids = all_ids (store, error);

@@ -131,6 +131,12 @@ gboolean nts_snapshot_restore_files (NtsRoot            *root,
                                      const NtsSnapshot  *snapshot,
                                      GError            **error);
 
+/* Removes snapshot @id: an Apply that was fully undone leaves nothing
+ * Rollback could want. */
+gboolean nts_snapshot_store_discard (NtsSnapshotStore  *store,
+                                     const char        *id,
+                                     GError           **error);
+
 /* Drops all but the NTS_SNAPSHOT_KEEP newest snapshots, never the
  * original one, and removes unfinished ones. */
 gboolean nts_snapshot_store_prune (NtsSnapshotStore  *store,

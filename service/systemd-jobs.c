@@ -645,3 +645,109 @@ nts_systemd_restore_unit_finish (GAsyncResult *result, GError **error)
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+/* ---- Waiting for queued jobs ------------------------------------------ */
+
+typedef struct {
+  GDBusConnection *bus;
+  GStrv            units;
+  gint64           deadline;
+  guint            timer;
+  char            *pending;   /* the jobs seen last, for the timeout message */
+} JobsWait;
+
+static void
+jobs_wait_free (JobsWait *wait)
+{
+  g_clear_object (&wait->bus);
+  g_strfreev (wait->units);
+  g_clear_handle_id (&wait->timer, g_source_remove);
+  g_free (wait->pending);
+  g_free (wait);
+}
+
+static void ask_jobs (GTask *task);
+
+static gboolean
+on_jobs_poll (gpointer user_data)
+{
+  GTask *task = user_data;
+  JobsWait *wait = g_task_get_task_data (task);
+
+  wait->timer = 0;
+  ask_jobs (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_list_jobs (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  JobsWait *wait = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autoptr(GString) pending = g_string_new (NULL);
+  GVariantIter *jobs;
+  const char *unit, *type;
+
+  if (reply == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_variant_get (reply, "(a(usssoo))", &jobs);
+  while (g_variant_iter_next (jobs, "(u&s&s&s&o&o)", NULL, &unit, &type, NULL, NULL, NULL))
+    if (g_strv_contains ((const char *const *) wait->units, unit))
+      g_string_append_printf (pending, "%s%s %s", pending->len ? ", " : "", type, unit);
+  g_variant_iter_free (jobs);
+
+  if (pending->len == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (g_get_monotonic_time () >= wait->deadline)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               "systemd still has jobs queued: %s", pending->str);
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  wait->timer = g_timeout_add (NTS_SYSTEMD_JOBS_POLL_MS, on_jobs_poll, g_steal_pointer (&task));
+}
+
+static void
+ask_jobs (GTask *task)
+{
+  JobsWait *wait = g_task_get_task_data (task);
+
+  g_dbus_connection_call (wait->bus, SYSTEMD_BUS_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER_IFACE,
+                          "ListJobs", NULL, G_VARIANT_TYPE ("(a(usssoo))"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, SYSTEMD_CALL_TIMEOUT_MS,
+                          g_task_get_cancellable (task), on_list_jobs, task);
+}
+
+void
+nts_systemd_wait_jobs_async (GDBusConnection *bus, const char *const *units, guint timeout_ms,
+                             GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  JobsWait *wait = g_new0 (JobsWait, 1);
+
+  g_task_set_source_tag (task, nts_systemd_wait_jobs_async);
+  wait->bus = g_object_ref (bus);
+  wait->units = g_strdupv ((char **) units);
+  wait->deadline = g_get_monotonic_time () +
+                   (gint64) (timeout_ms ? timeout_ms : NTS_SYSTEMD_JOB_TIMEOUT_MS) * 1000;
+  g_task_set_task_data (task, wait, (GDestroyNotify) jobs_wait_free);
+  ask_jobs (task);
+}
+
+gboolean
+nts_systemd_wait_jobs_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

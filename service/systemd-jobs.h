@@ -67,6 +67,21 @@ char    *nts_systemd_unit_job_finish (GAsyncResult        *result,
 #define nts_systemd_restart_unit_async(bus, unit, timeout_ms, cancellable, callback, user_data) \
   nts_systemd_unit_job_async ((bus), NTS_SYSTEMD_JOB_RESTART, (unit), (timeout_ms), (cancellable), (callback), (user_data))
 
+/* Waits until systemd has no job queued for any of @units (ListJobs,
+ * asked again every NTS_SYSTEMD_JOBS_POLL_MS), at most @timeout_ms
+ * (G_IO_ERROR_TIMED_OUT naming the jobs still there). A daemon that died
+ * mid-transaction may have left a start or stop running: recovery must
+ * not race it. */
+#define NTS_SYSTEMD_JOBS_POLL_MS 100
+void     nts_systemd_wait_jobs_async  (GDBusConnection     *bus,
+                                       const char * const  *units,
+                                       guint                timeout_ms,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+gboolean nts_systemd_wait_jobs_finish (GAsyncResult        *result,
+                                       GError             **error);
+
 /* One line of EnableUnitFiles'/DisableUnitFiles' answer: ("symlink",
  * "/etc/systemd/system/multi-user.target.wants/chrony.service",
  * "/lib/systemd/system/chrony.service") or ("unlink", path, ""). */

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "applied-state.h"
 #include "fault.h"
 #include "journal.h"
 #include "nts-errors.h"
@@ -309,6 +310,67 @@ snapshot_op_fail (SnapshotOp *op, GError *error)
   g_free (op);
 }
 
+/* Adds @dir and its missing ancestors to @absent (each once). */
+static gboolean
+note_absent (Tx *tx, const char *dir, GPtrArray *absent, GError **error)
+{
+  g_autofree char *cur = g_strdup (dir);
+
+  while (!g_str_equal (cur, "/"))
+    {
+      gboolean exists = FALSE;
+      char *up;
+
+      if (!nts_root_lstat (tx->root, cur, NULL, &exists, error))
+        return FALSE;
+      if (exists)
+        break;
+      if (!g_ptr_array_find_with_equal_func (absent, cur, g_str_equal, NULL))
+        g_ptr_array_add (absent, g_strdup (cur));
+      up = g_path_get_dirname (cur);
+      g_free (cur);
+      cur = up;
+    }
+  return TRUE;
+}
+
+/* What the directory steps may change, for a restore that has only the
+ * snapshot to go by (Rollback, recovery after a crash): the directories
+ * that are missing now, and the log directory's owner and mode. */
+static gboolean
+snapshot_note_dirs (Tx *tx, GVariantDict *state, GError **error)
+{
+  g_autoptr(GPtrArray) absent = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *log_parent = g_path_get_dirname (tx->layout->log_dir);
+  GVariantDict log_dir;
+  struct stat st;
+  gboolean exists = FALSE;
+
+  for (guint i = 0; i < tx->files->len; i++)
+    {
+      g_autofree char *dir = g_path_get_dirname (((NtsRenderedFile *) tx->files->pdata[i])->path);
+      if (!note_absent (tx, dir, absent, error))
+        return FALSE;
+    }
+  if (!note_absent (tx, log_parent, absent, error) ||
+      !nts_root_lstat (tx->root, tx->layout->log_dir, &st, &exists, error))
+    return FALSE;
+  g_ptr_array_add (absent, NULL);
+  g_variant_dict_insert_value (state, "absent-dirs",
+                               g_variant_new_strv ((const char *const *) absent->pdata, -1));
+  g_variant_dict_init (&log_dir, NULL);
+  g_variant_dict_insert (&log_dir, "path", "s", tx->layout->log_dir);
+  g_variant_dict_insert (&log_dir, "existed", "b", exists && S_ISDIR (st.st_mode));
+  if (exists && S_ISDIR (st.st_mode))
+    {
+      g_variant_dict_insert (&log_dir, "uid", "u", (guint32) st.st_uid);
+      g_variant_dict_insert (&log_dir, "gid", "u", (guint32) st.st_gid);
+      g_variant_dict_insert (&log_dir, "mode", "u", (guint32) (st.st_mode & 07777));
+    }
+  g_variant_dict_insert_value (state, "log-dir", g_variant_dict_end (&log_dir));
+  return TRUE;
+}
+
 static void
 snapshot_take (SnapshotOp *op)
 {
@@ -329,6 +391,16 @@ snapshot_take (SnapshotOp *op)
   g_variant_builder_add (&units, "{sv}", tx->layout->unit, unit_state_variant (op->chrony));
   g_variant_dict_init (&state, NULL);
   g_variant_dict_insert_value (&state, "units", g_variant_builder_end (&units));
+  g_variant_dict_insert (&state, "chrony-unit", "s", tx->layout->unit);
+  g_variant_dict_insert (&state, "timesyncd-unit", "s", tx->layout->timesyncd_unit);
+  if (!snapshot_note_dirs (tx, &state, &error))
+    {
+      g_variant_dict_clear (&state);
+      g_clear_pointer (&op->timesyncd, nts_unit_state_free);
+      g_clear_pointer (&op->chrony, nts_unit_state_free);
+      g_free (op);
+      return return_result (task, FALSE, g_steal_pointer (&error));
+    }
   g_variant_dict_insert_value (&state, "servers",
                                g_variant_new_strv ((const char *const *) tx->servers, -1));
   g_variant_dict_insert (&state, "min-sources", "u", tx->min_sources);
@@ -795,7 +867,10 @@ step_commit (Tx *tx, GTask *task)
                                               uid, gid, file->mode, &error))
         return return_result (task, FALSE, error);
     }
-  if (!nts_snapshot_store_prune (tx->store, &error))
+  /* The marker last: from it on State says "applied" and Rollback knows
+   * what to undo, and a failure before it leaves the old one. */
+  if (!nts_snapshot_store_prune (tx->store, &error) ||
+      !nts_applied_state_set (tx->root, tx->state_dir, tx->snapshot_id, &error))
     return return_result (task, FALSE, error);
   return_result (task, TRUE, NULL);
 }
@@ -817,6 +892,11 @@ finish_undo (GTask *task)
       /* Fully undone: nothing left for recovery to do. */
       if (tx->journal && !nts_journal_finish (tx->journal, &error))
         g_string_append_printf (tx->undo_errors, "; cannot remove the journal: %s", error->message);
+      /* Nothing of this Apply is left for a Rollback to want (after the
+       * journal: a crash between the two leaves a stray snapshot, never a
+       * journal naming a missing one). */
+      else if (tx->snapshot_id && !nts_snapshot_store_discard (tx->store, tx->snapshot_id, &error))
+        g_debug ("cannot remove the snapshot of the undone Apply: %s", error->message);
     }
   how = tx->undo_errors->len == 0 ? "every step done was undone" : "NOT everything was undone";
   g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_APPLY_FAILED,

@@ -70,6 +70,21 @@ empty_options (void)
   return g_variant_new ("(a{sv})", NULL);
 }
 
+/* An Apply that gets past polkit and fails deterministically right after:
+ * no preflight (it would need the network), and these fixtures run no
+ * systemd stand-in, so the transaction's first step (Subscribe) fails
+ * before anything is written. */
+static GVariant *
+past_authorization_options (void)
+{
+  GVariantBuilder options;
+
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "preflight", g_variant_new_boolean (FALSE));
+  return g_variant_new ("(a{sv})", &options);
+}
+#define PAST_AUTHORIZATION_ERROR "org.ntssetup.Manager1.Error.ApplyFailed"
+
 /* The checks the polkit stand-in saw, as (kind, details, action, flags,
  * cancellation id, outcome). */
 static GVariant *
@@ -255,13 +270,13 @@ test_interaction_only_with_flag (ServiceFixture *fx, gconstpointer data)
   g_clear_error (&error);
 
   /* With the flag, the stand-in plays a user who authenticates: the call
-   * gets past polkit (and answers NotImplemented in this build). */
-  reply = fixture_call (fx, "ApplyHardenedConfig", empty_options (),
+   * gets past polkit (and fails at the transaction's first step). */
+  reply = fixture_call (fx, "ApplyHardenedConfig", past_authorization_options (),
                         G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION, &error);
   g_assert_null (reply);
   {
     g_autofree char *name = g_dbus_error_get_remote_error (error);
-    g_assert_cmpstr (name, ==, "org.ntssetup.Manager1.Error.NotImplemented");
+    g_assert_cmpstr (name, ==, PAST_AUTHORIZATION_ERROR);
   }
 
   checks = polkit_checks (fx);
@@ -506,7 +521,7 @@ test_second_mutating_call_is_busy (ServiceFixture *fx, gconstpointer data)
   gboolean ok;
 
   /* The first Apply takes the lock and stalls (fault hook) at "resolve". */
-  call_async (fx->client, "ApplyHardenedConfig", empty_options (), &first);
+  call_async (fx->client, "ApplyHardenedConfig", past_authorization_options (), &first);
   g_assert_true (fixture_wait_flag (&watch.seen, WAIT_MS));
 
   {
@@ -531,7 +546,7 @@ test_second_mutating_call_is_busy (ServiceFixture *fx, gconstpointer data)
 
   g_assert_cmpint (kill (atoi (g_subprocess_get_identifier (fx->daemon)), SIGUSR1), ==, 0);
   g_assert_true (fixture_wait_flag (&first.done, WAIT_MS));
-  assert_remote_error (first.error, "org.ntssetup.Manager1.Error.NotImplemented");
+  assert_remote_error (first.error, PAST_AUTHORIZATION_ERROR);
 
   /* The lock is free again, State is back, and LastResult tells a caller
    * who gave up what happened. The change may have been signalled before
@@ -545,7 +560,7 @@ test_second_mutating_call_is_busy (ServiceFixture *fx, gconstpointer data)
   g_assert_true (g_variant_lookup (last, "ok", "b", &ok));
   g_assert_false (ok);
   g_assert_true (g_variant_lookup (last, "error", "&s", &error_name));
-  g_assert_cmpstr (error_name, ==, "org.ntssetup.Manager1.Error.NotImplemented");
+  g_assert_cmpstr (error_name, ==, PAST_AUTHORIZATION_ERROR);
 
   g_dbus_connection_signal_unsubscribe (fx->client, sub);
   async_call_clear (&first);
@@ -560,19 +575,19 @@ test_waiting_authorization_holds_no_lock (ServiceFixture *fx, gconstpointer data
 
   /* The first caller sits in a (held) password dialog... */
   g_variant_unref (fixture_polkit (fx, "SetHold", g_variant_new ("(b)", TRUE)));
-  call_async (other, "ApplyHardenedConfig", empty_options (), &first);
+  call_async (other, "ApplyHardenedConfig", past_authorization_options (), &first);
   wait_pending (fx, 1);
   g_variant_unref (fixture_polkit (fx, "SetHold", g_variant_new ("(b)", FALSE)));
 
   /* ...and a second, authorised at once, is not Busy. */
-  call_async (fx->client, "ApplyHardenedConfig", empty_options (), &second);
+  call_async (fx->client, "ApplyHardenedConfig", past_authorization_options (), &second);
   g_assert_true (fixture_wait_flag (&second.done, WAIT_MS));
-  assert_remote_error (second.error, "org.ntssetup.Manager1.Error.NotImplemented");
+  assert_remote_error (second.error, PAST_AUTHORIZATION_ERROR);
   g_assert_false (first.done);
 
   g_variant_unref (fixture_polkit (fx, "Release", NULL));
   g_assert_true (fixture_wait_flag (&first.done, WAIT_MS));
-  assert_remote_error (first.error, "org.ntssetup.Manager1.Error.NotImplemented");
+  assert_remote_error (first.error, PAST_AUTHORIZATION_ERROR);
 
   async_call_clear (&first);
   async_call_clear (&second);
@@ -790,7 +805,7 @@ test_ntsctl_busy (ServiceFixture *fx, gconstpointer data)
   AsyncCall first = { 0 };
   g_autofree char *out = NULL;
 
-  call_async (fx->client, "ApplyHardenedConfig", empty_options (), &first);
+  call_async (fx->client, "ApplyHardenedConfig", past_authorization_options (), &first);
   g_assert_true (fixture_wait_flag (&watch.seen, WAIT_MS));
   g_assert_cmpint (run_ntsctl (fx, &out, (const char *[]) { "rollback", NULL }), ==, 5);
 

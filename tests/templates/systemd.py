@@ -559,6 +559,14 @@ class Manager(_Exported):
         self.log_call('RestartUnit', [name, mode])
         return self.queue_job('RestartUnit', 'restart', name, mode)
 
+    @dbus.service.method(MANAGER_IFACE, in_signature='', out_signature='a(usssoo)')
+    def ListJobs(self):
+        # systemd: (id, unit, type, state, job path, unit path) of every queued job
+        return dbus.Array([(dbus.UInt32(u.job.id), u.id, u.job.type, u.job.props[JOB_IFACE]['State'],
+                            dbus.ObjectPath(u.job.path), dbus.ObjectPath(u.path))
+                           for u in self.units.values() if u.job is not None and not u.job.finished],
+                          signature='(usssoo)')
+
     @dbus.service.method(MANAGER_IFACE, in_signature='', out_signature='', sender_keyword='sender')
     def Subscribe(self, sender=None):
         self.log_call('Subscribe', [])

@@ -1,0 +1,41 @@
+/* Recovery of a transaction a crash (or a power loss) interrupted: the
+ * journal (journal.h) says one is unfinished, and its snapshot is put
+ * back with restore.h: an interrupted Apply is rolled back, an
+ * interrupted Rollback is finished. Run by ntssetupd before it answers
+ * any mutating call, and by `ntssetupd --recover` at boot. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "safe-fs.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  NtsRoot         *root;         /* borrowed */
+  GDBusConnection *system_bus;   /* borrowed */
+  const char      *state_dir;    /* NULL: /var/lib/ntssetup */
+  /* Units whose queued jobs to wait for first (the dead daemon's starts
+   * and stops); NULL: wait for none. At boot there are none of ours, and
+   * boot's own jobs for these units may be ordered after us. */
+  const char *const *wait_for_units;
+  guint            job_timeout_ms; /* 0: NTS_SYSTEMD_JOB_TIMEOUT_MS */
+} NtsRecoveryParams;
+
+/* Whether a journal is there (an unfinished transaction to recover). */
+gboolean  nts_recovery_needed (NtsRoot     *root,
+                               const char  *state_dir,
+                               GError     **error);
+
+/* Recovers the unfinished transaction, if any. The result is NULL with no
+ * error when there was none, else Rollback's result a{sv} plus
+ * 'recovered-kind' (s: apply or rollback). Errors are restore.h's: the
+ * journal is then kept for the next try. */
+void      nts_recovery_run_async  (const NtsRecoveryParams *params,
+                                   GCancellable            *cancellable,
+                                   GAsyncReadyCallback      callback,
+                                   gpointer                 user_data);
+GVariant *nts_recovery_run_finish (GAsyncResult            *result,
+                                   GError                 **error);
+
+G_END_DECLS

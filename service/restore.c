@@ -1,0 +1,585 @@
+/* Rollback and recovery: see restore.h. */
+#include "restore.h"
+
+#include <string.h>
+
+#include "applied-state.h"
+#include "fault.h"
+#include "nts-errors.h"
+#include "snapshot-store.h"
+#include "systemd-client.h"
+#include "systemd-jobs.h"
+
+typedef struct _Restore Restore;
+typedef void (*RestoreStep) (Restore *rs, GTask *task);
+
+struct _Restore {
+  NtsRoot          *root;
+  GDBusConnection  *bus;
+  char             *state_dir;
+  char             *requested_id;
+  gboolean          force;
+  NtsJournalEntry  *recover;
+  guint             job_timeout_ms;
+  NtsRestoreProgress progress;
+  gpointer          progress_data;
+  GCancellable     *cancellable;
+
+  NtsSnapshotStore *store;
+  NtsSnapshot      *snapshot;
+  char             *applied_id;  /* the marker before the restore */
+  NtsJournal       *journal;
+  guint             index;
+  gint64            started;
+
+  /* The units, in the order they are put back, and the one to restart. */
+  GPtrArray        *units;       /* NtsUnitState* */
+  guint             unit_index;
+  char             *chrony_unit;
+  gboolean          restart_chrony;
+
+  GPtrArray        *restored_files;
+  GPtrArray        *unit_changes;
+};
+
+static void step_restore_files    (Restore *rs, GTask *task);
+static void step_restore_packages (Restore *rs, GTask *task);
+static void step_restore_units    (Restore *rs, GTask *task);
+
+static const struct {
+  const char  *name;
+  RestoreStep  run;
+} steps[] = {
+  { "restore-files",    step_restore_files },
+  /* Before the units: a package put back brings its unit back. */
+  { "restore-packages", step_restore_packages },
+  { "restore-units",    step_restore_units },
+};
+
+const char *const *
+nts_restore_step_names (void)
+{
+  static const char *names[G_N_ELEMENTS (steps) + 1];
+
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    names[i] = steps[i].name;
+  return names;
+}
+
+static void
+restore_free (Restore *rs)
+{
+  g_clear_object (&rs->bus);
+  g_free (rs->state_dir);
+  g_free (rs->requested_id);
+  g_clear_pointer (&rs->recover, nts_journal_entry_free);
+  g_clear_object (&rs->cancellable);
+  g_clear_pointer (&rs->store, nts_snapshot_store_free);
+  g_clear_pointer (&rs->snapshot, nts_snapshot_free);
+  g_free (rs->applied_id);
+  g_clear_pointer (&rs->journal, nts_journal_free);
+  g_clear_pointer (&rs->units, g_ptr_array_unref);
+  g_free (rs->chrony_unit);
+  g_clear_pointer (&rs->restored_files, g_ptr_array_unref);
+  g_clear_pointer (&rs->unit_changes, g_ptr_array_unref);
+  g_free (rs);
+}
+
+static void
+step_return (GTask *task, gboolean ok, GError *error)
+{
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+/* ---- restore-files ---------------------------------------------------- */
+
+static int
+longest_first (gconstpointer a, gconstpointer b)
+{
+  size_t la = strlen (*(const char *const *) a), lb = strlen (*(const char *const *) b);
+  return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/* Removes, deepest first, the directories that did not exist before the
+ * Apply. One that holds something now (chronyd's logs, a file someone
+ * added) stays: removing it would mean walking what another user put
+ * there. */
+static gboolean
+remove_absent_dirs (Restore *rs, GError **error)
+{
+  g_autofree const char **dirs = NULL;
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
+
+  if (!g_variant_lookup (rs->snapshot->state, "absent-dirs", "^a&s", &dirs))
+    return TRUE;
+  for (guint i = 0; dirs[i]; i++)
+    if (nts_guest_path_is_valid (dirs[i]) && !g_str_equal (dirs[i], "/"))
+      g_ptr_array_add (sorted, (gpointer) dirs[i]);
+  g_ptr_array_sort (sorted, longest_first);
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      g_autoptr(GError) local = NULL;
+
+      if (!nts_root_remove_empty_dir (rs->root, sorted->pdata[i], &local))
+        {
+          if (!g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_EMPTY))
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+/* The log directory: its owner and mode as they were, or gone again if
+ * the Apply made it and it is still empty. Never what is inside. */
+static gboolean
+restore_log_dir (Restore *rs, GError **error)
+{
+  g_autoptr(GVariant) log_dir = g_variant_lookup_value (rs->snapshot->state, "log-dir",
+                                                        G_VARIANT_TYPE_VARDICT);
+  const char *path = NULL;
+  gboolean existed = FALSE;
+  guint32 uid = 0, gid = 0, mode = 0;
+
+  if (log_dir == NULL || !g_variant_lookup (log_dir, "path", "&s", &path) ||
+      !nts_guest_path_is_valid (path))
+    return TRUE;
+  g_variant_lookup (log_dir, "existed", "b", &existed);
+  if (!existed)
+    {
+      g_autoptr(GError) local = NULL;
+
+      if (nts_root_remove_empty_dir (rs->root, path, &local))
+        return TRUE;
+      if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_EMPTY))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (!g_variant_lookup (log_dir, "uid", "u", &uid) ||
+      !g_variant_lookup (log_dir, "gid", "u", &gid) ||
+      !g_variant_lookup (log_dir, "mode", "u", &mode))
+    return TRUE;
+  if (!nts_root_ensure_dir (rs->root, path, uid, gid, mode & 07777, FALSE, error))
+    return FALSE;
+  g_ptr_array_add (rs->restored_files, g_strdup (path));
+  return TRUE;
+}
+
+static void
+step_restore_files (Restore *rs, GTask *task)
+{
+  GError *error = NULL;
+  gboolean ok = nts_snapshot_restore_files (rs->root, rs->snapshot, &error) &&
+                restore_log_dir (rs, &error) &&
+                remove_absent_dirs (rs, &error);
+
+  if (ok)
+    for (guint i = 0; i < rs->snapshot->files->len; i++)
+      g_ptr_array_add (rs->restored_files,
+                       g_strdup (((NtsSnapshotFile *) rs->snapshot->files->pdata[i])->path));
+  step_return (task, ok, error);
+}
+
+/* ---- restore-packages ------------------------------------------------- */
+
+static void
+step_restore_packages (Restore *rs, GTask *task)
+{
+  /* Nothing yet: Apply installs nothing (ensure-chrony only checks). */
+  step_return (task, TRUE, NULL);
+}
+
+/* ---- restore-units ---------------------------------------------------- */
+
+static NtsUnitState *
+unit_state_from_variant (const char *name, GVariant *dict)
+{
+  NtsUnitState *state = g_new0 (NtsUnitState, 1);
+
+  state->name = g_strdup (name);
+  g_variant_lookup (dict, "id", "s", &state->id);
+  g_variant_lookup (dict, "load-state", "s", &state->load_state);
+  g_variant_lookup (dict, "active-state", "s", &state->active_state);
+  g_variant_lookup (dict, "unit-file-state", "s", &state->unit_file_state);
+  if (state->id != NULL && state->id[0] == '\0')
+    g_clear_pointer (&state->id, g_free);
+  return state;
+}
+
+/* chronyd's unit first: timesyncd starts last, once nothing else may
+ * still be holding the clock. */
+static void
+collect_units (Restore *rs)
+{
+  g_autoptr(GVariant) units = g_variant_lookup_value (rs->snapshot->state, "units",
+                                                      G_VARIANT_TYPE_VARDICT);
+  const char *chrony = NULL;
+  GVariantIter iter;
+  const char *name;
+  GVariant *dict;
+
+  rs->units = g_ptr_array_new_with_free_func ((GDestroyNotify) nts_unit_state_free);
+  if (units == NULL)
+    return;
+  g_variant_lookup (rs->snapshot->state, "chrony-unit", "&s", &chrony);
+  rs->chrony_unit = g_strdup (chrony);
+  g_variant_iter_init (&iter, units);
+  while (g_variant_iter_next (&iter, "{&sv}", &name, &dict))
+    {
+      NtsUnitState *state = unit_state_from_variant (name, dict);
+
+      g_variant_unref (dict);
+      /* A unit that did not exist then has nothing to go back to. */
+      if (g_strcmp0 (state->load_state, "not-found") == 0 || state->load_state == NULL)
+        {
+          nts_unit_state_free (state);
+          continue;
+        }
+      if (g_strcmp0 (name, chrony) == 0)
+        g_ptr_array_insert (rs->units, 0, state);
+      else
+        g_ptr_array_add (rs->units, state);
+    }
+}
+
+static void restore_next_unit (GTask *task);
+
+static void
+on_unit_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  g_autofree char *result = nts_systemd_unit_job_finish (res, &error);
+
+  if (result == NULL)
+    return step_return (task, FALSE, error);
+  restore_next_unit (task);
+}
+
+static void
+on_unit_restored (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Restore *rs = g_task_get_task_data (task);
+  const NtsUnitState *state = rs->units->pdata[rs->unit_index - 1];
+  g_autoptr(NtsUnitUndo) undo = nts_unit_undo_new_from_state (state);
+  GError *error = NULL;
+
+  if (!nts_systemd_restore_unit_finish (res, &error))
+    return step_return (task, FALSE, error);
+  g_ptr_array_add (rs->unit_changes,
+                   g_strdup_printf ("%s: %s, %s", undo->unit,
+                                    !undo->restore_unit_file ? "unit file left as it is"
+                                    : undo->was_enabled ? "enabled" : "disabled",
+                                    undo->was_active ? "running" : "stopped"));
+  /* A chronyd that ran before the Apply runs on, but with the files the
+   * Apply wrote until it reads the restored ones. */
+  if (undo->was_active && g_strcmp0 (state->name, rs->chrony_unit) == 0)
+    return nts_systemd_restart_unit_async (rs->bus, undo->unit, rs->job_timeout_ms,
+                                           rs->cancellable, on_unit_restarted, task);
+  restore_next_unit (task);
+}
+
+static void
+restore_next_unit (GTask *task)
+{
+  Restore *rs = g_task_get_task_data (task);
+  g_autoptr(NtsUnitUndo) undo = NULL;
+
+  if (rs->unit_index == rs->units->len)
+    return step_return (task, TRUE, NULL);
+  undo = nts_unit_undo_new_from_state (rs->units->pdata[rs->unit_index++]);
+  nts_systemd_restore_unit_async (rs->bus, undo, rs->job_timeout_ms, rs->cancellable,
+                                  on_unit_restored, task);
+}
+
+static void
+on_units_reloaded (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+
+  if (!nts_systemd_reload_finish (res, &error))
+    return step_return (task, FALSE, error);
+  restore_next_unit (task);
+}
+
+static void
+step_restore_units (Restore *rs, GTask *task)
+{
+  g_task_set_task_data (task, rs, NULL);
+  rs->unit_index = 0;
+  g_ptr_array_set_size (rs->unit_changes, 0);
+  /* systemd must see the drop-in and ntp-units.d lists as they are again
+   * before any unit is started. */
+  nts_systemd_reload_async (rs->bus, rs->cancellable, on_units_reloaded, task);
+}
+
+/* ---- the runner ------------------------------------------------------- */
+
+static void run_step (GTask *task);
+
+static void
+fail (GTask *task, GError *error)
+{
+  Restore *rs = g_task_get_task_data (task);
+
+  g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                           "restoring snapshot %s: step %s failed: %s; the journal is kept, "
+                           "and the next start of ntssetupd finishes the restore",
+                           rs->snapshot->id, steps[rs->index].name, error->message);
+  g_error_free (error);
+  g_object_unref (task);
+}
+
+static void
+on_step_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Restore *rs = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (res), &error) ||
+      !nts_journal_step_done (rs->journal, steps[rs->index].name, &error))
+    return fail (task, error);
+  rs->index++;
+  run_step (task);
+}
+
+static void
+on_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Restore *rs = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!nts_fault_point_finish (res, &error))
+    return fail (task, error);
+  steps[rs->index].run (rs, g_task_new (NULL, rs->cancellable, on_step_done, task));
+}
+
+static GVariant *
+result_variant (Restore *rs)
+{
+  GVariantDict dict;
+  const char *none[] = { NULL };
+
+  g_ptr_array_add (rs->restored_files, NULL);
+  g_ptr_array_add (rs->unit_changes, NULL);
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "snapshot-id", "s", rs->snapshot->id);
+  g_variant_dict_insert_value (&dict, "restored-files",
+                               g_variant_new_strv ((const char *const *) rs->restored_files->pdata, -1));
+  g_variant_dict_insert_value (&dict, "unit-changes",
+                               g_variant_new_strv ((const char *const *) rs->unit_changes->pdata, -1));
+  g_variant_dict_insert_value (&dict, "packages-installed", g_variant_new_strv (none, 0));
+  g_variant_dict_insert_value (&dict, "packages-removed", g_variant_new_strv (none, 0));
+  g_variant_dict_insert (&dict, "duration-ms", "t",
+                         (guint64) ((g_get_monotonic_time () - rs->started) / 1000));
+  return g_variant_dict_end (&dict);
+}
+
+/* What is in place now: the Apply before the restored snapshot, if what
+ * it wrote is what the restore left; otherwise nothing of ours. */
+static gboolean
+update_applied_marker (Restore *rs, GError **error)
+{
+  g_auto(GStrv) ids = nts_snapshot_store_list_ids (rs->store, error);
+  const char *previous = NULL;
+
+  if (ids == NULL)
+    return FALSE;
+  for (guint i = 0; ids[i] && previous == NULL; i++)
+    if (strcmp (ids[i], rs->snapshot->id) < 0)
+      {
+        gboolean changed = TRUE;
+        g_autoptr(NtsSnapshot) older = nts_snapshot_store_load (rs->store, ids[i], NULL);
+        gboolean has_record = FALSE;
+
+        for (guint f = 0; older && f < older->files->len; f++)
+          if (((NtsSnapshotFile *) older->files->pdata[f])->applied_sha256 != NULL)
+            has_record = TRUE;
+        if (!has_record)
+          continue;
+        if (!nts_snapshot_store_changed_since (rs->store, ids[i], NULL, &changed, NULL, error))
+          return FALSE;
+        if (!changed)
+          previous = ids[i];
+        break;
+      }
+  return nts_applied_state_set (rs->root, rs->state_dir, previous, error);
+}
+
+static void
+run_step (GTask *task)
+{
+  Restore *rs = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (rs->index == G_N_ELEMENTS (steps))
+    {
+      if (!update_applied_marker (rs, &error) || !nts_journal_finish (rs->journal, &error))
+        {
+          rs->index--;
+          return fail (task, error);
+        }
+      g_task_return_pointer (task, g_variant_ref_sink (result_variant (rs)),
+                             (GDestroyNotify) g_variant_unref);
+      g_object_unref (task);
+      return;
+    }
+  if (rs->progress)
+    rs->progress (steps[rs->index].name, rs->index, G_N_ELEMENTS (steps), rs->progress_data);
+  nts_fault_point_async (steps[rs->index].name, rs->cancellable, on_fault_point, task);
+}
+
+static void
+on_subscribed (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Restore *rs = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!nts_systemd_subscribe_finish (res, &error))
+    {
+      /* Nothing was changed yet: no journal step to keep. */
+      if (rs->recover == NULL)
+        nts_journal_finish (rs->journal, NULL);
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  collect_units (rs);
+  run_step (task);
+}
+
+/* Which snapshot, and whether it may be restored: every check before the
+ * journal is written, so a refusal changes nothing. */
+static gboolean
+prepare (Restore *rs, GError **error)
+{
+  const char *id = rs->requested_id;
+  GError *local = NULL;
+
+  rs->store = nts_snapshot_store_open (rs->root, rs->state_dir, error);
+  if (rs->store == NULL)
+    return FALSE;
+  if (rs->recover != NULL)
+    {
+      if (rs->recover->snapshot_id == NULL)
+        {
+          g_set_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT,
+                       "the unfinished transaction's journal names no snapshot");
+          return FALSE;
+        }
+      rs->snapshot = nts_snapshot_store_load (rs->store, rs->recover->snapshot_id, error);
+      if (rs->snapshot == NULL)
+        return FALSE;
+      rs->journal = nts_journal_resume (rs->root, rs->state_dir, rs->recover, error);
+      return rs->journal != NULL;
+    }
+
+  rs->applied_id = nts_applied_state_get (rs->root, rs->state_dir, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  if (id == NULL || id[0] == '\0')
+    {
+      if (rs->applied_id == NULL)
+        {
+          g_set_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT,
+                       "no ApplyHardenedConfig is in place to roll back; name a snapshot "
+                       "(ListSnapshots, ntsctl snapshots) to restore an older state");
+          return FALSE;
+        }
+      id = rs->applied_id;
+    }
+  rs->snapshot = nts_snapshot_store_load (rs->store, id, error);
+  if (rs->snapshot == NULL)
+    return FALSE;
+
+  /* Someone may have edited what the Apply wrote since: a Rollback would
+   * throw their work away. */
+  if (rs->applied_id != NULL && !rs->force)
+    {
+      gboolean changed = FALSE;
+      g_auto(GStrv) paths = NULL;
+
+      if (!nts_snapshot_store_changed_since (rs->store, rs->applied_id, NULL, &changed, &paths,
+                                             error))
+        return FALSE;
+      if (changed)
+        {
+          g_autofree char *list = g_strjoinv (", ", paths);
+          g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                       "nothing was changed: %s changed since ntssetup wrote it; "
+                       "restore anyway with 'force' (ntsctl rollback --force)", list);
+          return FALSE;
+        }
+    }
+  rs->journal = nts_journal_begin (rs->root, rs->state_dir, NTS_JOURNAL_ROLLBACK,
+                                   rs->snapshot->id, error);
+  return rs->journal != NULL;
+}
+
+void
+nts_restore_run_async (const NtsRestoreParams *params,
+                       NtsRestoreProgress      progress,
+                       gpointer                progress_data,
+                       GCancellable           *cancellable,
+                       GAsyncReadyCallback     callback,
+                       gpointer                user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  Restore *rs = g_new0 (Restore, 1);
+  GError *error = NULL;
+
+  g_task_set_source_tag (task, nts_restore_run_async);
+  rs->root = params->root;
+  rs->bus = g_object_ref (params->system_bus);
+  rs->state_dir = g_strdup (params->state_dir);
+  rs->requested_id = g_strdup (params->snapshot_id);
+  rs->force = params->force;
+  if (params->recover != NULL)
+    {
+      rs->recover = g_new0 (NtsJournalEntry, 1);
+      rs->recover->kind = params->recover->kind;
+      rs->recover->snapshot_id = g_strdup (params->recover->snapshot_id);
+      rs->recover->started = params->recover->started;
+      rs->recover->steps = g_strdupv (params->recover->steps);
+      rs->recover->torn = params->recover->torn;
+    }
+  rs->job_timeout_ms = params->job_timeout_ms;
+  rs->progress = progress;
+  rs->progress_data = progress_data;
+  rs->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  rs->started = g_get_monotonic_time ();
+  rs->restored_files = g_ptr_array_new_with_free_func (g_free);
+  rs->unit_changes = g_ptr_array_new_with_free_func (g_free);
+  g_task_set_task_data (task, rs, (GDestroyNotify) restore_free);
+
+  if (!prepare (rs, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  /* Jobs are waited for by JobRemoved, sent only to subscribers. */
+  nts_systemd_subscribe_async (rs->bus, rs->cancellable, on_subscribed, task);
+}
+
+GVariant *
+nts_restore_run_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,65 @@
+/* Rollback, and the recovery of a transaction a crash interrupted: puts a
+ * snapshot back as a transaction of its own.
+ *
+ * Steps (the Progress names of org.ntssetup.Manager1.xml): restore-files
+ * (every saved file byte for byte with owner, group and mode, or removed
+ * when it did not exist; the log directory's owner and mode; directories
+ * the Apply made, when empty), restore-packages (what the Apply installed
+ * is removed, what it removed is installed again), restore-units (systemd
+ * reloaded, then chronyd's and timesyncd's unit enablement and active
+ * state as they were; a chronyd that was running is restarted so it reads
+ * the restored files).
+ *
+ * Everything it needs is in the snapshot (see transaction.c: the state
+ * names the units, the log directory and the directories that were
+ * missing), never in memory: that is what lets recovery use it after a
+ * crash. Each step can run twice with the same outcome, so a restore cut
+ * short is finished by running it again: the journal says a Rollback is
+ * unfinished until the last step is done. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "safe-fs.h"
+#include "journal.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  NtsRoot         *root;          /* borrowed */
+  GDBusConnection *system_bus;    /* systemd's (and PackageKit's) bus; borrowed */
+  const char      *state_dir;     /* guest path; NULL: /var/lib/ntssetup */
+  const char      *snapshot_id;   /* NULL or "": the Apply in place (applied-state.h) */
+  gboolean         force;         /* restore even if the files changed since that Apply */
+  /* Recovery: finish the transaction this journal entry describes (its
+   * snapshot is restored whatever kind it was) instead of starting one.
+   * No check for changes: a crash may have left anything half written. */
+  const NtsJournalEntry *recover;
+  guint            job_timeout_ms; /* 0: NTS_SYSTEMD_JOB_TIMEOUT_MS */
+} NtsRestoreParams;
+
+/* Called as each step starts: @index counts from 0 up to @count - 1. */
+typedef void (*NtsRestoreProgress) (const char *step,
+                                    guint       index,
+                                    guint       count,
+                                    gpointer    user_data);
+
+/* The step names, in the order they run (NULL-terminated). */
+const char *const *nts_restore_step_names (void);
+
+/* On success, Rollback's result a{sv} ('snapshot-id', 'restored-files',
+ * 'unit-changes', 'packages-installed', 'packages-removed',
+ * 'duration-ms'). Errors: NTS_ERROR_NO_SUCH_SNAPSHOT (nothing changed);
+ * NTS_ERROR_APPLY_FAILED when the files were changed since the Apply and
+ * @force is not set (nothing changed), or when a step failed (the journal
+ * is kept: the next start finishes the restore). */
+void      nts_restore_run_async  (const NtsRestoreParams *params,
+                                  NtsRestoreProgress      progress,
+                                  gpointer                progress_data,
+                                  GCancellable           *cancellable,
+                                  GAsyncReadyCallback     callback,
+                                  gpointer                user_data);
+GVariant *nts_restore_run_finish (GAsyncResult           *result,
+                                  GError                **error);
+
+G_END_DECLS
