@@ -484,21 +484,28 @@ on_transaction_progress (const char *step, guint index, guint count, gpointer us
   call_progress (call, step, APPLY_OWN_STEPS + index, APPLY_OWN_STEPS + count);
 }
 
+/* Apply's and Rollback's reply: the result dict (its snapshot id goes
+ * into LastResult too), or the error. */
 static void
-on_transaction_done (GObject *source, GAsyncResult *res, gpointer user_data)
+call_return_transaction (Call *call, GVariant *result, GError *error)
 {
-  g_autoptr(Call) call = user_data;
-  GError *error = NULL;
-  GVariant *result = nts_transaction_run_finish (res, &error);
-
   if (result == NULL)
     {
-      call_return_error (g_steal_pointer (&call), error);
+      call_return_error (call, error);
       return;
     }
   g_variant_lookup (result, "snapshot-id", "s", &call->result_snapshot_id);
-  call_return_value (g_steal_pointer (&call), g_variant_new ("(@a{sv})", result));
+  call_return_value (call, g_variant_new ("(@a{sv})", result));
   g_variant_unref (result);
+}
+
+static void
+on_transaction_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GError *error = NULL;
+  GVariant *result = nts_transaction_run_finish (res, &error);
+
+  call_return_transaction (user_data, result, error);
 }
 
 static void
@@ -650,18 +657,10 @@ on_restore_progress (const char *step, guint index, guint count, gpointer user_d
 static void
 on_restore_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  g_autoptr(Call) call = user_data;
   GError *error = NULL;
   GVariant *result = nts_restore_run_finish (res, &error);
 
-  if (result == NULL)
-    {
-      call_return_error (g_steal_pointer (&call), error);
-      return;
-    }
-  g_variant_lookup (result, "snapshot-id", "s", &call->result_snapshot_id);
-  call_return_value (g_steal_pointer (&call), g_variant_new ("(@a{sv})", result));
-  g_variant_unref (result);
+  call_return_transaction (user_data, result, error);
 }
 
 static void

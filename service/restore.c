@@ -430,6 +430,15 @@ run_step (GTask *task)
           rs->index--;
           return fail (task, error);
         }
+      /* An Apply rolled back by recovery is like one that failed: nothing
+       * of it is left for a Rollback to want (after the journal, as in
+       * transaction.c). */
+      if (rs->recover != NULL && rs->recover->kind == NTS_JOURNAL_APPLY &&
+          !nts_snapshot_store_discard (rs->store, rs->snapshot->id, &error))
+        {
+          g_debug ("cannot remove the snapshot of the interrupted Apply: %s", error->message);
+          g_clear_error (&error);
+        }
       g_task_return_pointer (task, g_variant_ref_sink (result_variant (rs)),
                              (GDestroyNotify) g_variant_unref);
       g_object_unref (task);

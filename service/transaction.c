@@ -76,33 +76,28 @@ struct _Tx {
 };
 
 static void step_snapshot       (Tx *tx, GTask *task);
+static void step_write_file     (Tx *tx, GTask *task);
+static void undo_write_file     (Tx *tx, GTask *task);
 static void step_ensure_chrony  (Tx *tx, GTask *task);
-static void step_write_config   (Tx *tx, GTask *task);
-static void step_keys_file      (Tx *tx, GTask *task);
 static void step_log_dir        (Tx *tx, GTask *task);
-static void step_hardening      (Tx *tx, GTask *task);
-static void step_ntp_units      (Tx *tx, GTask *task);
 static void step_reload         (Tx *tx, GTask *task);
 static void step_stop_timesyncd (Tx *tx, GTask *task);
 static void step_start_chronyd  (Tx *tx, GTask *task);
 static void step_commit_check   (Tx *tx, GTask *task);
 static void step_commit         (Tx *tx, GTask *task);
-static void undo_write_config   (Tx *tx, GTask *task);
-static void undo_keys_file      (Tx *tx, GTask *task);
 static void undo_log_dir        (Tx *tx, GTask *task);
-static void undo_hardening      (Tx *tx, GTask *task);
-static void undo_ntp_units      (Tx *tx, GTask *task);
 static void undo_stop_timesyncd (Tx *tx, GTask *task);
 static void undo_start_chronyd  (Tx *tx, GTask *task);
 
 static const Step steps[] = {
   { "snapshot",       step_snapshot,       NULL },
   { "ensure-chrony",  step_ensure_chrony,  NULL },
-  { "write-config",   step_write_config,   undo_write_config },
-  { "keys-file",      step_keys_file,      undo_keys_file },
+  /* The file steps find their file by their name: file_of_step(). */
+  { "write-config",   step_write_file,     undo_write_file },
+  { "keys-file",      step_write_file,     undo_write_file },
   { "log-dir",        step_log_dir,        undo_log_dir },
-  { "hardening",      step_hardening,      undo_hardening },
-  { "ntp-units",      step_ntp_units,      undo_ntp_units },
+  { "hardening",      step_write_file,     undo_write_file },
+  { "ntp-units",      step_write_file,     undo_write_file },
   /* Undone by one Reload after every file is back (see finish_undo). */
   { "reload",         step_reload,         NULL },
   { "stop-timesyncd", step_stop_timesyncd, undo_stop_timesyncd },
@@ -178,14 +173,13 @@ find_ntp_units_file (Tx *tx)
   return NULL;
 }
 
-/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
- * root:root, noting each in @created so the undo can remove exactly what
- * we made and nothing that was there before. */
+/* Appends to @missing, outermost first, @dir and those of its ancestors
+ * that do not exist, each once. */
 static gboolean
-make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+find_missing_dirs (Tx *tx, const char *dir, GPtrArray *missing, GError **error)
 {
-  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *cur = g_strdup (dir);
+  guint at = missing->len;
 
   while (!g_str_equal (cur, "/"))
     {
@@ -196,11 +190,25 @@ make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
         return FALSE;
       if (exists)
         break;
-      g_ptr_array_insert (missing, 0, g_strdup (cur));
+      if (!g_ptr_array_find_with_equal_func (missing, cur, g_str_equal, NULL))
+        g_ptr_array_insert (missing, at, g_strdup (cur));
       up = g_path_get_dirname (cur);
       g_free (cur);
       cur = up;
     }
+  return TRUE;
+}
+
+/* Creates the missing ancestors of @dir (and @dir) one by one, 0755
+ * root:root, noting each in @created so the undo can remove exactly what
+ * we made and nothing that was there before. */
+static gboolean
+make_dirs (Tx *tx, const char *dir, GPtrArray *created, GError **error)
+{
+  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
+
+  if (!find_missing_dirs (tx, dir, missing, error))
+    return FALSE;
   for (guint i = 0; i < missing->len; i++)
     {
       if (!nts_root_ensure_dir (tx->root, missing->pdata[i], 0, 0, 0755, FALSE, error))
@@ -310,30 +318,6 @@ snapshot_op_fail (SnapshotOp *op, GError *error)
   g_free (op);
 }
 
-/* Adds @dir and its missing ancestors to @absent (each once). */
-static gboolean
-note_absent (Tx *tx, const char *dir, GPtrArray *absent, GError **error)
-{
-  g_autofree char *cur = g_strdup (dir);
-
-  while (!g_str_equal (cur, "/"))
-    {
-      gboolean exists = FALSE;
-      char *up;
-
-      if (!nts_root_lstat (tx->root, cur, NULL, &exists, error))
-        return FALSE;
-      if (exists)
-        break;
-      if (!g_ptr_array_find_with_equal_func (absent, cur, g_str_equal, NULL))
-        g_ptr_array_add (absent, g_strdup (cur));
-      up = g_path_get_dirname (cur);
-      g_free (cur);
-      cur = up;
-    }
-  return TRUE;
-}
-
 /* What the directory steps may change, for a restore that has only the
  * snapshot to go by (Rollback, recovery after a crash): the directories
  * that are missing now, and the log directory's owner and mode. */
@@ -349,10 +333,10 @@ snapshot_note_dirs (Tx *tx, GVariantDict *state, GError **error)
   for (guint i = 0; i < tx->files->len; i++)
     {
       g_autofree char *dir = g_path_get_dirname (((NtsRenderedFile *) tx->files->pdata[i])->path);
-      if (!note_absent (tx, dir, absent, error))
+      if (!find_missing_dirs (tx, dir, absent, error))
         return FALSE;
     }
-  if (!note_absent (tx, log_parent, absent, error) ||
+  if (!find_missing_dirs (tx, log_parent, absent, error) ||
       !nts_root_lstat (tx->root, tx->layout->log_dir, &st, &exists, error))
     return FALSE;
   g_ptr_array_add (absent, NULL);
@@ -496,72 +480,43 @@ step_ensure_chrony (Tx *tx, GTask *task)
 
 /* ---- file steps ------------------------------------------------------- */
 
-static void
-step_write_config (Tx *tx, GTask *task)
+/* The file a file step writes, or NULL: the ntp-units.d list is rendered
+ * only where no packaged list already puts chrony first. */
+static const NtsRenderedFile *
+file_of_step (Tx *tx, const char *step)
 {
+  g_autofree char *dropin = NULL;
+
+  if (g_str_equal (step, "write-config"))
+    return find_file (tx, tx->layout->config_file);
+  if (g_str_equal (step, "keys-file"))
+    return find_file (tx, tx->layout->keys_file);
+  if (g_str_equal (step, "hardening"))
+    {
+      dropin = nts_hardening_dropin_path (tx->layout);
+      return find_file (tx, dropin);
+    }
+  return find_ntp_units_file (tx);
+}
+
+static void
+step_write_file (Tx *tx, GTask *task)
+{
+  const char *step = steps[tx->index].name;
   GError *error = NULL;
-  gboolean ok = write_file (tx, "write-config", find_file (tx, tx->layout->config_file), &error);
+  gboolean ok = write_file (tx, step, file_of_step (tx, step), &error);
+
   return_result (task, ok, error);
 }
 
 static void
-undo_write_config (Tx *tx, GTask *task)
+undo_write_file (Tx *tx, GTask *task)
 {
+  const char *step = steps[tx->index].name;
+  const NtsRenderedFile *file = file_of_step (tx, step);
   GError *error = NULL;
-  gboolean ok = restore_file (tx, "write-config", tx->layout->config_file, &error);
-  return_result (task, ok, error);
-}
+  gboolean ok = restore_file (tx, step, file ? file->path : NULL, &error);
 
-static void
-step_keys_file (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "keys-file", find_file (tx, tx->layout->keys_file), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_keys_file (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "keys-file", tx->layout->keys_file, &error);
-  return_result (task, ok, error);
-}
-
-static void
-step_hardening (Tx *tx, GTask *task)
-{
-  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "hardening", find_file (tx, path), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_hardening (Tx *tx, GTask *task)
-{
-  g_autofree char *path = nts_hardening_dropin_path (tx->layout);
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "hardening", path, &error);
-  return_result (task, ok, error);
-}
-
-/* Written only where no packaged list already puts chrony first; the
- * renderer leaves it out of the file list then. */
-static void
-step_ntp_units (Tx *tx, GTask *task)
-{
-  GError *error = NULL;
-  gboolean ok = write_file (tx, "ntp-units", find_ntp_units_file (tx), &error);
-  return_result (task, ok, error);
-}
-
-static void
-undo_ntp_units (Tx *tx, GTask *task)
-{
-  const NtsRenderedFile *file = find_ntp_units_file (tx);
-  GError *error = NULL;
-  gboolean ok = restore_file (tx, "ntp-units", file ? file->path : NULL, &error);
   return_result (task, ok, error);
 }
 
