@@ -386,6 +386,7 @@ verify_agrees() { # DIR
 		[ "$i" = 1 ] || sleep 1
 		g chronyc -c -N authdata >"$1/authdata.csv" 2>&1
 		g ntsctl --json verify >"$1/verify.json" 2>"$1/verify.err"
+		# shellcheck disable=SC2034 # for the sourcing test
 		VERIFY_RC=$?
 		capture verify_compare "$1/authdata.csv" "$1/verify.json"
 		[ "$RC" = 0 ] && return 0
