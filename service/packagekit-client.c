@@ -15,6 +15,13 @@
 #define PK_EXIT_SUCCESS   1
 #define PK_EXIT_CANCELLED 3
 
+/* PkErrorEnum values PackageKit turns into exit "need-untrusted". */
+#define PK_ERROR_GPG_FAILURE                  5
+#define PK_ERROR_BAD_GPG_SIGNATURE           30
+#define PK_ERROR_MISSING_GPG_SIGNATURE       31
+#define PK_ERROR_CANNOT_INSTALL_REPO_UNSIGNED 50
+#define PK_ERROR_CANNOT_UPDATE_REPO_UNSIGNED  51
+
 G_DEFINE_QUARK (nts-packagekit-error-quark, nts_packagekit_error)
 
 /* PackageKit's names (pk-enum.c), checked against libpackagekit-glib2 1.2.6. */
@@ -358,8 +365,11 @@ run_transaction (GDBusConnection *bus, const char *method, GVariant *params, gui
       g_source_attach (t->cancel_source, g_task_get_context (task));
     }
 
+  /* packagekitd is started on demand and quits when idle: this first
+   * call may start it. The later ones go to the transaction it created,
+   * which a freshly started packagekitd would not know. */
   g_dbus_connection_call (bus, PK_BUS_NAME, PK_PATH, PK_IFACE, "CreateTransaction", NULL,
-                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NONE,
                           PK_CALL_TIMEOUT_MS, NULL, on_created, g_object_ref (task));
 }
 
@@ -561,4 +571,31 @@ nts_packagekit_finish (GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+gboolean
+nts_packagekit_error_is_untrusted (const GError *error)
+{
+  if (error == NULL || error->domain != NTS_PACKAGEKIT_ERROR)
+    return FALSE;
+  switch (error->code)
+    {
+    case PK_ERROR_GPG_FAILURE:
+    case PK_ERROR_BAD_GPG_SIGNATURE:
+    case PK_ERROR_MISSING_GPG_SIGNATURE:
+    case PK_ERROR_CANNOT_INSTALL_REPO_UNSIGNED:
+    case PK_ERROR_CANNOT_UPDATE_REPO_UNSIGNED:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+gboolean
+nts_packagekit_error_is_unavailable (const GError *error)
+{
+  /* ServiceUnknown: not running and not activatable. NameHasNoOwner: the
+   * same when auto-start was not allowed. */
+  return g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER);
 }

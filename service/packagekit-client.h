@@ -116,4 +116,13 @@ void nts_packagekit_remove_names_async  (GDBusConnection     *bus,
 GPtrArray *nts_packagekit_finish (GAsyncResult  *result,
                                   GError       **error);
 
+/* Whether @error says a package could not be authenticated, so that
+ * ONLY_TRUSTED refused it: the ErrorCodes with which PackageKit ends a
+ * transaction "need-untrusted" (it sets that exit only through them). */
+gboolean nts_packagekit_error_is_untrusted   (const GError *error);
+
+/* Whether @error says there is no PackageKit: its name has no owner and
+ * nothing on the bus can start it. */
+gboolean nts_packagekit_error_is_unavailable (const GError *error);
+
 G_END_DECLS

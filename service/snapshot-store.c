@@ -44,6 +44,7 @@ nts_snapshot_free (NtsSnapshot *snapshot)
   g_free (snapshot->version);
   g_clear_pointer (&snapshot->state, g_variant_unref);
   g_clear_pointer (&snapshot->files, g_ptr_array_unref);
+  nts_package_changes_free (snapshot->packages);
   g_free (snapshot);
 }
 
@@ -451,6 +452,8 @@ load_file (NtsSnapshotStore *store,
   return g_steal_pointer (&file);
 }
 
+static NtsPackageChanges *load_packages (GKeyFile *keys, const char *id, GError **error);
+
 static NtsSnapshot *
 load (NtsSnapshotStore *store, const char *id, gboolean with_content, GError **error)
 {
@@ -506,6 +509,9 @@ load (NtsSnapshotStore *store, const char *id, gboolean with_content, GError **e
         return NULL;
       g_ptr_array_add (snapshot->files, file);
     }
+  snapshot->packages = load_packages (keys, id, error);
+  if (snapshot->packages == NULL)
+    return NULL;
   return g_steal_pointer (&snapshot);
 }
 
@@ -821,4 +827,76 @@ nts_snapshot_store_changed_since (NtsSnapshotStore   *store,
   if (changed_paths != NULL)
     *changed_paths = g_strv_builder_end (differ);
   return TRUE;
+}
+
+/* ---- what Apply did to packages ---- */
+
+#define GROUP_PACKAGES "packages"
+
+static gboolean
+names_are_valid (const char *const *names)
+{
+  for (; *names != NULL; names++)
+    if (!nts_package_name_is_valid (*names))
+      return FALSE;
+  return TRUE;
+}
+
+/* A missing group or key is an empty list: snapshots taken before Apply
+ * changed any package have none. */
+static GStrv
+load_names (GKeyFile *keys, const char *key)
+{
+  GStrv names = g_key_file_get_string_list (keys, GROUP_PACKAGES, key, NULL, NULL);
+
+  return names != NULL ? names : g_new0 (char *, 1);
+}
+
+static NtsPackageChanges *
+load_packages (GKeyFile *keys, const char *id, GError **error)
+{
+  g_autoptr(NtsPackageChanges) changes = nts_package_changes_new_empty ();
+
+  g_strfreev (changes->installed);
+  changes->installed = load_names (keys, "installed");
+  g_strfreev (changes->removed);
+  changes->removed = load_names (keys, "removed");
+  if (!names_are_valid ((const char *const *) changes->installed) ||
+      !names_are_valid ((const char *const *) changes->removed))
+    {
+      damaged (error, id, "[packages] holds something that is not a package name");
+      return NULL;
+    }
+  return g_steal_pointer (&changes);
+}
+
+gboolean
+nts_snapshot_store_record_packages (NtsSnapshotStore         *store,
+                                    const char               *id,
+                                    const NtsPackageChanges  *changes,
+                                    GError                  **error)
+{
+  g_autoptr(GKeyFile) keys = NULL;
+
+  g_return_val_if_fail (changes != NULL, FALSE);
+
+  if (!names_are_valid ((const char *const *) changes->installed) ||
+      !names_are_valid ((const char *const *) changes->removed))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "cannot record packages in snapshot %s: not a package name", id);
+      return FALSE;
+    }
+  if (!nts_snapshot_id_is_valid (id))
+    return no_such_snapshot (error, id != NULL ? id : "");
+  keys = read_manifest (store, id, error);
+  if (keys == NULL)
+    return FALSE;
+  g_key_file_set_string_list (keys, GROUP_PACKAGES, "installed",
+                              (const char *const *) changes->installed,
+                              g_strv_length (changes->installed));
+  g_key_file_set_string_list (keys, GROUP_PACKAGES, "removed",
+                              (const char *const *) changes->removed,
+                              g_strv_length (changes->removed));
+  return write_manifest (store, id, keys, error);
 }

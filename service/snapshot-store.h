@@ -33,6 +33,11 @@
  *   applied-sha256=..., applied-uid, applied-gid, applied-mode
  *          what Apply wrote there (nts_snapshot_store_record_applied())
  *
+ *   [packages]               only once Apply changed packages
+ *   installed=chrony;        package names (GKeyFile lists)
+ *   removed=systemd-timesyncd;
+ *          (nts_snapshot_store_record_packages())
+ *
  * Ids are "YYYYMMDDTHHMMSSZ-uuuuuu" (UTC, microseconds): they sort as they
  * were taken, and a new id is always later than every id in the store,
  * even within one microsecond or when the clock was stepped back (which
@@ -41,6 +46,7 @@
 
 #include <gio/gio.h>
 
+#include "package-changes.h"
 #include "safe-fs.h"
 
 G_BEGIN_DECLS
@@ -72,6 +78,7 @@ typedef struct {
   gboolean   original;
   GVariant  *state;           /* a{sv}, as given to take() */
   GPtrArray *files;           /* NtsSnapshotFile*, in the order given to take() */
+  NtsPackageChanges *packages; /* record_packages(); empty when none */
 } NtsSnapshot;
 
 void nts_snapshot_file_free (NtsSnapshotFile *file);
@@ -163,5 +170,15 @@ gboolean nts_snapshot_store_changed_since (NtsSnapshotStore   *store,
                                            gboolean           *changed,
                                            GStrv              *changed_paths,
                                            GError            **error);
+
+/* Notes in snapshot @id which packages Apply installed and removed
+ * (replacing what an earlier call noted), so Rollback and crash recovery
+ * know what to undo. Rewrites the manifest atomically, like
+ * record_applied(). G_IO_ERROR_INVALID_ARGUMENT for a name that is not a
+ * package name. */
+gboolean nts_snapshot_store_record_packages (NtsSnapshotStore         *store,
+                                             const char               *id,
+                                             const NtsPackageChanges  *changes,
+                                             GError                  **error);
 
 G_END_DECLS

@@ -5,12 +5,9 @@
 #include <signal.h>
 
 #include "packagekit-client.h"
-#include "service-fixture.h"
+#include "packagekit-stand-in.h"
 
 #define WAIT_MS 20000
-#define PK_NAME "org.freedesktop.PackageKit"
-#define PK_PATH "/org/freedesktop/PackageKit"
-#define CONTROL_IFACE "org.ntssetup.Test.PackageKit"
 
 typedef struct {
   ServiceFixture fx;
@@ -24,12 +21,11 @@ setup (Fixture *f, gconstpointer data)
   ServiceOptions options = { 0 };
 
   service_fixture_setup (&f->fx, &options);
-  f->packagekit = fixture_start_stand_in (&f->fx, "packagekit.py",
-                                          "{\"installed\": [\"systemd-timesyncd\", \"systemd\"], "
-                                          "\"available\": {\"chrony\": [\"systemd-timesyncd\"], "
-                                          "\"systemd-timesyncd\": [\"chrony\"]}, "
-                                          "\"versions\": {\"chrony\": \"4.3-2+deb12u1\"}}",
-                                          PK_NAME);
+  f->packagekit = packagekit_stand_in_start (&f->fx,
+                                             "{\"installed\": [\"systemd-timesyncd\", \"systemd\"], "
+                                             "\"available\": {\"chrony\": [\"systemd-timesyncd\"], "
+                                             "\"systemd-timesyncd\": [\"chrony\"]}, "
+                                             "\"versions\": {\"chrony\": \"4.3-2+deb12u1\"}}");
 }
 
 static void
@@ -59,17 +55,13 @@ wait_packages (GAsyncResult **slot, GError **error)
 static GVariant *
 control (Fixture *f, const char *method, GVariant *params)
 {
-  return fixture_control (&f->fx, PK_NAME, PK_PATH, CONTROL_IFACE, method, params);
+  return packagekit_stand_in_control (&f->fx, method, params);
 }
 
 static char *
 installed (Fixture *f)
 {
-  g_autoptr(GVariant) reply = control (f, "GetInstalled", NULL);
-  g_autoptr(GVariant) list = g_variant_get_child_value (reply, 0);
-  g_autofree const char **names = g_variant_get_strv (list, NULL);
-
-  return g_strjoinv (" ", (char **) names);
+  return packagekit_stand_in_installed (&f->fx);
 }
 
 static GPtrArray *
@@ -138,7 +130,6 @@ test_simulate_install (Fixture *f, gconstpointer data)
   g_autofree char *text = NULL;
   g_autofree char *before = installed (f);
   g_autofree char *after = NULL;
-  g_autoptr(GVariant) calls = NULL;
   g_autofree char *printed = NULL;
 
   packages = install_names (f, "chrony", TRUE, &error);
@@ -150,8 +141,7 @@ test_simulate_install (Fixture *f, gconstpointer data)
   g_assert_cmpstr (before, ==, after);
 
   /* Non-interactive hints; ONLY_TRUSTED (2) | SIMULATE (4). */
-  calls = control (f, "GetCalls", NULL);
-  printed = g_variant_print (calls, FALSE);
+  printed = packagekit_stand_in_calls (&f->fx);
   g_test_message ("%s", printed);
   g_assert_nonnull (strstr (printed, "'interactive=false'"));
   g_assert_nonnull (strstr (printed, "('InstallPackages', [<uint64 6>"));
@@ -165,7 +155,6 @@ test_install_and_rollback (Fixture *f, gconstpointer data)
   g_autoptr(GPtrArray) packages = NULL;
   g_autofree char *text = NULL;
   g_autofree char *state = NULL;
-  g_autoptr(GVariant) calls = NULL;
   g_autofree char *printed = NULL;
 
   packages = install_names (f, "chrony", FALSE, &error);
@@ -177,8 +166,7 @@ test_install_and_rollback (Fixture *f, gconstpointer data)
   g_clear_pointer (&packages, g_ptr_array_unref);
   g_clear_pointer (&text, g_free);
   g_clear_pointer (&state, g_free);
-  calls = control (f, "GetCalls", NULL);
-  printed = g_variant_print (calls, FALSE);
+  printed = packagekit_stand_in_calls (&f->fx);
   g_assert_nonnull (strstr (printed, "('InstallPackages', [<uint64 2>"));
 
   /* Installed now: nothing to do, said as PackageKit says it. */

@@ -21,6 +21,11 @@ Template parameters (all optional):
   available  {name: [installed packages that installing it removes]} (or the
              same as a JSON string)
   versions   {name: version} for package ids
+  untrusted  list of available package names whose repository is not
+             signed: with ONLY_TRUSTED, InstallPackages refuses them the way
+             PackageKit's aptcc backend does (Package "untrusted" when
+             simulating, ErrorCode cannot-install-repo-unsigned, Finished
+             need-untrusted); without the flag they install
 '''
 
 import json
@@ -56,13 +61,16 @@ INFO_INSTALLED = 1
 INFO_AVAILABLE = 2
 INFO_INSTALLING = 12
 INFO_REMOVING = 13
+INFO_UNTRUSTED = 23
 EXIT_SUCCESS = 1
 EXIT_FAILED = 2
 EXIT_CANCELLED = 3
+EXIT_NEED_UNTRUSTED = 8
 ERROR_PACKAGE_NOT_INSTALLED = 7
 ERROR_PACKAGE_NOT_FOUND = 8
 ERROR_TRANSACTION_CANCELLED = 17
 ERROR_ALL_PACKAGES_ALREADY_INSTALLED = 41
+ERROR_CANNOT_INSTALL_REPO_UNSIGNED = 50
 ROLE_UNKNOWN = 0
 ROLE_CANCEL = 1
 ROLE_INSTALL_PACKAGES = 11
@@ -79,6 +87,7 @@ FILTER_NOT_INSTALLED = 3
 NETWORK_ONLINE = 2
 AUTHORIZE_YES = 1
 # transaction flags and filters travel as bitfields: 1 << enum value
+TRANSACTION_FLAG_ONLY_TRUSTED = 1 << 1
 TRANSACTION_FLAG_SIMULATE = 1 << 2
 TRANSACTION_FLAG_ONLY_DOWNLOAD = 1 << 3
 
@@ -156,6 +165,11 @@ class Transaction(_Exported):
         self.update_props(TRANSACTION_IFACE, {'Role': role, 'TransactionFlags': flags})
         self.daemon.running(self, True)
 
+        if self.daemon.stalls(self.method):
+            # a backend stuck on a lock or a download: no signal ever
+            # comes, only Cancel ends it
+            return
+
         def run():
             self.timer = 0
             self.update_props(TRANSACTION_IFACE, {'Status': status, 'Percentage': 0})
@@ -172,6 +186,9 @@ class Transaction(_Exported):
         self.Package(dbus.UInt32(info), package_id, self.daemon.summary(name))
 
     def finish(self, error, exit_code=None):
+        '''error: None, (code, details), or (code, details, exit code)'''
+        if error is not None and len(error) == 3:
+            exit_code = error[2]
         if self.finished:
             return
         self.finished = True
@@ -239,6 +256,15 @@ class Transaction(_Exported):
             wanted = [n for n in names if n not in daemon.installed]
             if not wanted:
                 return (ERROR_ALL_PACKAGES_ALREADY_INSTALLED, 'The packages are already all installed')
+            untrusted = [n for n in wanted if n in daemon.untrusted]
+            if untrusted:
+                if transaction_flags & TRANSACTION_FLAG_SIMULATE:
+                    for name in untrusted:
+                        self.package(INFO_UNTRUSTED, name)
+                if transaction_flags & TRANSACTION_FLAG_ONLY_TRUSTED:
+                    return (ERROR_CANNOT_INSTALL_REPO_UNSIGNED,
+                            'The following packages cannot be authenticated:\n' + ' '.join(untrusted) + ' ',
+                            EXIT_NEED_UNTRUSTED)
             removed = []
             for name in wanted:
                 removed += [r for r in daemon.available.get(name, [])
@@ -309,6 +335,8 @@ class PackageKit(_Exported):
         self.installed = [str(n) for n in parameters.get('installed', [])]
         self.available = {str(k): [str(x) for x in v] for k, v in dict(available).items()}
         self.versions = dict(DEFAULT_VERSIONS, **{str(k): str(v) for k, v in dict(versions).items()})
+        self.untrusted = [str(n) for n in parameters.get('untrusted', [])]
+        self.stalled = set()
         self.failures = {}
         self.calls = []
         self.transactions = {}
@@ -342,6 +370,9 @@ class PackageKit(_Exported):
 
     def failure_for(self, method):
         return self.failures.get(method)
+
+    def stalls(self, method):
+        return method in self.stalled
 
     def running(self, transaction, on):
         if on:
@@ -418,6 +449,21 @@ class PackageKit(_Exported):
             self.failures.pop(str(method), None)
         else:
             self.failures[str(method)] = (int(error_code), str(details))
+
+    @dbus.service.method(CONTROL_IFACE, in_signature='as', out_signature='')
+    def SetUntrusted(self, names):
+        '''Packages from an unsigned repository (see the "untrusted" parameter)'''
+        self.untrusted = [str(n) for n in names]
+
+    @dbus.service.method(CONTROL_IFACE, in_signature='sb', out_signature='')
+    def SetStall(self, method, stall):
+        '''Transactions of <method> take their role and then never finish until Cancel'''
+        if method not in ('Resolve', 'InstallPackages', 'RemovePackages'):
+            raise _dbus_error(ERROR_INVALID_ARGS, f'SetStall: unsupported method {method}')
+        if stall:
+            self.stalled.add(str(method))
+        else:
+            self.stalled.discard(str(method))
 
     @dbus.service.method(CONTROL_IFACE, in_signature='', out_signature='a(sav)')
     def GetCalls(self):

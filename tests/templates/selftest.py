@@ -749,6 +749,34 @@ def test_packagekit(bus):
     R.equal('packagekit: SetFail(Resolve)', run('Resolve', dbus.UInt64(0), ['ntpsec'])[1:], ([(2, 'offline')], 2))
     ctl.SetFail('Resolve', dbus.UInt32(0), '')
 
+    ntpsec = 'ntpsec;1.2.2+dfsg1-1+deb12u1;amd64;debian-bookworm-main'
+    ctl.SetUntrusted(['ntpsec'])
+    R.equal('packagekit: untrusted, ONLY_TRUSTED|SIMULATE -> Package(untrusted) + ErrorCode(cannot-install-repo-unsigned) '
+            '+ Finished(need-untrusted)',
+            run('InstallPackages', dbus.UInt64((1 << 1) | (1 << 2)), [ntpsec]),
+            ([(23, ntpsec)], [(50, 'The following packages cannot be authenticated:\nntpsec ')], 8))
+    R.equal('packagekit: untrusted, ONLY_TRUSTED -> refused, nothing installed',
+            (run('InstallPackages', dbus.UInt64(1 << 1), [ntpsec])[2], plain(ctl.GetInstalled())), (8, ['chrony']))
+    R.equal('packagekit: untrusted without ONLY_TRUSTED installs (simulated)',
+            run('InstallPackages', simulate, [ntpsec])[1:], ([], 1))
+    ctl.SetUntrusted(dbus.Array([], signature='s'))
+
+    ctl.SetStall('Resolve', True)
+    path, tx = transaction()
+    stalled = []
+    receiver = bus.add_signal_receiver(lambda e, r: stalled.append(int(e)), 'Finished', TRANSACTION_IFACE,
+                                       PACKAGEKIT, path)
+    tx.Resolve(dbus.UInt64(0), ['ntpsec'])
+    R.equal('packagekit: SetStall: a later transaction finishes, the stalled one does not',
+            (run('RemovePackages', simulate, ['chrony;1;amd64;installed'], False, False)[2], stalled), (1, []))
+    tx.Cancel()
+    R.check('packagekit: Cancel ends a stalled transaction with Finished(cancelled)',
+            spin(lambda: stalled == [3], 5), repr(stalled))
+    receiver.remove()
+    ctl.SetStall('Resolve', False)
+    R.raises('packagekit: SetStall of an unknown method -> InvalidArgs', 'org.freedesktop.DBus.Error.InvalidArgs',
+             ctl.SetStall, 'Frobnicate', True)
+
     path, tx = transaction()
     R.raises('packagekit: Cancel before the transaction runs -> NotRunning',
              'org.freedesktop.PackageKit.Transaction.NotRunning', tx.Cancel)
