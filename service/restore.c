@@ -122,18 +122,8 @@ remove_absent_dirs (Restore *rs, GError **error)
       g_ptr_array_add (sorted, (gpointer) dirs[i]);
   g_ptr_array_sort (sorted, longest_first);
   for (guint i = 0; i < sorted->len; i++)
-    {
-      g_autoptr(GError) local = NULL;
-
-      if (!nts_root_remove_empty_dir (rs->root, sorted->pdata[i], &local))
-        {
-          if (!g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_EMPTY))
-            {
-              g_propagate_error (error, g_steal_pointer (&local));
-              return FALSE;
-            }
-        }
-    }
+    if (!nts_root_remove_dir_if_empty (rs->root, sorted->pdata[i], error))
+      return FALSE;
   return TRUE;
 }
 
@@ -153,16 +143,7 @@ restore_log_dir (Restore *rs, GError **error)
     return TRUE;
   g_variant_lookup (log_dir, "existed", "b", &existed);
   if (!existed)
-    {
-      g_autoptr(GError) local = NULL;
-
-      if (nts_root_remove_empty_dir (rs->root, path, &local))
-        return TRUE;
-      if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_EMPTY))
-        return TRUE;
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
+    return nts_root_remove_dir_if_empty (rs->root, path, error);
   if (!g_variant_lookup (log_dir, "uid", "u", &uid) ||
       !g_variant_lookup (log_dir, "gid", "u", &gid) ||
       !g_variant_lookup (log_dir, "mode", "u", &mode))

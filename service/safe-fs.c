@@ -669,6 +669,23 @@ nts_root_remove_empty_dir (NtsRoot *root, const char *path, GError **error)
   return TRUE;
 }
 
+gboolean
+nts_root_remove_dir_if_empty (NtsRoot *root, const char *path, GError **error)
+{
+  GError *local = NULL;
+
+  if (nts_root_remove_empty_dir (root, path, &local))
+    return TRUE;
+  if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_EMPTY) ||
+      g_error_matches (local, G_IO_ERROR, G_IO_ERROR_EXISTS))
+    {
+      g_error_free (local);
+      return TRUE;
+    }
+  g_propagate_error (error, local);
+  return FALSE;
+}
+
 static int
 compare_names (gconstpointer a, gconstpointer b)
 {

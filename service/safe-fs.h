@@ -138,6 +138,14 @@ gboolean nts_root_remove_empty_dir (NtsRoot     *root,
                                     const char  *path,
                                     GError     **error);
 
+/* The same, but a directory that is not empty stays, and that is no
+ * error: the undo of a directory Apply made, where chronyd has since
+ * written its logs. Removing it would mean walking what another user put
+ * there, which nothing here does. */
+gboolean nts_root_remove_dir_if_empty (NtsRoot     *root,
+                                       const char  *path,
+                                       GError     **error);
+
 /* The entries of directory @path (no "." and ".."), sorted, or NULL on
  * error. A missing directory is an error (G_IO_ERROR_NOT_FOUND). */
 GPtrArray *nts_root_list_dir (NtsRoot     *root,

@@ -463,6 +463,51 @@ test_log_dir_blocked (Fixture *f, gconstpointer data)
 }
 
 
+/* The report of a chronyd that wrote its logs, then failed to
+ * authenticate: as in the test bed with an untrusted server. */
+static NtsRoot *logging_root;
+
+static GVariant *
+logged_unauthenticated_report (guint wait_s, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (nts_root_write_atomic (logging_root, "/var/log/chrony/measurements.log",
+                                        "log\n", 4, 0, 0, 0644, &error));
+  g_assert_no_error (error);
+  return unauthenticated_report (wait_s, user_data);
+}
+
+/* The log directory Apply made holds chronyd's logs by the time the
+ * commit check fails: it stays, and that counts as undone (removing it
+ * would mean walking what chronyd's user put there). */
+static void
+test_undo_keeps_written_log_dir (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GVariant) id = NULL;
+  gboolean exists = TRUE;
+
+  g_assert_true (nts_root_remove_empty_dir (f->root, "/var/log/chrony", &error));
+  g_assert_no_error (error);
+  g_assert_true (nts_root_lstat (f->root, "/var/log/chrony", NULL, &exists, &error));
+  g_assert_false (exists);
+#if NTS_FAULT_INJECTION
+  g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
+#endif
+  logging_root = f->root;
+  report_func = logged_unauthenticated_report;
+  id = run (f, seen, &error);
+  report_func = healthy_report;
+  g_assert_null (id);
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  g_assert_true (g_str_has_suffix (error->message, "; every step done was undone"));
+  g_assert_true (nts_root_lstat (f->root, "/var/log/chrony/measurements.log", NULL, &exists, NULL));
+  g_assert_true (exists);
+  assert_no_journal (f);
+}
+
 /* Chrony missing, 'install' given: PackageKit (the stand-in, playing
  * Debian's conflicting packages) installs chrony and takes timesyncd
  * away; the restore (Rollback) gives timesyncd back and removes chrony,
@@ -579,6 +624,8 @@ main (int argc, char **argv)
               teardown);
   g_test_add ("/transaction/install-and-restore", Fixture, NULL, setup, test_install_and_restore,
               teardown);
+  g_test_add ("/transaction/undo-keeps-written-log-dir", Fixture, NULL, setup,
+              test_undo_keeps_written_log_dir, teardown);
   g_test_add ("/transaction/chrony-missing", Fixture, NULL, setup, test_chrony_missing, teardown);
 #if NTS_FAULT_INJECTION
   table = g_string_new (NULL);

@@ -2,7 +2,9 @@
 # test-activation.sh — ntssetupd is started by D-Bus activation through its systemd unit,
 # leaves when idle, is activated again by the next call, and runs inside the sandbox its
 # unit file declares (what systemd and the kernel report for the running process, not
-# the lines written). Prints systemd-analyze security's exposure for the booted unit.
+# the lines written). Apply, Rollback and Apply again work within one daemon lifetime
+# (issue 5, test 3: the sandbox does not freeze paths a stop/start recreates). Prints
+# systemd-analyze security's exposure for the booted unit.
 #
 #   tests/system/test-activation.sh        (root; ends with "N passed, M failed")
 set -uo pipefail
@@ -161,6 +163,31 @@ check "/usr is read-only for it (ProtectSystem=strict)" grep -qx usr=read-only <
 check "/etc is writable for it (ReadWritePaths=/etc)" grep -qx etc=writable <<<"$OUT"
 check "/home is hidden from it (ProtectHome=yes)" grep -qx home=hidden <<<"$OUT"
 check "its state directory is writable and 0700" all_lines "$OUT" state=writable state-mode=700
+
+section "Apply, Rollback, Apply within one daemon lifetime"
+# The daemon's sandbox is set up once per activation. A rollback removes what the apply
+# made (the log directory) and stops chronyd (systemd removes /run/chrony); the next apply
+# makes them again. Paths the sandbox bound at activation must not stand in the way.
+# One guest command, so the idle timeout cannot end the lifetime between the calls.
+g sh -c 'rm -f /var/lib/chrony/*.nts'
+capture g sh -c '
+	inv() { echo "invocation=$(systemctl show -P InvocationID ntssetupd)"; }
+	ntsctl apply "$@" >/tmp/apply1 2>&1; echo "apply1=$?"; inv
+	ntsctl rollback >/tmp/rollback 2>&1; echo "rollback=$?"; inv
+	ls -d /var/log/chrony /run/chrony 2>&1 | sed "s/^/after-rollback: /"
+	ntsctl apply "$@" >/tmp/apply2 2>&1; echo "apply2=$?"; inv
+	tail -n 3 /tmp/apply1 /tmp/rollback /tmp/apply2' sh "${SYS_SERVERS[@]}"
+show
+check "apply, rollback, apply: each exits 0" all_lines "$OUT" apply1=0 rollback=0 apply2=0
+invocations=$(sed -n 's/^invocation=//p' <<<"$OUT" | sort -u)
+check "all three in one daemon lifetime (one InvocationID: $(paste -sd' ' - <<<"$invocations"))" \
+	test "$(wc -l <<<"$invocations")" = 1 -a -n "$invocations"
+capture sys_units
+check "after the second apply: chrony enabled and active, timesyncd disabled and inactive" \
+	all_lines "$OUT" "chrony enabled active" "systemd-timesyncd disabled inactive"
+check "after the second apply: NTS cookies from all three servers" wait_for 30 nts_all_cookies
+capture g stat -c '%a %U:%G' /var/log/chrony
+check "after the second apply: the log directory is there again, 0750 _chrony:_chrony ($OUT)" test "$OUT" = "750 _chrony:_chrony"
 
 section "systemd-analyze security ntssetupd.service (booted)"
 capture g systemd-analyze security ntssetupd.service --no-pager
