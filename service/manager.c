@@ -607,6 +607,8 @@ static void
 on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
+  GDBusMethodInvocation *invocation = call->invocation;
+  GCancellable *cancellable = call->manager->cancellable;
   GError *error = NULL;
 
   call->layout = nts_layout_resolve_finish (res, &error);
@@ -634,7 +636,9 @@ on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
    * allows root anything, so PackageKit's own check of us proves
    * nothing. (The lock is held meanwhile: resolving first showed that
    * chrony is missing, and nothing must change it under us.) */
-  nts_authorize_async (call->invocation, NTS_ACTION_INSTALL, call->manager->cancellable,
+  /* Not call->... in the argument list: g_steal_pointer (&call) may be
+   * evaluated first (it was: a SIGSEGV on every Apply with install). */
+  nts_authorize_async (invocation, NTS_ACTION_INSTALL, cancellable,
                        on_install_authorized, g_steal_pointer (&call));
 }
 
