@@ -711,6 +711,42 @@ test_preflight_fails (Fixture *f, gconstpointer data)
   }
 }
 
+/* chrony missing and 'install' asked by a caller polkit allows Apply but
+ * not installing: AccessDenied, nothing changed, the daemon still there. */
+static void
+test_install_denied (Fixture *f, gconstpointer data)
+{
+  g_autofree char *chronyd = host_path (f, f->profile->chronyd);
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariantDict options;
+
+  if (f->profile == NULL)
+    return;
+  g_assert_cmpint (g_unlink (chronyd), ==, 0);
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+
+  g_variant_dict_init (&options, NULL);
+  g_variant_dict_insert (&options, "install", "b", TRUE);
+  g_variant_dict_insert (&options, "preflight", "b", FALSE);
+  reply = fixture_call (&f->fx, "ApplyHardenedConfig",
+                        g_variant_new ("(@a{sv})", g_variant_dict_end (&options)),
+                        G_DBUS_CALL_FLAGS_NONE, &error);
+  g_assert_null (reply);
+  g_test_message ("%s", error->message);
+  assert_remote_error (error, "org.freedesktop.DBus.Error.AccessDenied");
+  assert_as_before (f, before, units_before, 0);
+  g_assert_nonnull (g_subprocess_get_identifier (f->fx.daemon));
+  {
+    g_autofree char *state = get_state (f);
+    g_assert_cmpstr (state, ==, "unconfigured");
+  }
+}
+
 /* ---- every step made to fail or die ---------------------------------- */
 
 /* The table the issue asks for: step x (profile, fault) -> outcome, filled
@@ -1602,6 +1638,7 @@ main (int argc, char **argv)
       /* chronyd -h of the test chronyd answers like Debian's. */
       if (*p == &debian)
         add ("preflight-fails", *p, NULL, test_preflight_fails);
+      add ("install-denied", *p, NULL, test_install_denied);
       add ("planted-links", *p, NULL, test_planted_links);
       add ("unwritable", *p, "read-only", test_unwritable);
       add ("unwritable", *p, "full", test_unwritable);
