@@ -641,8 +641,15 @@ on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
    * allows root anything, so PackageKit's own check of us proves
    * nothing. (The lock is held meanwhile: resolving first showed that
    * chrony is missing, and nothing must change it under us.) */
-  nts_authorize_async (call->invocation, NTS_ACTION_INSTALL, call->manager->cancellable,
-                       on_install_authorized, g_steal_pointer (&call));
+  {
+    /* Not call->... in the argument list: g_steal_pointer (&call) may be
+     * evaluated first (it was: a SIGSEGV in the test bed). */
+    GDBusMethodInvocation *invocation = call->invocation;
+    GCancellable *cancellable = call->manager->cancellable;
+
+    nts_authorize_async (invocation, NTS_ACTION_INSTALL, cancellable,
+                         on_install_authorized, g_steal_pointer (&call));
+  }
 }
 
 static void
