@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fault.h"
+#include "last-result.h"
 #include "lifetime.h"
 #include "manager.h"
 #include "recovery.h"
@@ -90,7 +91,7 @@ recover_and_exit (GDBusConnection *connection, const char *root_path)
   g_autoptr(GMainLoop) loop = NULL;
   NtsRecoveryParams params = { 0 };
   RecoverRun run = { 0 };
-  const char *id = "";
+  const char *id = NULL;
 
   if (root == NULL)
     {
@@ -101,8 +102,21 @@ recover_and_exit (GDBusConnection *connection, const char *root_path)
   run.loop = loop;
   params.root = root;
   params.system_bus = connection;
+  params.at_boot = TRUE;
   nts_recovery_run_async (&params, NULL, on_recovered, &run);
   g_main_loop_run (loop);
+  if (run.error != NULL || run.result != NULL)
+    {
+      g_autoptr(GVariant) last = NULL;
+
+      if (run.result != NULL)
+        g_variant_lookup (run.result, "snapshot-id", "&s", &id);
+      /* The daemon's LastResult when it next starts: how a caller learns
+       * that the change it made before the power cut was undone. */
+      last = g_variant_ref_sink (nts_last_result_new ("Recover", run.error, NULL, id));
+      if (!nts_last_result_save (root, NULL, last, &error))
+        g_printerr ("ntssetupd: cannot keep the outcome: %s\n", error->message);
+    }
   if (run.error != NULL)
     {
       g_printerr ("ntssetupd: recovering the interrupted transaction failed: %s\n",
@@ -115,7 +129,6 @@ recover_and_exit (GDBusConnection *connection, const char *root_path)
       g_print ("ntssetupd: no interrupted transaction\n");
       return EXIT_SUCCESS;
     }
-  g_variant_lookup (run.result, "snapshot-id", "&s", &id);
   g_print ("ntssetupd: recovered: snapshot %s is back in place\n", id);
   g_variant_unref (run.result);
   return EXIT_SUCCESS;

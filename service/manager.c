@@ -5,6 +5,7 @@
 #include "authorization.h"
 #include "ensure-chrony.h"
 #include "fault.h"
+#include "last-result.h"
 #include "layout.h"
 #include "nts-errors.h"
 #include "nts-manager-generated.h"
@@ -58,6 +59,7 @@ typedef struct {
   NtsRoot               *fs_root;
   const char            *step;               /* the Progress step running */
   gboolean               install;            /* chrony missing, installing allowed */
+  gint64                 started;            /* monotonic, at arrival */
   char                  *result_snapshot_id; /* for LastResult */
 } Call;
 
@@ -69,6 +71,7 @@ call_new (NtsManager *manager, GDBusMethodInvocation *invocation, const char *me
   call->manager = manager;
   call->invocation = g_object_ref (invocation);
   call->method = method;
+  call->started = g_get_monotonic_time ();
   nts_lifetime_hold (manager->lifetime);
   return call;
 }
@@ -91,24 +94,28 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
 
 static void refresh_properties (NtsManager *manager);
 
+/* LastResult, in the property and on disk (it outlives the daemon). */
+static void
+publish_last_result (NtsManager *manager, GVariant *result)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsRoot) root = nts_root_open (manager->root, &error);
+
+  g_variant_ref_sink (result);
+  nts_manager1_set_last_result (manager->skeleton, result);
+  if (root == NULL || !nts_last_result_save (root, NULL, result, &error))
+    g_debug ("cannot keep LastResult on disk: %s", error->message);
+  g_variant_unref (result);
+}
+
 /* The outcome of a mutating call that ran, for callers who gave up
  * waiting for the reply. */
 static void
 record_last_result (Call *call, const GError *error)
 {
-  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
-  g_autofree char *error_name = error ? g_dbus_error_encode_gerror (error) : NULL;
-
-  g_variant_dict_insert (&dict, "method", "s", call->method);
-  g_variant_dict_insert (&dict, "time", "t", (guint64) g_get_real_time ());
-  g_variant_dict_insert (&dict, "ok", "b", error == NULL);
-  g_variant_dict_insert (&dict, "error", "s", error_name ? error_name : "");
-  g_variant_dict_insert (&dict, "message", "s", error ? error->message : "");
-  /* Only a failure has a step to blame. */
-  g_variant_dict_insert (&dict, "step", "s", error && call->step ? call->step : "");
-  g_variant_dict_insert (&dict, "snapshot-id", "s",
-                         call->result_snapshot_id ? call->result_snapshot_id : "");
-  nts_manager1_set_last_result (call->manager->skeleton, g_variant_dict_end (&dict));
+  publish_last_result (call->manager,
+                       nts_last_result_new (call->method, error, call->step,
+                                            call->result_snapshot_id));
 }
 
 static void
@@ -323,22 +330,13 @@ on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
   NtsManager *manager = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) result = nts_recovery_run_finish (res, &error);
-  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
-  g_autofree char *error_name = error ? g_dbus_error_encode_gerror (error) : NULL;
-  const char *id = "";
+  const char *id = NULL;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;   /* shutting down: the journal stays for the next start */
   if (result != NULL)
     g_variant_lookup (result, "snapshot-id", "&s", &id);
-  g_variant_dict_insert (&dict, "method", "s", "Recover");
-  g_variant_dict_insert (&dict, "time", "t", (guint64) g_get_real_time ());
-  g_variant_dict_insert (&dict, "ok", "b", error == NULL);
-  g_variant_dict_insert (&dict, "error", "s", error_name ? error_name : "");
-  g_variant_dict_insert (&dict, "message", "s", error ? error->message : "");
-  g_variant_dict_insert (&dict, "step", "s", "");
-  g_variant_dict_insert (&dict, "snapshot-id", "s", id);
-  nts_manager1_set_last_result (manager->skeleton, g_variant_dict_end (&dict));
+  publish_last_result (manager, nts_last_result_new ("Recover", error, NULL, id));
   if (error != NULL)
     {
       /* Retrying in a loop would repeat what just failed; a restart of
@@ -390,9 +388,24 @@ nts_manager_name_acquired (NtsManager *manager)
   start_recovery (manager);
 }
 
+/* What the previous daemon (or the boot-time recovery) last did. */
+static void
+load_last_result (NtsManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsRoot) root = nts_root_open (manager->root, &error);
+  g_autoptr(GVariant) result = root ? nts_last_result_load (root, NULL, &error) : NULL;
+
+  if (result != NULL)
+    nts_manager1_set_last_result (manager->skeleton, result);
+  else if (error != NULL)
+    g_debug ("cannot read the last result: %s", error->message);
+}
+
 void
 nts_manager_refresh_async (NtsManager *manager, GAsyncReadyCallback callback, gpointer user_data)
 {
+  load_last_result (manager);
   start_refresh (manager, g_task_new (NULL, NULL, callback, user_data));
 }
 
@@ -508,9 +521,15 @@ call_return_transaction (Call *call, GVariant *result, GError *error)
       call_return_error (call, error);
       return;
     }
+  GVariantDict dict;
+
   g_variant_lookup (result, "snapshot-id", "s", &call->result_snapshot_id);
-  call_return_value (call, g_variant_new ("(@a{sv})", result));
+  /* The whole call, preflight and polkit included: what the caller waited. */
+  g_variant_dict_init (&dict, result);
+  g_variant_dict_insert (&dict, "duration-ms", "t",
+                         (guint64) ((g_get_monotonic_time () - call->started) / 1000));
   g_variant_unref (result);
+  call_return_value (call, g_variant_new ("(@a{sv})", g_variant_dict_end (&dict)));
 }
 
 static void
@@ -607,8 +626,6 @@ static void
 on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
-  GDBusMethodInvocation *invocation = call->invocation;
-  GCancellable *cancellable = call->manager->cancellable;
   GError *error = NULL;
 
   call->layout = nts_layout_resolve_finish (res, &error);
@@ -636,10 +653,15 @@ on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
    * allows root anything, so PackageKit's own check of us proves
    * nothing. (The lock is held meanwhile: resolving first showed that
    * chrony is missing, and nothing must change it under us.) */
-  /* Not call->... in the argument list: g_steal_pointer (&call) may be
-   * evaluated first (it was: a SIGSEGV on every Apply with install). */
-  nts_authorize_async (invocation, NTS_ACTION_INSTALL, cancellable,
-                       on_install_authorized, g_steal_pointer (&call));
+  {
+    /* Not call->... in the argument list: g_steal_pointer (&call) may be
+     * evaluated first (it was: a SIGSEGV in the test bed). */
+    GDBusMethodInvocation *invocation = call->invocation;
+    GCancellable *cancellable = call->manager->cancellable;
+
+    nts_authorize_async (invocation, NTS_ACTION_INSTALL, cancellable,
+                         on_install_authorized, g_steal_pointer (&call));
+  }
 }
 
 static void

@@ -10,6 +10,7 @@ typedef struct {
   GDBusConnection  *bus;
   char             *state_dir;
   guint             job_timeout_ms;
+  gboolean          at_boot;
   NtsJournalEntry  *entry;
 } Recovery;
 
@@ -66,6 +67,7 @@ restore (GTask *task)
     .state_dir = rc->state_dir,
     .recover = rc->entry,
     .job_timeout_ms = rc->job_timeout_ms,
+    .at_boot = rc->at_boot,
   };
 
   nts_restore_run_async (&params, NULL, NULL, g_task_get_cancellable (task), on_restored, task);
@@ -99,6 +101,7 @@ nts_recovery_run_async (const NtsRecoveryParams *params, GCancellable *cancellab
   rc->bus = g_object_ref (params->system_bus);
   rc->state_dir = g_strdup (params->state_dir);
   rc->job_timeout_ms = params->job_timeout_ms;
+  rc->at_boot = params->at_boot;
   g_task_set_task_data (task, rc, (GDestroyNotify) recovery_free);
 
   rc->entry = nts_journal_load (rc->root, rc->state_dir, &error);

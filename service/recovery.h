@@ -20,6 +20,7 @@ typedef struct {
    * boot's own jobs for these units may be ordered after us. */
   const char *const *wait_for_units;
   guint            job_timeout_ms; /* 0: NTS_SYSTEMD_JOB_TIMEOUT_MS */
+  gboolean         at_boot;        /* see NtsRestoreParams */
 } NtsRecoveryParams;
 
 /* Whether a journal is there (an unfinished transaction to recover). */

@@ -38,6 +38,7 @@ struct _Restore {
   guint             unit_index;
   char             *chrony_unit;
   gboolean          restart_chrony;
+  gboolean          at_boot;
 
   GPtrArray        *restored_files;
   GPtrArray        *unit_changes;
@@ -244,6 +245,7 @@ collect_units (Restore *rs)
 }
 
 static void restore_next_unit (GTask *task);
+static void on_unit_restarted (GObject *source, GAsyncResult *res, gpointer user_data);
 
 static void
 on_unit_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -257,39 +259,81 @@ on_unit_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
   restore_next_unit (task);
 }
 
-static void
-on_unit_restored (GObject *source, GAsyncResult *res, gpointer user_data)
+/* At boot chronyd's own start job waits for the recovery (which is
+ * ordered before chrony's unit, so chronyd never starts with half of a
+ * change): a start of ours would wait for ourselves. Its enablement is
+ * put back, and boot starts it with the restored files. */
+static gboolean
+left_to_boot (Restore *rs, const NtsUnitState *state, const NtsUnitUndo *undo)
 {
-  GTask *task = user_data;
+  return rs->at_boot && undo->was_active && g_strcmp0 (state->name, rs->chrony_unit) == 0;
+}
+
+static void
+unit_restored (GTask *task)
+{
   Restore *rs = g_task_get_task_data (task);
   const NtsUnitState *state = rs->units->pdata[rs->unit_index - 1];
   g_autoptr(NtsUnitUndo) undo = nts_unit_undo_new_from_state (state);
-  GError *error = NULL;
 
-  if (!nts_systemd_restore_unit_finish (res, &error))
-    return step_return (task, FALSE, error);
   g_ptr_array_add (rs->unit_changes,
                    g_strdup_printf ("%s: %s, %s", undo->unit,
                                     !undo->restore_unit_file ? "unit file left as it is"
                                     : undo->was_enabled ? "enabled" : "disabled",
-                                    undo->was_active ? "running" : "stopped"));
+                                    left_to_boot (rs, state, undo) ? "started by boot"
+                                    : undo->was_active ? "running" : "stopped"));
   /* A chronyd that ran before the Apply runs on, but with the files the
    * Apply wrote until it reads the restored ones. */
-  if (undo->was_active && g_strcmp0 (state->name, rs->chrony_unit) == 0)
+  if (undo->was_active && g_strcmp0 (state->name, rs->chrony_unit) == 0 &&
+      !left_to_boot (rs, state, undo))
     return nts_systemd_restart_unit_async (rs->bus, undo->unit, rs->job_timeout_ms,
                                            rs->cancellable, on_unit_restarted, task);
   restore_next_unit (task);
 }
 
 static void
+on_unit_restored (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+
+  if (!nts_systemd_restore_unit_finish (res, &error))
+    return step_return (task, FALSE, error);
+  unit_restored (task);
+}
+
+static void
+on_unit_file_restored (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  g_autoptr(GPtrArray) changes = nts_systemd_unit_files_finish (res, &error);
+
+  if (changes == NULL)
+    return step_return (task, FALSE, error);
+  unit_restored (task);
+}
+
+static void
 restore_next_unit (GTask *task)
 {
   Restore *rs = g_task_get_task_data (task);
+  const NtsUnitState *state;
   g_autoptr(NtsUnitUndo) undo = NULL;
 
   if (rs->unit_index == rs->units->len)
     return step_return (task, TRUE, NULL);
-  undo = nts_unit_undo_new_from_state (rs->units->pdata[rs->unit_index++]);
+  state = rs->units->pdata[rs->unit_index++];
+  undo = nts_unit_undo_new_from_state (state);
+  if (left_to_boot (rs, state, undo))
+    {
+      const char *units[] = { undo->unit, NULL };
+
+      if (!(undo->restore_unit_file && undo->was_enabled))
+        return unit_restored (task);
+      return nts_systemd_enable_unit_files_async (rs->bus, units, rs->cancellable,
+                                                  on_unit_file_restored, task);
+    }
   nts_systemd_restore_unit_async (rs->bus, undo, rs->job_timeout_ms, rs->cancellable,
                                   on_unit_restored, task);
 }
@@ -565,6 +609,7 @@ nts_restore_run_async (const NtsRestoreParams *params,
       rs->recover->torn = params->recover->torn;
     }
   rs->job_timeout_ms = params->job_timeout_ms;
+  rs->at_boot = params->at_boot;
   rs->progress = progress;
   rs->progress_data = progress_data;
   rs->cancellable = cancellable ? g_object_ref (cancellable) : NULL;

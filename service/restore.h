@@ -36,6 +36,9 @@ typedef struct {
    * No check for changes: a crash may have left anything half written. */
   const NtsJournalEntry *recover;
   guint            job_timeout_ms; /* 0: NTS_SYSTEMD_JOB_TIMEOUT_MS */
+  /* ntssetupd --recover at boot: chronyd's unit is ordered after us, so
+   * a chronyd that is to run is left to boot to start (restore.c). */
+  gboolean         at_boot;
 } NtsRestoreParams;
 
 /* Called as each step starts: @index counts from 0 up to @count - 1. */

@@ -99,7 +99,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsUnitFileChange, nts_unit_file_change_free)
 char *nts_unit_file_change_to_string (const NtsUnitFileChange *change);
 
 /* EnableUnitFiles(units, runtime=false, force=false) /
- * DisableUnitFiles(units, runtime=false). Returns a GPtrArray of
+ * DisableUnitFiles(units, runtime=false), then, when a link changed, a
+ * Reload (as systemctl does: see systemd-jobs.c). Returns a GPtrArray of
  * NtsUnitFileChange (empty: nothing needed changing). */
 void       nts_systemd_enable_unit_files_async   (GDBusConnection     *bus,
                                                   const char * const  *units,

@@ -1,0 +1,71 @@
+/* LastResult on disk: see last-result.h. */
+#include "last-result.h"
+
+#include <string.h>
+
+#include "snapshot-store.h"
+
+#define LAST_RESULT_MAX (64 * 1024)
+
+static const char *
+dir_of (const char *state_dir)
+{
+  return state_dir != NULL ? state_dir : NTS_SNAPSHOT_STATE_DIR;
+}
+
+GVariant *
+nts_last_result_new (const char *method, const GError *error, const char *step,
+                     const char *snapshot_id)
+{
+  GVariantDict dict;
+  g_autofree char *error_name = error ? g_dbus_error_encode_gerror (error) : NULL;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "method", "s", method);
+  g_variant_dict_insert (&dict, "time", "t", (guint64) g_get_real_time ());
+  g_variant_dict_insert (&dict, "ok", "b", error == NULL);
+  g_variant_dict_insert (&dict, "error", "s", error_name ? error_name : "");
+  g_variant_dict_insert (&dict, "message", "s", error ? error->message : "");
+  /* Only a failure has a step to blame. */
+  g_variant_dict_insert (&dict, "step", "s", error && step ? step : "");
+  g_variant_dict_insert (&dict, "snapshot-id", "s", snapshot_id ? snapshot_id : "");
+  return g_variant_dict_end (&dict);
+}
+
+gboolean
+nts_last_result_save (NtsRoot *root, const char *state_dir, GVariant *result, GError **error)
+{
+  g_autofree char *path = g_strconcat (dir_of (state_dir), "/last-result", NULL);
+  g_autofree char *text = NULL;
+  gboolean exists = FALSE;
+
+  g_return_val_if_fail (g_variant_is_of_type (result, G_VARIANT_TYPE_VARDICT), FALSE);
+  if (!nts_root_lstat (root, dir_of (state_dir), NULL, &exists, error))
+    return FALSE;
+  if (!exists)
+    return TRUE;
+  text = g_variant_print (result, TRUE);
+  return nts_root_write_atomic (root, path, text, strlen (text), 0, 0, 0600, error);
+}
+
+GVariant *
+nts_last_result_load (NtsRoot *root, const char *state_dir, GError **error)
+{
+  g_autofree char *path = g_strconcat (dir_of (state_dir), "/last-result", NULL);
+  g_autoptr(NtsFileData) data = nts_root_read (root, path, LAST_RESULT_MAX, error);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  GVariant *result;
+
+  if (data == NULL || !data->exists)
+    return NULL;
+  text = g_strndup (g_bytes_get_data (data->content, NULL), g_bytes_get_size (data->content));
+  result = g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &parse_error);
+  if (result == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s", path,
+                   parse_error->message);
+      return NULL;
+    }
+  return g_variant_ref_sink (result);
+}
