@@ -67,5 +67,6 @@ nts_last_result_load (NtsRoot *root, const char *state_dir, GError **error)
                    parse_error->message);
       return NULL;
     }
-  return g_variant_ref_sink (result);
+  /* g_variant_parse's reference is a full one, not floating. */
+  return result;
 }
