@@ -67,6 +67,6 @@ nts_last_result_load (NtsRoot *root, const char *state_dir, GError **error)
                    parse_error->message);
       return NULL;
     }
-  /* g_variant_parse() gives a full reference already. */
+  /* g_variant_parse's reference is a full one, not floating. */
   return result;
 }
