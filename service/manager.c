@@ -622,6 +622,19 @@ on_install_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
   apply_run_transaction (call);
 }
 
+/* A failure before the transaction: ApplyFailed as the XML promises,
+ * naming the step, and saying that nothing had been touched yet. */
+static void
+call_return_step_failed (Call *call, GError *error)
+{
+  GError *failed = g_error_new (NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                                "step %s failed: %s; nothing was changed",
+                                call->step, error->message);
+
+  g_error_free (error);
+  call_return_error (call, failed);
+}
+
 static void
 on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -631,7 +644,7 @@ on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
   call->layout = nts_layout_resolve_finish (res, &error);
   if (call->layout == NULL)
     {
-      call_return_error (g_steal_pointer (&call), error);
+      call_return_step_failed (g_steal_pointer (&call), error);
       return;
     }
   if (call->layout->chrony_installed)
@@ -673,7 +686,7 @@ on_apply_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (!nts_fault_point_finish (res, &error))
     {
-      call_return_error (g_steal_pointer (&call), error);
+      call_return_step_failed (g_steal_pointer (&call), error);
       return;
     }
 

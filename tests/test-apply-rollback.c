@@ -832,9 +832,10 @@ test_step_fails (Fixture *f, gconstpointer data)
   g_test_message ("%s", error->message);
   if (g_str_equal (step, "resolve"))
     {
-      /* Before the transaction: nothing to undo, and no ApplyFailed. */
-      assert_remote_error (error, ERR ("Failed"));
-      g_assert_nonnull (strstr (error->message, "fault injected at step resolve"));
+      /* Before the transaction: nothing to undo. */
+      assert_remote_error (error, ERR ("ApplyFailed"));
+      g_assert_nonnull (strstr (error->message, "step resolve failed: fault injected at step "
+                                                "resolve; nothing was changed"));
     }
   else
     {
@@ -854,8 +855,7 @@ test_step_fails (Fixture *f, gconstpointer data)
     /* An Apply undone leaves no snapshot behind. */
     g_assert_cmpstr (ids, ==, "");
   }
-  record_outcome (f, COL_FAIL, step,
-                  g_str_equal (step, "resolve") ? "Failed" : "ApplyFailed");
+  record_outcome (f, COL_FAIL, step, "ApplyFailed");
 }
 
 /* Starts the daemon with the fault @fault at @step and makes it die
@@ -1393,8 +1393,8 @@ test_planted_links (Fixture *f, gconstpointer data)
       g_dbus_error_strip_remote_error (error);
       g_string_append_printf (outcomes, "  %-60s %s: %s\n", path, remote, error->message);
       /* /etc as a link stops the layout's resolution, before the
-       * transaction: Failed rather than ApplyFailed. */
-      g_assert_cmpstr (remote, ==, g_str_equal (path, "/etc") ? ERR ("Failed") : ERR ("ApplyFailed"));
+       * transaction: ApplyFailed at step resolve, nothing changed. */
+      g_assert_cmpstr (remote, ==, ERR ("ApplyFailed"));
       g_assert_nonnull (strstr (error->message, path));
       g_assert_true (strstr (error->message, "symbolic link; refusing to follow it") ||
                      strstr (error->message, "something else is there"));
