@@ -1,7 +1,10 @@
 /* chronyd command socket client; see chrony-client.h. */
 #include "chrony-client.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -695,4 +698,46 @@ nts_chrony_client_fetch_report_finish (NtsChronyClient  *client,
   g_return_val_if_fail (g_task_get_task_data (G_TASK (result)) == client, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* "ntssetupd.PID.N.sock", as nts_chrony_client_new() names them. */
+static gboolean
+stale_socket_pid (const char *name, guint64 *pid)
+{
+  g_auto(GStrv) parts = g_strsplit (name, ".", -1);
+
+  return g_strv_length (parts) == 4 && g_str_equal (parts[0], "ntssetupd") &&
+         g_str_equal (parts[3], "sock") &&
+         g_ascii_string_to_unsigned (parts[1], 10, 1, G_MAXINT, pid, NULL) &&
+         g_ascii_string_to_unsigned (parts[2], 10, 0, G_MAXUINT, NULL, NULL);
+}
+
+void
+nts_chrony_client_remove_stale (const char *socket_path)
+{
+  g_autofree char *dir_path = g_path_get_dirname (socket_path);
+  int fd = open (dir_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  DIR *dir;
+  struct dirent *entry;
+
+  if (fd < 0)
+    return;   /* chronyd's run directory is gone: so are our sockets */
+  dir = fdopendir (fd);
+  if (dir == NULL)
+    {
+      close (fd);
+      return;
+    }
+  while ((entry = readdir (dir)) != NULL)
+    {
+      guint64 pid = 0;
+
+      if (!stale_socket_pid (entry->d_name, &pid) || pid == (guint64) getpid ())
+        continue;
+      /* Unlinking never follows a link, so a name planted there by
+       * chronyd's user removes only itself. */
+      if (kill ((pid_t) pid, 0) < 0 && errno == ESRCH)
+        (void) unlinkat (dirfd (dir), entry->d_name, 0);
+    }
+  closedir (dir);
 }

@@ -30,6 +30,10 @@ typedef struct _NtsChronyClient NtsChronyClient;
  * NTS_CHRONY_ERROR_UNAUTHORISED if we may not use it. */
 NtsChronyClient *nts_chrony_client_new   (const char       *socket_path,
                                           GError          **error);
+/* Removes the client sockets ("ntssetupd.PID.N.sock") that dead
+ * processes left beside @socket_path: a daemon killed while talking to
+ * chronyd (a crash mid-Apply) cannot unlink its own. Best effort. */
+void             nts_chrony_client_remove_stale (const char *socket_path);
 NtsChronyClient *nts_chrony_client_ref   (NtsChronyClient  *client);
 /* The last unref closes the socket and unlinks its file. */
 void             nts_chrony_client_unref (NtsChronyClient  *client);

@@ -3,6 +3,7 @@
 
 #include "applied-state.h"
 #include "authorization.h"
+#include "chrony-client.h"
 #include "ensure-chrony.h"
 #include "fault.h"
 #include "last-result.h"
@@ -41,6 +42,7 @@ struct _NtsManager {
   gboolean         recovery_pending;
   gboolean         recovery_failed;
   gboolean         name_owned;
+  gboolean         swept_sockets;
   NtsRoot         *recovery_root;
 };
 
@@ -238,7 +240,18 @@ on_layout_for_properties (GObject *source, GAsyncResult *res, gpointer user_data
         g_debug ("cannot resolve chrony's layout: %s", error->message);
     }
   else
-    nts_manager1_set_chrony_installed (refresh->manager->skeleton, layout->chrony_installed);
+    {
+      nts_manager1_set_chrony_installed (refresh->manager->skeleton, layout->chrony_installed);
+      /* Once per start: a daemon killed mid-Verify (a crash in the commit
+       * check) left its client socket in chronyd's directory. */
+      if (!refresh->manager->swept_sockets)
+        {
+          g_autofree char *socket = nts_layout_host_path (layout, layout->socket_path);
+
+          nts_chrony_client_remove_stale (socket);
+          refresh->manager->swept_sockets = TRUE;
+        }
+    }
   refresh_done (refresh);
 }
 

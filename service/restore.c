@@ -106,6 +106,22 @@ longest_first (gconstpointer a, gconstpointer b)
   return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
+/* Removes @dir if it exists and is empty; one removed counts among the
+ * restored files (Rollback's result says "restored or removed"). */
+static gboolean
+remove_dir_if_empty (Restore *rs, const char *dir, GError **error)
+{
+  gboolean existed = FALSE, exists = FALSE;
+
+  if (!nts_root_lstat (rs->root, dir, NULL, &existed, error) ||
+      !nts_root_remove_dir_if_empty (rs->root, dir, error) ||
+      !nts_root_lstat (rs->root, dir, NULL, &exists, error))
+    return FALSE;
+  if (existed && !exists)
+    g_ptr_array_add (rs->restored_files, g_strdup (dir));
+  return TRUE;
+}
+
 /* Removes, deepest first, the directories that did not exist before the
  * Apply. One that holds something now (chronyd's logs, a file someone
  * added) stays: removing it would mean walking what another user put
@@ -123,7 +139,7 @@ remove_absent_dirs (Restore *rs, GError **error)
       g_ptr_array_add (sorted, (gpointer) dirs[i]);
   g_ptr_array_sort (sorted, longest_first);
   for (guint i = 0; i < sorted->len; i++)
-    if (!nts_root_remove_dir_if_empty (rs->root, sorted->pdata[i], error))
+    if (!remove_dir_if_empty (rs, sorted->pdata[i], error))
       return FALSE;
   return TRUE;
 }
@@ -144,7 +160,7 @@ restore_log_dir (Restore *rs, GError **error)
     return TRUE;
   g_variant_lookup (log_dir, "existed", "b", &existed);
   if (!existed)
-    return nts_root_remove_dir_if_empty (rs->root, path, error);
+    return remove_dir_if_empty (rs, path, error);
   if (!g_variant_lookup (log_dir, "uid", "u", &uid) ||
       !g_variant_lookup (log_dir, "gid", "u", &gid) ||
       !g_variant_lookup (log_dir, "mode", "u", &mode))

@@ -11,6 +11,7 @@
 #include "nts-loopback.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1066,6 +1067,53 @@ test_loopback_failure_kinds (void)
   g_assert_false (sr->ntp_data.authenticated);
 }
 
+/* A crashed daemon's client socket is removed by the next start; live
+ * processes' sockets and other names stay. (Plain files stand in for the
+ * sockets: the names are what is judged.) */
+static void
+test_remove_stale (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nts-stale-XXXXXX", &error);
+  g_autoptr(GSubprocess) child = NULL;
+  g_autofree char *dead = NULL, *own = NULL, *init = NULL;
+  const char *keep[] = { "chronyd.sock", "ntssetupd.x.0.sock", "ntssetupd.1.0.sockx", NULL };
+  g_autofree char *server = NULL;
+
+  g_assert_no_error (error);
+  /* A pid that just died. */
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "true", NULL);
+  g_assert_no_error (error);
+  /* The identifier is gone once the child is reaped. */
+  dead = g_strdup_printf ("%s/ntssetupd.%s.3.sock", dir, g_subprocess_get_identifier (child));
+  g_assert_true (g_subprocess_wait (child, NULL, &error));
+  own = g_strdup_printf ("%s/ntssetupd.%d.0.sock", dir, (int) getpid ());
+  init = g_strdup_printf ("%s/ntssetupd.1.0.sock", dir);
+  for (const char *const *p = (const char *const[]) { dead, own, init, NULL }; *p; p++)
+    g_assert_true (g_file_set_contents (*p, "", 0, NULL));
+  for (guint i = 0; keep[i]; i++)
+    {
+      g_autofree char *path = g_build_filename (dir, keep[i], NULL);
+      g_assert_true (g_file_set_contents (path, "", 0, NULL));
+    }
+
+  server = g_build_filename (dir, "chronyd.sock", NULL);
+  nts_chrony_client_remove_stale (server);
+
+  g_assert_false (g_file_test (dead, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (own, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (init, G_FILE_TEST_EXISTS));
+  for (guint i = 0; keep[i]; i++)
+    {
+      g_autofree char *path = g_build_filename (dir, keep[i], NULL);
+      g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+      g_unlink (path);
+    }
+  g_unlink (own);
+  g_unlink (init);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1076,6 +1124,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chrony-client/path-too-long", test_path_too_long);
   g_test_add_func ("/chrony-client/unreachable", test_unreachable);
   g_test_add_func ("/chrony-client/timeout", test_timeout);
+  g_test_add_func ("/chrony-client/remove-stale", test_remove_stale);
   g_test_add ("/chrony-client/fake/stale-and-resend", FakeFixture, NULL,
               fake_setup, test_fake_stale_and_resend, fake_teardown);
   g_test_add ("/chrony-client/fake/oversize", FakeFixture, NULL,
