@@ -84,20 +84,14 @@ on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
  * the daemon then) and without waiting for jobs (boot's own jobs for
  * these units are not the dead daemon's). */
 static int
-recover_and_exit (GDBusConnection *connection, const char *root_path)
+recover_and_exit (GDBusConnection *connection, NtsRoot *root)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(NtsRoot) root = nts_root_open (root_path, &error);
   g_autoptr(GMainLoop) loop = NULL;
   NtsRecoveryParams params = { 0 };
   RecoverRun run = { 0 };
   const char *id = NULL;
 
-  if (root == NULL)
-    {
-      g_printerr ("ntssetupd: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
   loop = g_main_loop_new (NULL, FALSE);
   run.loop = loop;
   params.root = root;
@@ -173,6 +167,7 @@ main (int argc, char **argv)
 {
   g_autofree char *root_arg = NULL;
   g_autofree char *root = NULL;
+  g_autoptr(NtsRoot) fs_root = NULL;
   g_autofree char *fault = NULL;
   gint idle_timeout = 30;
   gboolean verbose = FALSE;
@@ -229,6 +224,12 @@ main (int argc, char **argv)
       g_printerr ("ntssetupd: %s\n", error->message);
       return 2;
     }
+  fs_root = nts_root_open (root, &error);
+  if (fs_root == NULL)
+    {
+      g_printerr ("ntssetupd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
 
   connection = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   if (connection == NULL)
@@ -240,12 +241,12 @@ main (int argc, char **argv)
    * away mid-transaction without us noticing. */
   g_dbus_connection_set_exit_on_close (connection, TRUE);
   if (recover)
-    return recover_and_exit (connection, root);
+    return recover_and_exit (connection, fs_root);
 
   loop = g_main_loop_new (NULL, FALSE);
   daemon.loop = loop;
   lifetime = nts_lifetime_new (connection, (guint) idle_timeout, loop);
-  manager = nts_manager_new (connection, root, lifetime);
+  manager = nts_manager_new (connection, g_steal_pointer (&fs_root), lifetime);
   if (!nts_manager_export (manager, &error))
     {
       g_printerr ("ntssetupd: cannot export the manager object: %s\n", error->message);

@@ -28,6 +28,9 @@ struct _NtsManager {
   GDBusConnection *connection;
   NtsManager1     *skeleton;
   char            *root;
+  /* Every file under --root (state directory, snapshots, journal) is
+   * reached through this one handle, opened once at start. */
+  NtsRoot         *fs_root;
   NtsLifetime     *lifetime;
   GCancellable    *cancellable;
   /* The one-mutating-call lock. Taken only after authorization, so a
@@ -43,7 +46,6 @@ struct _NtsManager {
   gboolean         recovery_failed;
   gboolean         name_owned;
   gboolean         swept_sockets;
-  NtsRoot         *recovery_root;
 };
 
 /* One method call from arrival to reply. It holds the daemon alive. */
@@ -58,7 +60,6 @@ typedef struct {
   gboolean               holds_lock;
   char                  *state_before;
   NtsLayout             *layout;
-  NtsRoot               *fs_root;
   const char            *step;               /* the Progress step running */
   gboolean               install;            /* chrony missing, installing allowed */
   gint64                 started;            /* monotonic, at arrival */
@@ -85,7 +86,6 @@ call_free (Call *call)
   g_clear_object (&call->invocation);
   g_clear_pointer (&call->apply, nts_apply_options_free);
   g_clear_pointer (&call->layout, nts_layout_free);
-  g_clear_pointer (&call->fs_root, nts_root_free);
   g_free (call->result_snapshot_id);
   g_free (call->snapshot_id);
   g_free (call->state_before);
@@ -101,11 +101,10 @@ static void
 publish_last_result (NtsManager *manager, GVariant *result)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(NtsRoot) root = nts_root_open (manager->root, &error);
 
   g_variant_ref_sink (result);
   nts_manager1_set_last_result (manager->skeleton, result);
-  if (root == NULL || !nts_last_result_save (root, NULL, result, &error))
+  if (!nts_last_result_save (manager->fs_root, NULL, result, &error))
     g_debug ("cannot keep LastResult on disk: %s", error->message);
   g_variant_unref (result);
 }
@@ -281,7 +280,7 @@ static void
 refresh_applied_state (NtsManager *manager)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(NtsRoot) root = NULL;
+  NtsRoot *root = manager->fs_root;
   g_autofree char *id = NULL;
   g_autoptr(NtsSnapshotStore) store = NULL;
   g_autoptr(NtsSnapshot) snapshot = NULL;
@@ -291,8 +290,7 @@ refresh_applied_state (NtsManager *manager)
 
   if (manager->mutating || manager->recovery_failed)
     return;
-  root = nts_root_open (manager->root, &error);
-  if (root != NULL && nts_recovery_needed (root, NULL, &error))
+  if (nts_recovery_needed (root, NULL, &error))
     {
       /* Busy for mutating calls from now on, until recovery ends. */
       manager->mutating = TRUE;
@@ -301,7 +299,7 @@ refresh_applied_state (NtsManager *manager)
       start_recovery (manager);
       return;
     }
-  if (root != NULL && error == NULL)
+  if (error == NULL)
     id = nts_applied_state_get (root, NULL, &error);
   if (id != NULL)
     store = nts_snapshot_store_open (root, NULL, &error);
@@ -373,21 +371,12 @@ start_recovery (NtsManager *manager)
 {
   const char *units[] = { TIMESYNCD_UNIT, "chrony.service", "chronyd.service", NULL };
   NtsRecoveryParams params = { 0 };
-  g_autoptr(GError) error = NULL;
 
   if (!manager->name_owned || !manager->recovery_pending)
     return;
   manager->recovery_pending = FALSE;
-  g_clear_pointer (&manager->recovery_root, nts_root_free);
-  manager->recovery_root = nts_root_open (manager->root, &error);
-  if (manager->recovery_root == NULL)
-    {
-      g_printerr ("ntssetupd: cannot recover: %s\n", error->message);
-      manager->recovery_failed = TRUE;
-      return;
-    }
   nts_lifetime_hold (manager->lifetime);
-  params.root = manager->recovery_root;
+  params.root = manager->fs_root;
   params.system_bus = manager->connection;
   /* Jobs the dead daemon queued may still be running. */
   params.wait_for_units = units;
@@ -406,8 +395,7 @@ static void
 load_last_result (NtsManager *manager)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(NtsRoot) root = nts_root_open (manager->root, &error);
-  g_autoptr(GVariant) result = root ? nts_last_result_load (root, NULL, &error) : NULL;
+  g_autoptr(GVariant) result = nts_last_result_load (manager->fs_root, NULL, &error);
 
   if (result != NULL)
     nts_manager1_set_last_result (manager->skeleton, result);
@@ -558,16 +546,9 @@ static void
 apply_run_transaction (Call *call)
 {
   NtsManager *manager = call->manager;
-  GError *error = NULL;
   NtsTransactionParams params = { 0 };
 
-  call->fs_root = nts_root_open (manager->root, &error);
-  if (call->fs_root == NULL)
-    {
-      call_return_error (call, error);
-      return;
-    }
-  params.root = call->fs_root;
+  params.root = manager->fs_root;
   params.layout = call->layout;
   params.system_bus = manager->connection;
   params.servers = (const char *const *) call->apply->servers;
@@ -596,13 +577,7 @@ on_preflight_done (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 apply_preflight (Call *call)
 {
-  NtsPreflightOptions options = {
-    .root = call->manager->root,
-    .chronyd_path = call->layout->chronyd_path,
-    .user = call->layout->user,
-    .min_sources = call->apply->min_sources,
-  };
-  uid_t uid;
+  NtsPreflightOptions options;
 
   call_progress (call, "preflight", 2, apply_step_count ());
   if (!call->apply->preflight)
@@ -610,9 +585,8 @@ apply_preflight (Call *call)
       apply_run_transaction (call);
       return;
     }
-  /* Before chrony is installed its user may not exist yet. */
-  if (!nts_lookup_user (call->layout->user, &uid, NULL))
-    options.user = "root";
+  nts_preflight_options_init (&options, call->manager->root, call->layout,
+                              call->apply->min_sources);
   nts_preflight_async ((const char *const *) call->apply->servers, &options,
                        call->manager->cancellable, on_preflight_done, call);
 }
@@ -773,13 +747,7 @@ on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
       call_return_error (g_steal_pointer (&call), error);
       return;
     }
-  call->fs_root = nts_root_open (manager->root, &error);
-  if (call->fs_root == NULL)
-    {
-      call_return_error (g_steal_pointer (&call), error);
-      return;
-    }
-  params.root = call->fs_root;
+  params.root = manager->fs_root;
   params.system_bus = manager->connection;
   params.snapshot_id = call->snapshot_id;
   params.force = call->force;
@@ -994,12 +962,10 @@ handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 static GVariant *
 list_snapshots (NtsManager *manager, GError **error)
 {
-  g_autoptr(NtsRoot) root = nts_root_open (manager->root, error);
+  NtsRoot *root = manager->fs_root;
   g_autoptr(NtsSnapshotStore) store = NULL;
   gboolean exists = FALSE;
 
-  if (root == NULL)
-    return NULL;
   /* Listing writes nothing: no state directory means no snapshot yet. */
   if (!nts_root_lstat (root, NTS_SNAPSHOT_STATE_DIR, NULL, &exists, error))
     return NULL;
@@ -1046,12 +1012,13 @@ handle_list_snapshots (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 /* ---- object ---------------------------------------------------------- */
 
 NtsManager *
-nts_manager_new (GDBusConnection *connection, const char *root, NtsLifetime *lifetime)
+nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifetime)
 {
   NtsManager *manager = g_new0 (NtsManager, 1);
 
   manager->connection = g_object_ref (connection);
-  manager->root = g_strdup (root);
+  manager->fs_root = root;
+  manager->root = g_strdup (nts_root_get_host_path (root));
   manager->lifetime = lifetime;
   manager->cancellable = g_cancellable_new ();
   manager->skeleton = nts_manager1_skeleton_new ();
@@ -1089,7 +1056,7 @@ nts_manager_free (NtsManager *manager)
   g_clear_object (&manager->cancellable);
   g_clear_object (&manager->connection);
   g_clear_pointer (&manager->verifier, nts_verifier_unref);
-  g_clear_pointer (&manager->recovery_root, nts_root_free);
+  g_clear_pointer (&manager->fs_root, nts_root_free);
   g_free (manager->root);
   g_free (manager);
 }

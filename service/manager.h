@@ -5,13 +5,15 @@
 #include <gio/gio.h>
 
 #include "lifetime.h"
+#include "safe-fs.h"
 
 G_BEGIN_DECLS
 
 typedef struct _NtsManager NtsManager;
 
+/* Takes @root (the daemon's --root, opened). */
 NtsManager *nts_manager_new  (GDBusConnection *connection,
-                              const char      *root,
+                              NtsRoot         *root,
                               NtsLifetime     *lifetime);
 void        nts_manager_free (NtsManager *manager);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsManager, nts_manager_free)
