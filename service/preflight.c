@@ -1,6 +1,7 @@
 #include "preflight.h"
 
 #include "nts-errors.h"
+#include "safe-fs.h"
 
 typedef struct {
   GPtrArray   *verdicts;     /* NtsPreflightVerdict, one per server */
@@ -376,4 +377,18 @@ nts_preflight_finish (GAsyncResult *result, GPtrArray **verdicts, GError **error
       return FALSE;
     }
   return TRUE;
+}
+
+void
+nts_preflight_options_init (NtsPreflightOptions *options, const char *root,
+                            const NtsLayout *layout, guint min_sources)
+{
+  uid_t uid;
+
+  *options = (NtsPreflightOptions) {
+    .root = root,
+    .chronyd_path = layout->chronyd_path,
+    .user = nts_lookup_user (layout->user, &uid, NULL) ? layout->user : "root",
+    .min_sources = min_sources,
+  };
 }

@@ -16,6 +16,8 @@
 
 #include <gio/gio.h>
 
+#include "layout.h"
+
 G_BEGIN_DECLS
 
 /* chronyd -t: a good server answers in about 6 s with iburst; failures
@@ -41,6 +43,14 @@ typedef struct {
   double    offset;   /* seconds our clock is off ("System clock wrong by"), when ok */
   double    elapsed;  /* seconds the check took */
 } NtsPreflightVerdict;
+
+/* @options for chrony as @layout says it lives under @root (a host path):
+ * its chronyd, and its user where that user exists, else root (as
+ * before chrony is installed); nothing else set. */
+void nts_preflight_options_init (NtsPreflightOptions *options,
+                                 const char          *root,
+                                 const NtsLayout     *layout,
+                                 guint                min_sources);
 
 void nts_preflight_verdict_free (NtsPreflightVerdict *verdict);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsPreflightVerdict, nts_preflight_verdict_free)

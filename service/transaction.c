@@ -471,12 +471,16 @@ step_snapshot (Tx *tx, GTask *task)
 
 /* ---- ensure-chrony ---------------------------------------------------- */
 
-/* Notes @changes in the snapshot; on failure completes @task with it. */
+/* Takes @changes as what ensure-chrony changed (the plan, then the
+ * outcome) and notes it in the snapshot, on disk; on failure completes
+ * @task with the error. */
 static gboolean
-record_packages_or_fail (Tx *tx, GTask *task, const NtsPackageChanges *changes)
+keep_packages_or_fail (Tx *tx, GTask *task, NtsPackageChanges *changes)
 {
   GError *error = NULL;
 
+  g_clear_pointer (&tx->packages, nts_package_changes_free);
+  tx->packages = changes;
   if (nts_snapshot_store_record_packages (tx->store, tx->snapshot_id, changes, &error))
     return TRUE;
   return_result (task, FALSE, error);
@@ -500,7 +504,7 @@ on_timesyncd_after_install (GObject *source, GAsyncResult *res, gpointer user_da
   Tx *tx = g_task_get_task_data (task);
   GError *error = NULL;
   g_autoptr(NtsUnitState) state = nts_systemd_get_unit_state_finish (res, &error);
-  NtsPreflightOptions options = { 0 };
+  NtsPreflightOptions options;
 
   if (state == NULL)
     return return_result (task, FALSE, error);
@@ -510,10 +514,8 @@ on_timesyncd_after_install (GObject *source, GAsyncResult *res, gpointer user_da
     return return_result (task, TRUE, NULL);
   /* Preflight needs a chronyd: where there was none, it runs now, and a
    * failure undoes the install. */
-  options.root = nts_root_get_host_path (tx->root);
-  options.chronyd_path = tx->layout->chronyd_path;
-  options.user = tx->layout->user;
-  options.min_sources = tx->min_sources;
+  nts_preflight_options_init (&options, nts_root_get_host_path (tx->root), tx->layout,
+                              tx->min_sources);
   nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
                        on_preflight_after_install, task);
 }
@@ -528,9 +530,7 @@ on_chrony_installed (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (changes == NULL)
     return return_result (task, FALSE, error);
-  nts_package_changes_free (tx->packages);
-  tx->packages = nts_package_changes_copy (changes);
-  if (!record_packages_or_fail (tx, task, changes))
+  if (!keep_packages_or_fail (tx, task, g_steal_pointer (&changes)))
     return;
   tx->layout->chrony_installed = TRUE;
   nts_systemd_get_unit_state_async (tx->bus, tx->layout->timesyncd_unit, tx->cancellable,
@@ -549,12 +549,11 @@ on_chrony_planned (GObject *source, GAsyncResult *res, gpointer user_data)
     return return_result (task, FALSE, error);
   /* On disk before anything is installed: recovery after a crash in the
    * middle of the install must know what to take back. */
-  tx->packages = nts_package_changes_copy (planned);
-  if (!record_packages_or_fail (tx, task, planned))
-    return;
   for (guint i = 0; planned->removed[i]; i++)
     g_message ("installing chrony removes the package %s (they conflict); Rollback "
                "installs it again", planned->removed[i]);
+  if (!keep_packages_or_fail (tx, task, g_steal_pointer (&planned)))
+    return;
   nts_ensure_chrony_install_async (tx->bus, tx->cancellable, on_chrony_installed, task);
 }
 
