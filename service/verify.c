@@ -9,15 +9,15 @@
 #include "diagnosis.h"
 #include "ke-backoff.h"
 #include "layout.h"
+#include "layout-cache.h"
 #include "layout-override.h"
 #include "operators.h"
 #include "systemd-client.h"
 #include "verify-report.h"
 
-/* How long a resolved layout is trusted while the override file stays
- * the same: long enough that a panel polling Verify does not make the
- * daemon run `chronyd -h` each time, short enough that installing chrony
- * shows at once to a person. */
+/* How long the layout and operators are reused while the override file
+ * stays the same, before the layout cache (which checks its own files by
+ * stat) and the operators file are asked again. */
 #define LAYOUT_CACHE_US (5 * G_USEC_PER_SEC)
 #define PROBE_TIMEOUT_MS 2000
 #define DEFAULT_NTS_PORT 4460
@@ -48,7 +48,8 @@ struct _NtsVerifier {
   gint             ref_count;
   char            *root;
   GDBusConnection *bus;
-  Settings        *settings;       /* NULL: resolve again */
+  Settings        *settings;       /* NULL: ask the layout cache again */
+  NtsLayoutCache  *layouts;
   /* One socket to chronyd for every call: binding a fresh one costs more
    * than the questions. Replaced when it fails (chronyd restarted). */
   NtsChronyClient *client;
@@ -109,6 +110,7 @@ nts_verifier_new (const char *root, GDBusConnection *system_bus)
   verifier->ref_count = 1;
   verifier->root = g_strdup (root);
   verifier->bus = system_bus ? g_object_ref (system_bus) : NULL;
+  verifier->layouts = nts_layout_cache_new (root, system_bus);
   return verifier;
 }
 
@@ -128,6 +130,7 @@ nts_verifier_unref (NtsVerifier *verifier)
   g_free (verifier->root);
   g_clear_object (&verifier->bus);
   g_clear_pointer (&verifier->settings, settings_unref);
+  g_clear_pointer (&verifier->layouts, nts_layout_cache_free);
   g_clear_pointer (&verifier->client, nts_chrony_client_unref);
   g_free (verifier->client_socket);
   g_free (verifier);
@@ -138,6 +141,14 @@ nts_verifier_forget_layout (NtsVerifier *verifier)
 {
   g_return_if_fail (verifier != NULL);
   g_clear_pointer (&verifier->settings, settings_unref);
+  nts_layout_cache_invalidate (verifier->layouts);
+}
+
+NtsLayoutCache *
+nts_verifier_get_layout_cache (NtsVerifier *verifier)
+{
+  g_return_val_if_fail (verifier != NULL, NULL);
+  return verifier->layouts;
 }
 
 /* The cached settings if they are still good, else NULL. */
@@ -641,7 +652,7 @@ on_layout (GObject *source, GAsyncResult *result, gpointer user_data)
   GError *error = NULL;
   NtsOperators *operators;
 
-  layout = nts_layout_resolve_finish (result, &error);
+  layout = nts_layout_cache_get_finish (verifier->layouts, result, &error);
   operators = layout ? nts_operators_load (verifier->root, &error) : NULL;
   if (operators == NULL)
     {
@@ -700,8 +711,7 @@ nts_verify_async (NtsVerifier         *verifier,
       start_round (task);
     }
   else
-    nts_layout_resolve_async (verifier->root, verifier->bus, v->cancellable, on_layout,
-                              g_object_ref (task));
+    nts_layout_cache_get_async (verifier->layouts, on_layout, g_object_ref (task));
 }
 
 GVariant *

@@ -17,6 +17,8 @@
 
 #include <gio/gio.h>
 
+#include "layout-cache.h"
+
 G_BEGIN_DECLS
 
 /* The longest pause between two rounds of a wait. */
@@ -32,11 +34,16 @@ NtsVerifier *nts_verifier_ref   (NtsVerifier     *verifier);
 void         nts_verifier_unref (NtsVerifier     *verifier);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsVerifier, nts_verifier_unref)
 
-/* Where chrony lives is resolved once and kept for a few seconds (or until
- * the override file changes): resolving may run `chronyd -h`, and anyone
- * may call Verify in a loop. A caller that just changed the machine
- * (Apply, Rollback) forgets it. */
+/* Where chrony lives comes from the verifier's layout cache
+ * (layout-cache.h: one resolution at a time, kept until what it read
+ * changes), since anyone may call Verify in a loop; operators and the
+ * layout are re-read from it every few seconds. A caller that just
+ * changed the machine (Apply, Rollback, recovery) forgets both. */
 void nts_verifier_forget_layout (NtsVerifier *verifier);
+
+/* The verifier's layout cache, for the daemon's other read-only answers
+ * (PreviewConfig, the properties): owned by the verifier. */
+NtsLayoutCache *nts_verifier_get_layout_cache (NtsVerifier *verifier);
 
 /* @wait_s: 0 reports at once. Fails only when the layout cannot be
  * resolved or the override file is broken, or when cancelled; everything

@@ -1,0 +1,254 @@
+/* See layout-cache.h. */
+#include "layout-cache.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "layout-override.h"
+
+/* What identifies one version of a file (or that it is absent). */
+typedef struct {
+  gboolean        exists;
+  dev_t           dev;
+  ino_t           ino;
+  off_t           size;
+  mode_t          mode;
+  struct timespec mtime;
+  struct timespec ctime;
+} Stamp;
+
+/* The files an answer was read from, besides the chronyd binary it names. */
+static const char *const watched_files[] = {
+  NTS_LAYOUT_OVERRIDE_FILE,
+  "/etc/os-release",
+  "/usr/lib/os-release",
+  "/etc/passwd",
+  "/etc/group",
+};
+#define N_STAMPS (G_N_ELEMENTS (watched_files) + 1)
+
+/* One resolution and the calls waiting for it. */
+typedef struct {
+  NtsLayoutCache *cache;            /* NULL once the cache is gone */
+  GPtrArray      *waiters;          /* GTasks */
+  Stamp           stamps[N_STAMPS]; /* the files as they were when it started */
+  gboolean        keep;             /* FALSE once invalidated: answers, is not kept */
+} Flight;
+
+struct _NtsLayoutCache {
+  char            *root;
+  GDBusConnection *bus;
+  GCancellable    *cancellable;
+  NtsLayout       *layout;          /* the kept answer, or NULL */
+  Stamp            stamps[N_STAMPS];
+  Flight          *flight;          /* the one new calls join, or NULL */
+  GPtrArray       *flights;         /* every one still running, invalidated ones too */
+  guint            resolutions;
+};
+
+static void
+stamp_path (const char *root, const char *path, Stamp *stamp)
+{
+  g_autofree char *host = g_build_filename (root, path, NULL);
+  struct stat st;
+
+  memset (stamp, 0, sizeof *stamp);
+  /* lstat: a link swapped in is a change too. */
+  if (path == NULL || lstat (host, &st) != 0)
+    return;
+  stamp->exists = TRUE;
+  stamp->dev = st.st_dev;
+  stamp->ino = st.st_ino;
+  stamp->size = st.st_size;
+  stamp->mode = st.st_mode;
+  stamp->mtime = st.st_mtim;
+  stamp->ctime = st.st_ctim;
+}
+
+static gboolean
+stamp_equal (const Stamp *a, const Stamp *b)
+{
+  return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+         a->size == b->size && a->mode == b->mode &&
+         a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+         a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* The watched files, and @chronyd_path (NULL: none known yet). */
+static void
+take_stamps (NtsLayoutCache *cache, const char *chronyd_path, Stamp *stamps)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (watched_files); i++)
+    stamp_path (cache->root, watched_files[i], &stamps[i]);
+  stamp_path (cache->root, chronyd_path, &stamps[N_STAMPS - 1]);
+}
+
+static gboolean
+stamps_equal (const Stamp *a, const Stamp *b)
+{
+  for (gsize i = 0; i < N_STAMPS; i++)
+    if (!stamp_equal (&a[i], &b[i]))
+      return FALSE;
+  return TRUE;
+}
+
+NtsLayoutCache *
+nts_layout_cache_new (const char *root, GDBusConnection *system_bus)
+{
+  NtsLayoutCache *cache = g_new0 (NtsLayoutCache, 1);
+
+  g_return_val_if_fail (root != NULL, NULL);
+
+  cache->root = g_strdup (root[0] != '\0' ? root : "/");
+  cache->bus = system_bus != NULL ? g_object_ref (system_bus) : NULL;
+  cache->cancellable = g_cancellable_new ();
+  cache->flights = g_ptr_array_new ();
+  return cache;
+}
+
+static void
+flight_answer (Flight *flight, const NtsLayout *layout, const GError *error)
+{
+  for (guint i = 0; i < flight->waiters->len; i++)
+    {
+      g_autoptr(GTask) task = flight->waiters->pdata[i];
+
+      if (layout != NULL)
+        g_task_return_pointer (task, nts_layout_copy (layout), (GDestroyNotify) nts_layout_free);
+      else
+        g_task_return_error (task, g_error_copy (error));
+    }
+  g_ptr_array_set_size (flight->waiters, 0);
+}
+
+void
+nts_layout_cache_free (NtsLayoutCache *cache)
+{
+  g_autoptr(GError) cancelled = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "shutting down");
+
+  if (cache == NULL)
+    return;
+  /* Resolutions still running outlive the cache: they are cancelled, and
+   * their waiters answered here. */
+  g_cancellable_cancel (cache->cancellable);
+  for (guint i = 0; i < cache->flights->len; i++)
+    {
+      Flight *flight = cache->flights->pdata[i];
+
+      flight_answer (flight, NULL, cancelled);
+      flight->cache = NULL;
+    }
+  g_ptr_array_unref (cache->flights);
+  g_clear_pointer (&cache->layout, nts_layout_free);
+  g_clear_object (&cache->bus);
+  g_clear_object (&cache->cancellable);
+  g_free (cache->root);
+  g_free (cache);
+}
+
+void
+nts_layout_cache_invalidate (NtsLayoutCache *cache)
+{
+  g_return_if_fail (cache != NULL);
+  g_clear_pointer (&cache->layout, nts_layout_free);
+  /* The one running read what may just have changed: calls from now on
+   * start a new one. */
+  if (cache->flight != NULL)
+    cache->flight->keep = FALSE;
+  cache->flight = NULL;
+}
+
+guint
+nts_layout_cache_get_resolutions (NtsLayoutCache *cache)
+{
+  return cache->resolutions;
+}
+
+static void
+on_resolved (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Flight *flight = user_data;
+  NtsLayoutCache *cache = flight->cache;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsLayout) layout = nts_layout_resolve_finish (res, &error);
+
+  if (cache != NULL)
+    {
+      g_ptr_array_remove_fast (cache->flights, flight);
+      if (cache->flight == flight)
+        cache->flight = NULL;
+      if (layout != NULL && flight->keep)
+        {
+          Stamp after[N_STAMPS];
+
+          /* Kept only if nothing changed while it ran; the binary it
+           * names was unknown when it started. */
+          take_stamps (cache, layout->chronyd_path, after);
+          flight->stamps[N_STAMPS - 1] = after[N_STAMPS - 1];
+          if (stamps_equal (after, flight->stamps))
+            {
+              g_clear_pointer (&cache->layout, nts_layout_free);
+              cache->layout = nts_layout_copy (layout);
+              memcpy (cache->stamps, after, sizeof after);
+            }
+        }
+      flight_answer (flight, layout, error);
+    }
+  g_ptr_array_unref (flight->waiters);
+  g_free (flight);
+}
+
+void
+nts_layout_cache_get_async (NtsLayoutCache      *cache,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (cache != NULL);
+
+  task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (task, nts_layout_cache_get_async);
+
+  if (cache->layout != NULL)
+    {
+      Stamp now[N_STAMPS];
+
+      take_stamps (cache, cache->layout->chronyd_path, now);
+      if (stamps_equal (now, cache->stamps))
+        {
+          g_task_return_pointer (task, nts_layout_copy (cache->layout),
+                                 (GDestroyNotify) nts_layout_free);
+          return;
+        }
+      g_clear_pointer (&cache->layout, nts_layout_free);
+    }
+
+  if (cache->flight != NULL)
+    {
+      /* One is in flight: its answer is everybody's. */
+      g_ptr_array_add (cache->flight->waiters, g_steal_pointer (&task));
+      return;
+    }
+
+  cache->flight = g_new0 (Flight, 1);
+  cache->flight->cache = cache;
+  cache->flight->keep = TRUE;
+  cache->flight->waiters = g_ptr_array_new ();
+  g_ptr_array_add (cache->flight->waiters, g_steal_pointer (&task));
+  take_stamps (cache, NULL, cache->flight->stamps);
+  g_ptr_array_add (cache->flights, cache->flight);
+  cache->resolutions++;
+  nts_layout_resolve_async (cache->root, cache->bus, cache->cancellable, on_resolved,
+                            cache->flight);
+}
+
+NtsLayout *
+nts_layout_cache_get_finish (NtsLayoutCache *cache, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_layout_cache_get_async,
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
