@@ -287,6 +287,11 @@ exit_code_for_error (const GError *error,
   if (g_error_matches (error, NTS_ERROR, NTS_ERROR_BUSY))
     return NTSCTL_EXIT_BUSY;
 
+  /* From the service (this user has too many calls in flight) or from
+   * dbus-daemon (this connection has): either way, later may work. */
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED))
+    return NTSCTL_EXIT_LIMITS_EXCEEDED;
+
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED) ||
       g_error_matches (error, NTS_ERROR, NTS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
     return NTSCTL_EXIT_NOT_AUTHORISED;
@@ -487,7 +492,7 @@ commands_description (void)
   g_string_append (text,
                    "\nRun 'ntsctl COMMAND --help' for the options of a command.\n"
                    "Exit status: 0 ok, 1 failure, 2 usage, 3 NTS not working (verify),\n"
-                   "4 not authorised, 5 busy, 6 service not available.\n");
+                   "4 not authorised, 5 busy, 6 service not available, 7 limits exceeded.\n");
   return g_string_free (text, FALSE);
 }
 

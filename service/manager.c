@@ -3,11 +3,13 @@
 
 #include "applied-state.h"
 #include "authorization.h"
+#include "caller-limits.h"
 #include "chrony-client.h"
 #include "ensure-chrony.h"
 #include "fault.h"
 #include "last-result.h"
 #include "layout.h"
+#include "layout-cache.h"
 #include "nts-errors.h"
 #include "nts-manager-generated.h"
 #include "options.h"
@@ -36,10 +38,15 @@ struct _NtsManager {
   /* The one-mutating-call lock. Taken only after authorization, so a
    * caller sitting in a password dialog blocks nobody. */
   gboolean         mutating;
-  /* Verify: made on first use; and how many Verify calls with a 'wait'
-   * run, capped because anyone may call Verify. */
+  /* Verify, and where chrony lives for every read-only answer (its
+   * layout cache); made at start. */
   NtsVerifier     *verifier;
-  guint            verify_waits;
+  NtsLayoutCache  *layouts;
+  /* What each caller may cost (caller-limits.h). */
+  NtsCallerLimits *limits;
+  /* Verify calls without a wait, authorised, sharing the one report being
+   * gathered: anyone may call Verify, so a thousand at once cost one. */
+  GPtrArray       *verify_now_calls;
   /* A journal was found at start: recovery runs once the name is ours,
    * and holds the lock (mutating calls get Busy) until it ends. */
   gboolean         recovery_pending;
@@ -49,10 +56,16 @@ struct _NtsManager {
 };
 
 /* One method call from arrival to reply. It holds the daemon alive. */
-typedef struct {
+typedef struct _Call Call;
+typedef void (*CallStep) (Call *call);
+
+struct _Call {
   NtsManager            *manager;
   GDBusMethodInvocation *invocation;
   const char            *method;
+  guint32                uid;                /* the caller's, once admitted */
+  gboolean               admitted;           /* holds a place in the limits */
+  CallStep               next;               /* what runs once admitted */
   NtsApplyOptions       *apply;
   guint                  wait;
   gboolean               force;
@@ -64,7 +77,8 @@ typedef struct {
   gboolean               install;            /* chrony missing, installing allowed */
   gint64                 started;            /* monotonic, at arrival */
   char                  *result_snapshot_id; /* for LastResult */
-} Call;
+  gboolean               install_authorized; /* the caller may install packages */
+};
 
 static Call *
 call_new (NtsManager *manager, GDBusMethodInvocation *invocation, const char *method)
@@ -82,6 +96,8 @@ call_new (NtsManager *manager, GDBusMethodInvocation *invocation, const char *me
 static void
 call_free (Call *call)
 {
+  if (call->admitted)
+    nts_caller_limits_give_back (call->manager->limits, NTS_LIMIT_CALLS, call->uid);
   nts_lifetime_release (call->manager->lifetime);
   g_clear_object (&call->invocation);
   g_clear_pointer (&call->apply, nts_apply_options_free);
@@ -127,6 +143,8 @@ call_unlock (Call *call)
   nts_manager1_set_state (call->manager->skeleton, call->state_before);
   call->manager->mutating = FALSE;
   call->holds_lock = FALSE;
+  /* It may have installed packages or changed units. */
+  nts_verifier_forget_layout (call->manager->verifier);
   refresh_properties (call->manager);
 }
 
@@ -184,6 +202,36 @@ call_try_lock (Call *call, const char *state, GError **error)
   return TRUE;
 }
 
+/* Every call is counted against its caller's limits before anything is
+ * asked of polkit or systemd: one past them is LimitsExceeded at once. */
+static void
+on_caller_uid (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  NtsManager *manager = call->manager;
+  GError *error = NULL;
+  CallStep next;
+
+  if (!nts_caller_uid_finish (manager->limits, res, &call->uid, &error) ||
+      !nts_caller_limits_take (manager->limits, NTS_LIMIT_CALLS, call->uid, &error))
+    {
+      call_return_error (g_steal_pointer (&call), error);
+      return;
+    }
+  call->admitted = TRUE;
+  next = call->next;
+  next (g_steal_pointer (&call));
+}
+
+static void
+call_admit (Call *call, CallStep next)
+{
+  call->next = next;
+  nts_caller_uid_async (call->manager->limits,
+                        g_dbus_method_invocation_get_sender (call->invocation),
+                        on_caller_uid, call);
+}
+
 /* ---- properties ------------------------------------------------------ */
 
 /* One refresh of the properties that come from outside (chrony's layout,
@@ -231,7 +279,8 @@ on_layout_for_properties (GObject *source, GAsyncResult *res, gpointer user_data
 {
   Refresh *refresh = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(NtsLayout) layout = nts_layout_resolve_finish (res, &error);
+  g_autoptr(NtsLayout) layout = nts_layout_cache_get_finish (refresh->manager->layouts, res,
+                                                             &error);
 
   if (layout == NULL)
     {
@@ -266,8 +315,7 @@ start_refresh (NtsManager *manager, GTask *task)
   refresh->manager = manager;
   refresh->task = task;
   refresh->pending = 2;
-  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
-                            on_layout_for_properties, refresh);
+  nts_layout_cache_get_async (manager->layouts, on_layout_for_properties, refresh);
   nts_systemd_get_unit_state_async (manager->connection, TIMESYNCD_UNIT, manager->cancellable,
                                     on_timesyncd_state, refresh);
 }
@@ -348,6 +396,7 @@ on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
   if (result != NULL)
     g_variant_lookup (result, "snapshot-id", "&s", &id);
   publish_last_result (manager, nts_last_result_new ("Recover", error, NULL, id));
+  nts_verifier_forget_layout (manager->verifier);
   if (error != NULL)
     {
       /* Retrying in a loop would repeat what just failed; a restart of
@@ -426,7 +475,7 @@ on_preview_layout (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(GPtrArray) files = NULL;
   GVariantBuilder builder;
 
-  call->layout = nts_layout_resolve_finish (res, &error);
+  call->layout = nts_layout_cache_get_finish (call->manager->layouts, res, &error);
   if (call->layout == NULL)
     {
       call_return_error (g_steal_pointer (&call), error);
@@ -445,7 +494,9 @@ on_preview_layout (GObject *source, GAsyncResult *res, gpointer user_data)
   for (guint i = 0; i < files->len; i++)
     {
       NtsRenderedFile *file = files->pdata[i];
-      g_variant_builder_add (&builder, "{ss}", file->path, file->content);
+      g_autofree char *shown = nts_rendered_file_preview (file);
+
+      g_variant_builder_add (&builder, "{ss}", file->path, shown);
     }
   call_return_value (g_steal_pointer (&call), g_variant_new ("(a{ss})", &builder));
 }
@@ -465,8 +516,14 @@ on_preview_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 
   /* Not call->manager in the argument list: g_steal_pointer (&call) may be
    * evaluated first. */
-  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
-                            on_preview_layout, g_steal_pointer (&call));
+  nts_layout_cache_get_async (manager->layouts, on_preview_layout, g_steal_pointer (&call));
+}
+
+static void
+preview_admitted (Call *call)
+{
+  nts_authorize_async (call->invocation, NTS_ACTION_VERIFY, call->manager->cancellable,
+                       on_preview_authorized, call);
 }
 
 static gboolean
@@ -480,8 +537,7 @@ handle_preview_config (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
   if (call->apply == NULL)
     call_return_error (g_steal_pointer (&call), error);
   else
-    nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
-                         on_preview_authorized, g_steal_pointer (&call));
+    call_admit (g_steal_pointer (&call), preview_admitted);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -591,24 +647,6 @@ apply_preflight (Call *call)
                        call->manager->cancellable, on_preflight_done, call);
 }
 
-static void
-on_install_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Call *call = user_data;
-  GError *error = NULL;
-
-  if (!nts_authorize_finish (res, &error))
-    {
-      call_return_error (call, error);
-      return;
-    }
-  /* No chronyd to run the preflight with yet: the transaction runs it
-   * right after installing chrony, and a failure removes it again. */
-  call->install = TRUE;
-  call_progress (call, "preflight", 2, apply_step_count ());
-  apply_run_transaction (call);
-}
-
 /* A failure before the transaction: ApplyFailed as the XML promises,
  * naming the step, and saying that nothing had been touched yet. */
 static void
@@ -649,19 +687,22 @@ on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
                                       nts_chrony_install_command (call->layout)));
       return;
     }
-  /* Installing is a right of its own, asked for the caller: polkitd
-   * allows root anything, so PackageKit's own check of us proves
-   * nothing. (The lock is held meanwhile: resolving first showed that
-   * chrony is missing, and nothing must change it under us.) */
-  {
-    /* Not call->... in the argument list: g_steal_pointer (&call) may be
-     * evaluated first (it was: a SIGSEGV in the test bed). */
-    GDBusMethodInvocation *invocation = call->invocation;
-    GCancellable *cancellable = call->manager->cancellable;
-
-    nts_authorize_async (invocation, NTS_ACTION_INSTALL, cancellable,
-                         on_install_authorized, g_steal_pointer (&call));
-  }
+  if (!call->install_authorized)
+    {
+      /* chrony was there when the caller was authorised, and is gone
+       * now: asking again would mean a password dialog under the lock. */
+      call_return_error (g_steal_pointer (&call),
+                         g_error_new (NTS_ERROR, NTS_ERROR_CHRONY_MISSING,
+                                      "chrony was removed (no %s) while this call was being "
+                                      "authorised; nothing was changed. Call again",
+                                      call->layout->chronyd_path));
+      return;
+    }
+  /* No chronyd to run the preflight with yet: the transaction runs it
+   * right after installing chrony, and a failure removes it again. */
+  call->install = TRUE;
+  call_progress (call, "preflight", 2, apply_step_count ());
+  apply_run_transaction (g_steal_pointer (&call));
 }
 
 static void
@@ -677,28 +718,86 @@ on_apply_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
+  /* Afresh, under the lock: this is what the transaction acts on. */
   nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
                             on_apply_layout, g_steal_pointer (&call));
+}
+
+/* Every authorization the call needs is in: only now the lock. */
+static void
+apply_lock (Call *call)
+{
+  GError *error = NULL;
+
+  if (!call_try_lock (call, "applying", &error))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  /* The options were validated before polkit was asked. */
+  call_progress (call, "validate", 0, apply_step_count ());
+  call_progress (call, "resolve", 1, apply_step_count ());
+  nts_fault_point_async ("resolve", call->manager->cancellable, on_apply_fault_point, call);
+}
+
+static void
+on_install_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  call->install_authorized = TRUE;
+  apply_lock (call);
+}
+
+/* Before the lock: will this call install chrony? Installing is a right
+ * of its own, asked for the caller (polkitd allows root anything, so
+ * PackageKit's own check of us proves nothing), and it is always a
+ * password dialog; a caller sitting in one must block nobody, so it is
+ * asked before the lock is taken, and the lock's fresh resolve checks
+ * again. */
+static void
+on_apply_precheck (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsLayout) layout = nts_layout_cache_get_finish (call->manager->layouts, res, &error);
+
+  /* A layout that cannot be resolved fails under the lock, as the
+   * resolve step, with the XML's error. */
+  if (layout == NULL || layout->chrony_installed || !call->apply->install)
+    {
+      apply_lock (call);
+      return;
+    }
+  nts_authorize_async (call->invocation, NTS_ACTION_INSTALL, call->manager->cancellable,
+                       on_install_authorized, call);
 }
 
 static void
 on_apply_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  g_autoptr(Call) call = user_data;
-  NtsManager *manager = call->manager;
+  Call *call = user_data;
   GError *error = NULL;
 
-  if (!nts_authorize_finish (res, &error) || !call_try_lock (call, "applying", &error))
+  if (!nts_authorize_finish (res, &error))
     {
-      call_return_error (g_steal_pointer (&call), error);
+      call_return_error (call, error);
       return;
     }
+  nts_layout_cache_get_async (call->manager->layouts, on_apply_precheck, call);
+}
 
-  /* The options were validated before polkit was asked. */
-  call_progress (call, "validate", 0, apply_step_count ());
-  call_progress (call, "resolve", 1, apply_step_count ());
-  nts_fault_point_async ("resolve", manager->cancellable,
-                         on_apply_fault_point, g_steal_pointer (&call));
+static void
+apply_admitted (Call *call)
+{
+  nts_authorize_async (call->invocation, NTS_ACTION_APPLY, call->manager->cancellable,
+                       on_apply_authorized, call);
 }
 
 static gboolean
@@ -712,8 +811,7 @@ handle_apply (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
   if (call->apply == NULL)
     call_return_error (g_steal_pointer (&call), error);
   else
-    nts_authorize_async (invocation, NTS_ACTION_APPLY, manager->cancellable,
-                         on_apply_authorized, g_steal_pointer (&call));
+    call_admit (g_steal_pointer (&call), apply_admitted);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -756,6 +854,13 @@ on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
   g_steal_pointer (&call);
 }
 
+static void
+rollback_admitted (Call *call)
+{
+  nts_authorize_async (call->invocation, NTS_ACTION_ROLLBACK, call->manager->cancellable,
+                       on_rollback_authorized, call);
+}
+
 static gboolean
 handle_rollback (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
                  const char *snapshot_id, GVariant *options, NtsManager *manager)
@@ -768,99 +873,55 @@ handle_rollback (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
   else
     {
       call->snapshot_id = g_strdup (snapshot_id);
-      nts_authorize_async (invocation, NTS_ACTION_ROLLBACK, manager->cancellable,
-                           on_rollback_authorized, g_steal_pointer (&call));
+      call_admit (g_steal_pointer (&call), rollback_admitted);
     }
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* ---- Verify ---------------------------------------------------------- */
 
-/* Each wait polls chronyd and systemd every half second for up to two
- * minutes; a few at once are plenty for every panel and script. */
-#define MAX_VERIFY_WAITS 4
-
-/* A Verify call with its own cancellable: the daemon shutting down, or a
- * waiting caller leaving the bus, ends the wait.
+/* Every Verify is authorised before anything is gathered: what an
+ * unauthorised caller made us read would cost as much as an answer.
  *
- * A report at once (no 'wait') is gathered while polkit decides, and
- * answered only when both are done and polkit said yes: it only reads,
- * what an unauthorised caller made us read is thrown away, and the call
- * takes the longer of the two instead of their sum. A wait starts only
- * after authorization, since only authorised callers may hold one of the
- * few places. */
+ * Without a wait, all authorised callers share one report: the first
+ * starts it, those arriving meanwhile join it, and all get its answer
+ * (manager->verify_now_calls). Anyone may call Verify, so a thousand at
+ * once cost one round.
+ *
+ * With a wait, each call holds one of its user's few waiting places
+ * (caller-limits.h) and its own cancellable: the daemon shutting down, or
+ * the caller leaving the bus, ends the wait. */
 typedef struct {
   Call         *call;
   GCancellable *cancellable;
   gulong        shutdown_handler;
   guint         caller_watch;
   gboolean      holds_wait_slot;
-  guint         pending;        /* authorization and report still to come */
-  GError       *auth_error;
-  GVariant     *report;
-  GError       *verify_error;
-} VerifyCall;
+} VerifyWait;
 
-static void on_verify_cancel (GCancellable *cancellable, gpointer user_data);
-
-static VerifyCall *
-verify_call_new (Call *call)
+static void
+verify_wait_free (VerifyWait *vw)
 {
-  NtsManager *manager = call->manager;
-  VerifyCall *vc = g_new0 (VerifyCall, 1);
+  NtsManager *manager = vw->call->manager;
 
-  if (manager->verifier == NULL)
-    manager->verifier = nts_verifier_new (manager->root, manager->connection);
-  vc->call = call;
-  vc->cancellable = g_cancellable_new ();
-  vc->shutdown_handler = g_cancellable_connect (manager->cancellable,
-                                                G_CALLBACK (on_verify_cancel),
-                                                g_object_ref (vc->cancellable), g_object_unref);
-  return vc;
+  if (vw->holds_wait_slot)
+    nts_caller_limits_give_back (manager->limits, NTS_LIMIT_WAITS, vw->call->uid);
+  if (vw->caller_watch != 0)
+    g_bus_unwatch_name (vw->caller_watch);
+  g_cancellable_disconnect (manager->cancellable, vw->shutdown_handler);
+  g_clear_object (&vw->cancellable);
+  g_free (vw);
 }
 
 static void
-verify_call_free (VerifyCall *vc)
+verify_reply (Call *call, GVariant *report, const GError *error)
 {
-  if (vc->holds_wait_slot)
-    vc->call->manager->verify_waits--;
-  if (vc->caller_watch != 0)
-    g_bus_unwatch_name (vc->caller_watch);
-  g_cancellable_disconnect (vc->call->manager->cancellable, vc->shutdown_handler);
-  g_clear_object (&vc->cancellable);
-  g_clear_error (&vc->auth_error);
-  g_clear_error (&vc->verify_error);
-  g_clear_pointer (&vc->report, g_variant_unref);
-  g_free (vc);
-}
-
-/* Answers the caller with what came in, and frees @vc. */
-static void
-verify_call_reply (VerifyCall *vc)
-{
-  Call *call = vc->call;
-  GError *error = NULL;
-
-  if (vc->auth_error != NULL)
-    error = g_steal_pointer (&vc->auth_error);
-  else if (vc->report == NULL)
-    /* A broken override file or layout: call_return_error() gives it
-     * our own error name. */
-    error = g_steal_pointer (&vc->verify_error);
-
-  if (error != NULL)
-    {
-      verify_call_free (vc);
-      call_return_error (call, error);
-      return;
-    }
-  {
-    GVariant *report = g_steal_pointer (&vc->report);
-
-    verify_call_free (vc);
+  if (report == NULL)
+    /* A broken override file or layout: call_return_error() gives it our
+     * own error name. */
+    call_return_error (call, g_error_copy (error));
+  else
     call_return_value (call, g_variant_new ("(@a{sv})", report));
-    g_variant_unref (report);
-  }
 }
 
 static void
@@ -876,60 +937,85 @@ on_verify_caller_vanished (GDBusConnection *connection, const char *name, gpoint
 }
 
 static void
-on_verify_done (GObject *source, GAsyncResult *res, gpointer user_data)
+on_verify_wait_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  VerifyCall *vc = user_data;
+  VerifyWait *vw = user_data;
+  Call *call = vw->call;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) report = nts_verify_finish (call->manager->verifier, res, &error);
 
-  vc->report = nts_verify_finish (vc->call->manager->verifier, res, &vc->verify_error);
-  if (--vc->pending == 0)
-    verify_call_reply (vc);
+  verify_wait_free (vw);
+  verify_reply (call, report, error);
 }
 
-/* Verify without a wait: polkit's answer, the report already under way. */
 static void
-on_verify_now_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+verify_wait (Call *call)
 {
-  VerifyCall *vc = user_data;
+  NtsManager *manager = call->manager;
+  GError *error = NULL;
+  VerifyWait *vw;
 
-  if (!nts_authorize_finish (res, &vc->auth_error))
-    g_cancellable_cancel (vc->cancellable);   /* nothing will be shown */
-  if (--vc->pending == 0)
-    verify_call_reply (vc);
+  if (!nts_caller_limits_take (manager->limits, NTS_LIMIT_WAITS, call->uid, &error))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  vw = g_new0 (VerifyWait, 1);
+  vw->call = call;
+  vw->holds_wait_slot = TRUE;
+  vw->cancellable = g_cancellable_new ();
+  vw->shutdown_handler = g_cancellable_connect (manager->cancellable,
+                                                G_CALLBACK (on_verify_cancel),
+                                                g_object_ref (vw->cancellable), g_object_unref);
+  vw->caller_watch = g_bus_watch_name_on_connection (
+      manager->connection, g_dbus_method_invocation_get_sender (call->invocation),
+      G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_verify_caller_vanished,
+      g_object_ref (vw->cancellable), g_object_unref);
+  nts_verify_async (manager->verifier, call->wait, vw->cancellable, on_verify_wait_done, vw);
 }
 
-/* Verify with a wait: authorised first, then a place, then the wait. */
+static void
+on_verify_now_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  NtsManager *manager = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) report = nts_verify_finish (manager->verifier, res, &error);
+  g_autoptr(GPtrArray) calls = g_steal_pointer (&manager->verify_now_calls);
+
+  manager->verify_now_calls = g_ptr_array_new ();
+  for (guint i = 0; i < calls->len; i++)
+    verify_reply (calls->pdata[i], report, error);
+}
+
+static void
+verify_now (Call *call)
+{
+  NtsManager *manager = call->manager;
+
+  g_ptr_array_add (manager->verify_now_calls, call);
+  if (manager->verify_now_calls->len == 1)
+    nts_verify_async (manager->verifier, 0, manager->cancellable, on_verify_now_done, manager);
+}
+
 static void
 on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  g_autoptr(Call) call = user_data;
-  NtsManager *manager = call->manager;
+  Call *call = user_data;
   GError *error = NULL;
-  VerifyCall *vc;
 
   if (!nts_authorize_finish (res, &error))
-    {
-      call_return_error (g_steal_pointer (&call), error);
-      return;
-    }
+    call_return_error (call, error);
+  else if (call->wait > 0)
+    verify_wait (call);
+  else
+    verify_now (call);
+}
 
-  if (manager->verify_waits >= MAX_VERIFY_WAITS)
-    {
-      call_return_error (g_steal_pointer (&call),
-                         g_error_new (NTS_ERROR, NTS_ERROR_BUSY,
-                                      "%u Verify calls are already waiting; try again "
-                                      "later, or without 'wait'", manager->verify_waits));
-      return;
-    }
-
-  vc = verify_call_new (g_steal_pointer (&call));
-  vc->holds_wait_slot = TRUE;
-  manager->verify_waits++;
-  vc->caller_watch = g_bus_watch_name_on_connection (
-      manager->connection, g_dbus_method_invocation_get_sender (vc->call->invocation),
-      G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_verify_caller_vanished,
-      g_object_ref (vc->cancellable), g_object_unref);
-  vc->pending = 1;
-  nts_verify_async (manager->verifier, vc->call->wait, vc->cancellable, on_verify_done, vc);
+static void
+verify_admitted (Call *call)
+{
+  nts_authorize_async (call->invocation, NTS_ACTION_VERIFY, call->manager->cancellable,
+                       on_verify_authorized, call);
 }
 
 static gboolean
@@ -938,21 +1024,11 @@ handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 {
   g_autoptr(Call) call = call_new (manager, invocation, "Verify");
   GError *error = NULL;
-  VerifyCall *vc;
 
   if (!nts_verify_options_parse (options, &call->wait, &error))
     call_return_error (g_steal_pointer (&call), error);
-  else if (call->wait > 0)
-    nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
-                         on_verify_authorized, g_steal_pointer (&call));
   else
-    {
-      vc = verify_call_new (g_steal_pointer (&call));
-      vc->pending = 2;
-      nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
-                           on_verify_now_authorized, vc);
-      nts_verify_async (manager->verifier, 0, vc->cancellable, on_verify_done, vc);
-    }
+    call_admit (g_steal_pointer (&call), verify_admitted);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -998,14 +1074,18 @@ on_list_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
   call_return_value (g_steal_pointer (&call), g_variant_new ("(@a(sta{sv}))", list));
 }
 
+static void
+list_admitted (Call *call)
+{
+  nts_authorize_async (call->invocation, NTS_ACTION_VERIFY, call->manager->cancellable,
+                       on_list_authorized, call);
+}
+
 static gboolean
 handle_list_snapshots (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
                        NtsManager *manager)
 {
-  Call *call = call_new (manager, invocation, "ListSnapshots");
-
-  nts_authorize_async (invocation, NTS_ACTION_VERIFY, manager->cancellable,
-                       on_list_authorized, call);
+  call_admit (call_new (manager, invocation, "ListSnapshots"), list_admitted);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1022,6 +1102,10 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
   manager->lifetime = lifetime;
   manager->cancellable = g_cancellable_new ();
   manager->skeleton = nts_manager1_skeleton_new ();
+  manager->verifier = nts_verifier_new (manager->root, connection);
+  manager->layouts = nts_verifier_get_layout_cache (manager->verifier);
+  manager->limits = nts_caller_limits_new (connection);
+  manager->verify_now_calls = g_ptr_array_new ();
 
   nts_manager1_set_state (manager->skeleton, "unconfigured");
   nts_manager1_set_servers (manager->skeleton, (const char *const[]) { NULL });
@@ -1050,12 +1134,16 @@ nts_manager_free (NtsManager *manager)
   if (manager == NULL)
     return;
   g_cancellable_cancel (manager->cancellable);
+  /* Before the rest: freeing them answers what still waits on them. */
+  manager->layouts = NULL;
+  g_clear_pointer (&manager->verifier, nts_verifier_unref);
+  g_clear_pointer (&manager->limits, nts_caller_limits_free);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (manager->skeleton));
   g_signal_handlers_disconnect_by_data (manager->skeleton, manager);
   g_clear_object (&manager->skeleton);
   g_clear_object (&manager->cancellable);
   g_clear_object (&manager->connection);
-  g_clear_pointer (&manager->verifier, nts_verifier_unref);
+  g_clear_pointer (&manager->verify_now_calls, g_ptr_array_unref);
   g_clear_pointer (&manager->fs_root, nts_root_free);
   g_free (manager->root);
   g_free (manager);

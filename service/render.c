@@ -22,7 +22,18 @@ nts_rendered_file_free (NtsRenderedFile *file)
   g_free (file);
 }
 
-static void
+char *
+nts_rendered_file_preview (const NtsRenderedFile *file)
+{
+  g_return_val_if_fail (file != NULL, NULL);
+
+  if (!file->kept)
+    return g_strdup (file->content);
+  return g_strdup_printf ("# kept as it is (its content is not shown: it may hold secret keys); "
+                          "owner %s:%s, mode %04o\n", file->owner, file->group, file->mode);
+}
+
+static NtsRenderedFile *
 add_file (GPtrArray  *files,
           const char *path,
           char       *content,
@@ -37,11 +48,12 @@ add_file (GPtrArray  *files,
   file->owner = g_strdup ("root");
   file->group = g_strdup (group);
   g_ptr_array_add (files, file);
+  return file;
 }
 
 /* The existing keys file is kept, so it is read; through no symbolic link
- * (a link planted there would make us copy, and show, some other file)
- * and only if it is text: PreviewConfig returns it as a D-Bus string. */
+ * (a link planted there would make us copy some other file) and only if
+ * it is text. PreviewConfig never shows it (nts_rendered_file_preview()). */
 static gboolean
 read_existing_keys (const NtsLayout *layout, char **content, GError **error)
 {
@@ -96,7 +108,8 @@ nts_render_files (const NtsLayout   *layout,
             nts_render_chrony_conf (layout, servers, min_sources), 0644, "root");
   /* 0640 root:chrony's group: chronyd reads it after dropping root. */
   add_file (files, layout->keys_file,
-            nts_render_keys_file (layout, existing_keys), 0640, layout->group);
+            nts_render_keys_file (layout, existing_keys), 0640, layout->group)->kept =
+    existing_keys != NULL;
   dropin_path = nts_hardening_dropin_path (layout);
   add_file (files, dropin_path, nts_render_hardening_dropin (layout), 0644, "root");
   if (list_path != NULL)

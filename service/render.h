@@ -1,6 +1,7 @@
 /* Every file ApplyHardenedConfig writes, rendered from the layout and the
- * validated options. PreviewConfig returns exactly this; Apply writes
- * exactly this. Nothing here touches the disk except reading what must be
+ * validated options. PreviewConfig returns exactly this (but an existing
+ * keys file's content: nts_rendered_file_preview()); Apply writes exactly
+ * this. Nothing here touches the disk except reading what must be
  * kept (an existing keys file) and which ntp-units.d lists exist. */
 #pragma once
 
@@ -14,10 +15,19 @@ typedef struct {
   guint  mode;     /* 0644, 0640, ... */
   char  *owner;    /* user name */
   char  *group;    /* group name */
+  /* The content is an existing file's, kept byte for byte (the keys
+   * file): it may hold secret keys, so it is never shown. */
+  gboolean kept;
 } NtsRenderedFile;
 
 void nts_rendered_file_free (NtsRenderedFile *file);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsRenderedFile, nts_rendered_file_free)
+
+/* What PreviewConfig shows for @file: its content, or for a kept file a
+ * one-line comment (in chrony's syntax) saying that it is kept as it is,
+ * with the owner, group and mode Apply gives it. PreviewConfig is open to
+ * every local user, and a keys file is root's and chrony's only. */
+char *nts_rendered_file_preview (const NtsRenderedFile *file);
 
 /* @servers must have passed nts_server_list_validate(). Returns
  * NtsRenderedFile*, in the order Apply writes them. */

@@ -589,6 +589,13 @@ test_render_files (void)
   g_assert_cmpstr (keys->owner, ==, "root");
   g_assert_cmpstr (keys->group, ==, "_chrony");
   g_assert_nonnull (strstr (keys->content, "Nothing secret"));
+  /* One Apply creates is shown as it is: only comments. */
+  g_assert_false (keys->kept);
+  {
+    g_autofree char *shown = nts_rendered_file_preview (keys);
+
+    g_assert_cmpstr (shown, ==, keys->content);
+  }
 
   g_assert_cmpstr (dropin->path, ==,
                    "/etc/systemd/system/chrony.service.d/50-ntssetup-hardening.conf");
@@ -624,6 +631,16 @@ test_render_files_keeps_keys (void)
   g_assert_cmpstr (keys->path, ==, "/etc/chrony.keys");
   g_assert_cmpstr (keys->content, ==, existing);
   g_assert_cmpstr (keys->group, ==, "chrony");
+  /* Apply keeps it; PreviewConfig (anyone may call it) never shows it. */
+  g_assert_true (keys->kept);
+  {
+    g_autofree char *shown = nts_rendered_file_preview (keys);
+
+    g_assert_null (strstr (shown, "HEX:"));
+    g_assert_null (strstr (shown, "my keys"));
+    g_assert_true (g_str_has_prefix (shown, "# kept as it is"));
+    g_assert_nonnull (strstr (shown, "owner root:chrony, mode 0640"));
+  }
   temp_tree_remove (root);
 }
 

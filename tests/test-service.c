@@ -633,6 +633,30 @@ test_preview_defaults (ServiceFixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (conf, "minsources 3\n"));
 }
 
+/* PreviewConfig is open to every user: an existing keys file (root and
+ * chrony's group only) is shown as what Apply does to it, never its
+ * content. */
+static void
+test_preview_hides_keys (ServiceFixture *fx, gconstpointer data)
+{
+  const char secret[] = "1 SHA256 HEX:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) files = NULL;
+  g_autofree char *text = NULL;
+  const char *keys;
+
+  fixture_write_root_file (fx, "/etc/chrony/chrony.keys", secret, 0640);
+  reply = fixture_call (fx, "PreviewConfig", empty_options (), G_DBUS_CALL_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  text = g_variant_print (reply, FALSE);
+  g_assert_null (strstr (text, "00112233445566778899"));
+  files = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (files, "/etc/chrony/chrony.keys", "&s", &keys));
+  g_assert_true (g_str_has_prefix (keys, "# kept as it is"));
+  g_assert_nonnull (strstr (keys, "owner root:_chrony, mode 0640"));
+}
+
 static void
 test_list_snapshots_empty (ServiceFixture *fx, gconstpointer data)
 {
@@ -845,6 +869,7 @@ main (int argc, char **argv)
   ADD ("/service/validation/invalid-args-write-nothing", allow_all, test_invalid_args_write_nothing);
   ADD ("/service/preview/writes-nothing", allow_verify, test_preview_writes_nothing);
   ADD ("/service/preview/defaults", allow_verify, test_preview_defaults);
+  ADD ("/service/preview/hides-keys", allow_verify, test_preview_hides_keys);
   ADD ("/service/list-snapshots/empty", allow_verify, test_list_snapshots_empty);
   ADD ("/service/systemd/answers-win", with_systemd, test_systemd_answers_win);
   ADD ("/service/ntsctl/preview-and-exit-codes", allow_verify, test_ntsctl_preview_and_exit_codes);

@@ -57,6 +57,11 @@ echo "    systemd-analyze security chrony.service: ${before_score:-?}"
 
 section "harness: the preview's files written into place, daemon-reload, restart chrony"
 while IFS=$'\t' read -r f path; do
+	if grep -q '^# kept as it is' "$tmp/$f"; then
+		# The preview never shows an existing keys file: Apply keeps it.
+		echo "    kept $path"
+		continue
+	fi
 	if g test -e "$path"; then
 		# An existing file keeps its owner and mode (the keys file: 0640 root:_chrony).
 		g sh -c 'cat >"$1"' sh "$path" <"$tmp/$f"

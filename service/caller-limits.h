@@ -1,0 +1,72 @@
+/* What one caller may cost the daemon.
+ *
+ * Verify, PreviewConfig and ListSnapshots are open to every local user, and
+ * every call in flight costs the daemon memory, keeps it alive, and may
+ * hold a polkit check, a name watch and calls to systemd — and the daemon's
+ * own connection may have only so many of those (dbus-daemon's system bus:
+ * 128 pending replies, 512 match rules per connection; past them its polkit
+ * checks fail and *everyone* gets AccessDenied). So calls are counted per
+ * Unix user and in total, and one past either bound is refused at once
+ * with org.freedesktop.DBus.Error.LimitsExceeded, before anything is asked
+ * of polkit or systemd:
+ *
+ *   calls in flight   NTS_LIMIT_CALLS_PER_UID per user, NTS_LIMIT_CALLS_TOTAL
+ *                     in all (root's calls do not count towards the total,
+ *                     so an administrator is never locked out by others)
+ *   Verify waits      NTS_LIMIT_WAITS_PER_UID per user, NTS_LIMIT_WAITS_TOTAL
+ *                     in all (each polls chronyd and systemd twice a second)
+ *
+ * Budget on the daemon's connection at the bounds: a polkit check and a
+ * name watch per call (48), two systemd calls per waiting Verify round
+ * (16), NTS_CALLER_UID_LOOKUPS uid look-ups (16) and the daemon's own few:
+ * about 85 pending replies of 128, about 60 match rules of 512.
+ *
+ * The user is the bus's answer to GetConnectionUnixUser for the caller's
+ * unique name (never reused while the bus runs, so the answer is kept);
+ * all calls from one name share one look-up. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define NTS_LIMIT_CALLS_PER_UID 16
+#define NTS_LIMIT_CALLS_TOTAL   48
+#define NTS_LIMIT_WAITS_PER_UID 2
+#define NTS_LIMIT_WAITS_TOTAL   8
+#define NTS_CALLER_UID_LOOKUPS  16
+
+typedef enum {
+  NTS_LIMIT_CALLS,
+  NTS_LIMIT_WAITS,
+} NtsLimitKind;
+
+typedef struct _NtsCallerLimits NtsCallerLimits;
+
+NtsCallerLimits *nts_caller_limits_new  (GDBusConnection *bus);
+void             nts_caller_limits_free (NtsCallerLimits *limits);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsCallerLimits, nts_caller_limits_free)
+
+/* The Unix user of @sender (a unique bus name). Fails with the bus's
+ * error (the caller has left: org.freedesktop.DBus.Error.NameHasNoOwner). */
+void     nts_caller_uid_async  (NtsCallerLimits     *limits,
+                                const char          *sender,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data);
+gboolean nts_caller_uid_finish (NtsCallerLimits     *limits,
+                                GAsyncResult        *result,
+                                guint32             *uid,
+                                GError             **error);
+
+/* Takes one place of @kind for @uid, or fails with
+ * G_DBUS_ERROR_LIMITS_EXCEEDED saying which bound was reached. Every
+ * place taken is given back exactly once. */
+gboolean nts_caller_limits_take      (NtsCallerLimits *limits,
+                                      NtsLimitKind     kind,
+                                      guint32          uid,
+                                      GError         **error);
+void     nts_caller_limits_give_back (NtsCallerLimits *limits,
+                                      NtsLimitKind     kind,
+                                      guint32          uid);
+
+G_END_DECLS
