@@ -1,6 +1,8 @@
 /* See caller-limits.h. */
 #include "caller-limits.h"
 
+#include <string.h>
+
 /* Unique names are never reused while the bus runs, so a kept answer
  * never goes stale; the table is only emptied when it grows past this,
  * which costs a look-up again for callers still connected. */
@@ -23,11 +25,24 @@ typedef struct {
   GPtrArray       *waiters; /* GTasks */
 } Lookup;
 
+/* A call the filter let through, until its reply goes out. */
+typedef struct {
+  char    *sender;
+  guint32  serial;
+  guint32  uid;
+} Unanswered;
+
 struct _NtsCallerLimits {
   GDBusConnection *bus;
   GCancellable    *cancellable;
   Pool             pools[2];
+  /* Shared with the filter, which runs in GDBus's worker thread. */
+  GMutex           lock;
   GHashTable      *uids;      /* unique name -> uid + 1 */
+  GHashTable      *unanswered;        /* Unanswered -> itself */
+  GHashTable      *unanswered_by_uid; /* uid -> count */
+  char            *object_path;       /* the filter's, or NULL */
+  guint            filter_id;
   GHashTable      *lookups;   /* unique name -> Lookup, running or queued */
   GQueue           queued;    /* Lookups not started yet */
   guint            running;
@@ -43,6 +58,31 @@ pool_init (Pool *pool, guint per_uid, guint total, gboolean root_counts, const c
   pool->by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
 }
 
+static guint
+unanswered_hash (gconstpointer key)
+{
+  const Unanswered *u = key;
+
+  return g_str_hash (u->sender) ^ u->serial;
+}
+
+static gboolean
+unanswered_equal (gconstpointer a, gconstpointer b)
+{
+  const Unanswered *x = a, *y = b;
+
+  return x->serial == y->serial && strcmp (x->sender, y->sender) == 0;
+}
+
+static void
+unanswered_free (gpointer data)
+{
+  Unanswered *u = data;
+
+  g_free (u->sender);
+  g_free (u);
+}
+
 NtsCallerLimits *
 nts_caller_limits_new (GDBusConnection *bus)
 {
@@ -56,7 +96,11 @@ nts_caller_limits_new (GDBusConnection *bus)
              FALSE, "calls in flight");
   pool_init (&limits->pools[NTS_LIMIT_WAITS], NTS_LIMIT_WAITS_PER_UID, NTS_LIMIT_WAITS_TOTAL,
              TRUE, "Verify calls waiting");
+  g_mutex_init (&limits->lock);
   limits->uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  limits->unanswered = g_hash_table_new_full (unanswered_hash, unanswered_equal,
+                                              unanswered_free, NULL);
+  limits->unanswered_by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
   limits->lookups = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&limits->queued);
   return limits;
@@ -94,6 +138,9 @@ nts_caller_limits_free (NtsCallerLimits *limits)
 
   if (limits == NULL)
     return;
+  /* Removing the filter waits until no thread runs it. */
+  if (limits->filter_id != 0)
+    g_dbus_connection_remove_filter (limits->bus, limits->filter_id);
   g_cancellable_cancel (limits->cancellable);
   /* Running look-ups end in on_uid (cancelled) and free themselves;
    * queued ones are freed here. */
@@ -109,6 +156,10 @@ nts_caller_limits_free (NtsCallerLimits *limits)
     lookup_free (g_queue_pop_head (&limits->queued));
   g_hash_table_unref (limits->lookups);
   g_hash_table_unref (limits->uids);
+  g_hash_table_unref (limits->unanswered);
+  g_hash_table_unref (limits->unanswered_by_uid);
+  g_mutex_clear (&limits->lock);
+  g_free (limits->object_path);
   for (gsize i = 0; i < G_N_ELEMENTS (limits->pools); i++)
     g_hash_table_unref (limits->pools[i].by_uid);
   g_clear_object (&limits->cancellable);
@@ -138,9 +189,11 @@ on_uid (GObject *source, GAsyncResult *res, gpointer user_data)
   if (reply != NULL)
     {
       g_variant_get (reply, "(u)", &uid);
+      g_mutex_lock (&limits->lock);
       if (g_hash_table_size (limits->uids) >= UID_CACHE_MAX)
         g_hash_table_remove_all (limits->uids);
       g_hash_table_insert (limits->uids, g_strdup (lookup->sender), GUINT_TO_POINTER (uid + 1));
+      g_mutex_unlock (&limits->lock);
     }
   lookup_answer (lookup, uid, error);
   lookup_free (lookup);
@@ -175,7 +228,9 @@ nts_caller_uid_async (NtsCallerLimits     *limits,
   task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (task, nts_caller_uid_async);
 
+  g_mutex_lock (&limits->lock);
   known = g_hash_table_lookup (limits->uids, sender);
+  g_mutex_unlock (&limits->lock);
   if (known != NULL)
     {
       g_task_return_int (task, GPOINTER_TO_UINT (known) - 1);
@@ -218,6 +273,23 @@ nts_caller_uid_finish (NtsCallerLimits *limits,
   if (value < 0)
     return FALSE;
   *uid = (guint32) value;
+  return TRUE;
+}
+
+gboolean
+nts_caller_uid_lookup_cached (NtsCallerLimits *limits, const char *sender, guint32 *uid)
+{
+  gpointer known;
+
+  g_return_val_if_fail (limits != NULL, FALSE);
+  g_return_val_if_fail (sender != NULL, FALSE);
+
+  g_mutex_lock (&limits->lock);
+  known = g_hash_table_lookup (limits->uids, sender);
+  g_mutex_unlock (&limits->lock);
+  if (known == NULL)
+    return FALSE;
+  *uid = GPOINTER_TO_UINT (known) - 1;
   return TRUE;
 }
 
@@ -277,4 +349,110 @@ nts_caller_limits_give_back (NtsCallerLimits *limits,
     g_hash_table_insert (pool->by_uid, GUINT_TO_POINTER (uid), GUINT_TO_POINTER (mine - 1));
   if (uid != 0 || pool->root_counts)
     pool->in_use--;
+}
+
+/* ---- the filter: refusing before the main loop ----------------------- */
+
+/* GDBus hands every method call to the main loop in arrival order. A
+ * user keeping a thousand calls in flight (dbus-daemon allows 128 per
+ * connection, and a user many connections) would make every other
+ * caller's call, and every reply from polkit and systemd the daemon
+ * waits for, queue behind all of them, even though each is refused
+ * quickly. So in GDBus's worker thread, as each message arrives, calls
+ * to our object from a user who already has NTS_LIMIT_UNANSWERED_PER_UID
+ * unanswered are refused there and then, and never reach the main loop.
+ * "Unanswered" is counted at the connection: a call counts from its
+ * arrival until its reply (or error) goes out, whatever answers it —
+ * the service, or GDBus itself for a bad signature or property. Calls
+ * from a name whose user is not known yet pass (the main loop looks it
+ * up); so do calls that expect no reply. */
+static GDBusMessage *
+filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
+        gpointer user_data)
+{
+  NtsCallerLimits *limits = user_data;
+  GDBusMessageType type = g_dbus_message_get_message_type (message);
+
+  if (incoming && type == G_DBUS_MESSAGE_TYPE_METHOD_CALL)
+    {
+      const char *sender = g_dbus_message_get_sender (message);
+      gpointer known;
+      guint count;
+      Unanswered *u;
+
+      if (sender == NULL || g_strcmp0 (g_dbus_message_get_path (message), limits->object_path) != 0 ||
+          (g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0)
+        return message;
+
+      g_mutex_lock (&limits->lock);
+      known = g_hash_table_lookup (limits->uids, sender);
+      if (known == NULL)
+        {
+          g_mutex_unlock (&limits->lock);
+          return message;
+        }
+      u = g_new0 (Unanswered, 1);
+      u->uid = GPOINTER_TO_UINT (known) - 1;
+      count = GPOINTER_TO_UINT (g_hash_table_lookup (limits->unanswered_by_uid,
+                                                     GUINT_TO_POINTER (u->uid)));
+      if (count >= NTS_LIMIT_UNANSWERED_PER_UID)
+        {
+          g_autoptr(GDBusMessage) reply = NULL;
+
+          g_mutex_unlock (&limits->lock);
+          reply = g_dbus_message_new_method_error (
+              message, "org.freedesktop.DBus.Error.LimitsExceeded",
+              "user %u already has %u calls waiting for an answer, the most one user may "
+              "have; try again when one has ended", u->uid, count);
+          g_free (u);
+          g_dbus_connection_send_message (connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
+                                          NULL, NULL);
+          g_object_unref (message);
+          return NULL;
+        }
+      u->sender = g_strdup (sender);
+      u->serial = g_dbus_message_get_serial (message);
+      if (g_hash_table_add (limits->unanswered, u))
+        g_hash_table_insert (limits->unanswered_by_uid, GUINT_TO_POINTER (u->uid),
+                             GUINT_TO_POINTER (count + 1));
+      g_mutex_unlock (&limits->lock);
+      return message;
+    }
+
+  if (!incoming && (type == G_DBUS_MESSAGE_TYPE_METHOD_RETURN ||
+                    type == G_DBUS_MESSAGE_TYPE_ERROR))
+    {
+      Unanswered key = { (char *) g_dbus_message_get_destination (message),
+                         g_dbus_message_get_reply_serial (message), 0 };
+      gpointer found;
+
+      if (key.sender == NULL)
+        return message;
+      g_mutex_lock (&limits->lock);
+      if (g_hash_table_steal_extended (limits->unanswered, &key, &found, NULL))
+        {
+          Unanswered *u = found;
+          guint count = GPOINTER_TO_UINT (g_hash_table_lookup (limits->unanswered_by_uid,
+                                                               GUINT_TO_POINTER (u->uid)));
+
+          if (count <= 1)
+            g_hash_table_remove (limits->unanswered_by_uid, GUINT_TO_POINTER (u->uid));
+          else
+            g_hash_table_insert (limits->unanswered_by_uid, GUINT_TO_POINTER (u->uid),
+                                 GUINT_TO_POINTER (count - 1));
+          unanswered_free (u);
+        }
+      g_mutex_unlock (&limits->lock);
+    }
+  return message;
+}
+
+void
+nts_caller_limits_filter_object (NtsCallerLimits *limits, const char *object_path)
+{
+  g_return_if_fail (limits != NULL);
+  g_return_if_fail (limits->filter_id == 0);
+
+  limits->object_path = g_strdup (object_path);
+  limits->filter_id = g_dbus_connection_add_filter (limits->bus, filter, limits, NULL);
 }

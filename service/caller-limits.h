@@ -17,9 +17,9 @@
  *                     in all (each polls chronyd and systemd twice a second)
  *
  * Budget on the daemon's connection at the bounds: a polkit check and a
- * name watch per call (48), two systemd calls per waiting Verify round
+ * name watch per call (32), two systemd calls per waiting Verify round
  * (16), NTS_CALLER_UID_LOOKUPS uid look-ups (16) and the daemon's own few:
- * about 85 pending replies of 128, about 60 match rules of 512.
+ * about 70 pending replies of 128, about 45 match rules of 512.
  *
  * The user is the bus's answer to GetConnectionUnixUser for the caller's
  * unique name (never reused while the bus runs, so the answer is kept);
@@ -30,11 +30,16 @@
 
 G_BEGIN_DECLS
 
-#define NTS_LIMIT_CALLS_PER_UID 16
-#define NTS_LIMIT_CALLS_TOTAL   48
+#define NTS_LIMIT_CALLS_PER_UID 8
+#define NTS_LIMIT_CALLS_TOTAL   32
 #define NTS_LIMIT_WAITS_PER_UID 2
 #define NTS_LIMIT_WAITS_TOTAL   8
 #define NTS_CALLER_UID_LOOKUPS  16
+/* Calls (of any interface, properties included) one user may have waiting
+ * for an answer at our object before the connection filter refuses the
+ * next at once; above NTS_LIMIT_CALLS_PER_UID, so that the precise limits
+ * answer everyday use. */
+#define NTS_LIMIT_UNANSWERED_PER_UID 16
 
 typedef enum {
   NTS_LIMIT_CALLS,
@@ -58,6 +63,13 @@ gboolean nts_caller_uid_finish (NtsCallerLimits     *limits,
                                 guint32             *uid,
                                 GError             **error);
 
+/* The Unix user of @sender if it is already known: no bus call, no main
+ * loop iteration — a caller flooding the daemon is refused at the cost of
+ * a hash lookup. */
+gboolean nts_caller_uid_lookup_cached (NtsCallerLimits *limits,
+                                       const char      *sender,
+                                       guint32         *uid);
+
 /* Takes one place of @kind for @uid, or fails with
  * G_DBUS_ERROR_LIMITS_EXCEEDED saying which bound was reached. Every
  * place taken is given back exactly once. */
@@ -68,5 +80,12 @@ gboolean nts_caller_limits_take      (NtsCallerLimits *limits,
 void     nts_caller_limits_give_back (NtsCallerLimits *limits,
                                       NtsLimitKind     kind,
                                       guint32          uid);
+
+/* Refuses calls to @object_path in GDBus's worker thread, before they
+ * reach the main loop, from a user with NTS_LIMIT_UNANSWERED_PER_UID
+ * calls already waiting for an answer there (see the filter in
+ * caller-limits.c for why). Once, at start. */
+void nts_caller_limits_filter_object (NtsCallerLimits *limits,
+                                      const char      *object_path);
 
 G_END_DECLS

@@ -205,31 +205,43 @@ call_try_lock (Call *call, const char *state, GError **error)
 /* Every call is counted against its caller's limits before anything is
  * asked of polkit or systemd: one past them is LimitsExceeded at once. */
 static void
-on_caller_uid (GObject *source, GAsyncResult *res, gpointer user_data)
+call_admit_uid (Call *call)
 {
-  g_autoptr(Call) call = user_data;
-  NtsManager *manager = call->manager;
   GError *error = NULL;
-  CallStep next;
 
-  if (!nts_caller_uid_finish (manager->limits, res, &call->uid, &error) ||
-      !nts_caller_limits_take (manager->limits, NTS_LIMIT_CALLS, call->uid, &error))
+  if (!nts_caller_limits_take (call->manager->limits, NTS_LIMIT_CALLS, call->uid, &error))
     {
-      call_return_error (g_steal_pointer (&call), error);
+      call_return_error (call, error);
       return;
     }
   call->admitted = TRUE;
-  next = call->next;
-  next (g_steal_pointer (&call));
+  call->next (call);
+}
+
+static void
+on_caller_uid (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  GError *error = NULL;
+
+  if (!nts_caller_uid_finish (call->manager->limits, res, &call->uid, &error))
+    call_return_error (call, error);
+  else
+    call_admit_uid (call);
 }
 
 static void
 call_admit (Call *call, CallStep next)
 {
+  const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
+
   call->next = next;
-  nts_caller_uid_async (call->manager->limits,
-                        g_dbus_method_invocation_get_sender (call->invocation),
-                        on_caller_uid, call);
+  /* Known callers (every call after a connection's first) are admitted
+   * or refused at once: a flood costs a hash lookup per call. */
+  if (nts_caller_uid_lookup_cached (call->manager->limits, sender, &call->uid))
+    call_admit_uid (call);
+  else
+    nts_caller_uid_async (call->manager->limits, sender, on_caller_uid, call);
 }
 
 /* ---- properties ------------------------------------------------------ */
@@ -1105,6 +1117,7 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
   manager->verifier = nts_verifier_new (manager->root, connection);
   manager->layouts = nts_verifier_get_layout_cache (manager->verifier);
   manager->limits = nts_caller_limits_new (connection);
+  nts_caller_limits_filter_object (manager->limits, MANAGER_PATH);
   manager->verify_now_calls = g_ptr_array_new ();
 
   nts_manager1_set_state (manager->skeleton, "unconfigured");
