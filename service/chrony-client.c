@@ -200,8 +200,10 @@ nts_chrony_client_new (const char  *socket_path,
 
     /* The directory is opened once, and the socket's mode is set through
      * it (make_socket_writable()). Its own name lives in a directory only
-     * root writes (/run), so bind() by path lands in this same directory. */
-    dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+     * root writes (/run), so bind() by path lands in this same directory.
+     * O_PATH: names are only looked up in it, never listed, so we ask for
+     * no more than the search permission bind() needs anyway. */
+    dir_fd = open (dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir_fd < 0)
       {
         set_errno_error (error, errno, "Cannot open chronyd's directory", dir);
