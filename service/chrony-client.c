@@ -70,12 +70,106 @@ fill_sockaddr (struct sockaddr_un *sa, const char *path, GError **error)
   return TRUE;
 }
 
+/* g_autofd arrived in GLib 2.76; we target 2.74. */
+typedef int NtsClientFd;
+static void
+close_fd (int fd)
+{
+  close (fd);
+}
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (NtsClientFd, close_fd, -1)
+
+static NtsChronyClientBoundHook bound_hook;
+static gpointer bound_hook_data;
+
+void
+nts_chrony_client_set_bound_hook_for_tests (NtsChronyClientBoundHook hook,
+                                            gpointer                 user_data)
+{
+  bound_hook = hook;
+  bound_hook_data = user_data;
+}
+
+/* Gives our freshly bound socket @name in @dir_fd mode 0666, so that
+ * chronyd's user may send to it.
+ *
+ * The directory belongs to chronyd's user, who may rename or replace any
+ * entry in it at any time, so the name is not trusted between bind() and
+ * here: a chmod() by name would follow a symbolic link swapped in meanwhile
+ * and make whatever root can reach world-writable. Instead the entry is
+ * pinned with O_PATH | O_NOFOLLOW (a link is then opened as itself), checked
+ * to be a socket root owns with no other name (a hard link to a file
+ * elsewhere has two), and only that inode is changed.
+ *
+ * A umask around bind() would avoid the chmod altogether, but the umask is
+ * per process and the daemon runs GLib worker threads that create files
+ * meanwhile; fchmod() refuses O_PATH descriptors (EBADF) on the kernels we
+ * support, while chmod() of the descriptor's /proc/self/fd entry reaches the
+ * inode it pins, never a name.
+ *
+ * What the checks cannot tell apart: another socket that root owns, with a
+ * single name, renamed into place from a directory chronyd's user can write
+ * on the same file system. Such a socket gets 0666; chronyd's own command
+ * socket already has that mode, and sockets grant nothing but connecting. */
+static gboolean
+make_socket_writable (int         dir_fd,
+                      const char *name,
+                      const char *path,
+                      GError    **error)
+{
+  g_auto(NtsClientFd) fd = -1;
+  struct stat st;
+  char proc_path[sizeof "/proc/self/fd/" + 3 * sizeof (int)];
+
+  fd = openat (dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, NTS_CHRONY_ERROR, NTS_CHRONY_ERROR_FAILED,
+                   "Our socket %s vanished before it could be made writable for chronyd: %s",
+                   path, g_strerror (errsv));
+      return FALSE;
+    }
+  if (fstat (fd, &st) < 0)
+    {
+      set_errno_error (error, errno, "Cannot inspect our socket", path);
+      return FALSE;
+    }
+  if (!S_ISSOCK (st.st_mode) || st.st_uid != geteuid () || st.st_nlink != 1)
+    {
+      g_set_error (error, NTS_CHRONY_ERROR, NTS_CHRONY_ERROR_FAILED,
+                   "Our socket %s was replaced (now %s, owner %u, %u link%s) before it "
+                   "could be made writable for chronyd; its directory's owner can do "
+                   "that, so its mode was left alone",
+                   path,
+                   S_ISLNK (st.st_mode) ? "a symbolic link" :
+                   S_ISSOCK (st.st_mode) ? "a socket" :
+                   S_ISREG (st.st_mode) ? "a regular file" :
+                   S_ISDIR (st.st_mode) ? "a directory" : "a special file",
+                   (guint) st.st_uid, (guint) st.st_nlink, st.st_nlink == 1 ? "" : "s");
+      return FALSE;
+    }
+
+  g_snprintf (proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+  if (chmod (proc_path, 0666) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, NTS_CHRONY_ERROR, NTS_CHRONY_ERROR_FAILED,
+                   "Cannot make socket %s writable for chronyd through %s "
+                   "(/proc must be mounted): %s", path, proc_path, g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 NtsChronyClient *
 nts_chrony_client_new (const char  *socket_path,
                        GError     **error)
 {
   g_autoptr(NtsChronyClient) client = NULL;
   g_autofree char *dir = NULL;
+  g_autofree char *local_name = NULL;
+  g_auto(NtsClientFd) dir_fd = -1;
   struct sockaddr_un server_sa, local_sa;
 
   g_return_val_if_fail (socket_path != NULL, NULL);
@@ -97,11 +191,24 @@ nts_chrony_client_new (const char  *socket_path,
    * own directory is one chronyd's user can always reach, and only root and
    * that user may create files there. */
   dir = g_path_get_dirname (socket_path);
+  local_name = g_strdup_printf ("ntssetupd.%d.%u.sock", (int) getpid (),
+                                (guint) g_atomic_int_add (&local_counter, 1));
   {
-    g_autofree char *local = g_strdup_printf ("%s/ntssetupd.%d.%u.sock", dir, (int) getpid (),
-                                              (guint) g_atomic_int_add (&local_counter, 1));
+    g_autofree char *local = g_build_filename (dir, local_name, NULL);
     if (!fill_sockaddr (&local_sa, local, error))
       return NULL;
+
+    /* The directory is opened once, and the socket's mode is set through
+     * it (make_socket_writable()). Its own name lives in a directory only
+     * root writes (/run), so bind() by path lands in this same directory.
+     * O_PATH: names are only looked up in it, never listed, so we ask for
+     * no more than the search permission bind() needs anyway. */
+    dir_fd = open (dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir_fd < 0)
+      {
+        set_errno_error (error, errno, "Cannot open chronyd's directory", dir);
+        return NULL;
+      }
 
     client->fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (client->fd < 0)
@@ -116,8 +223,10 @@ nts_chrony_client_new (const char  *socket_path,
       if (rc < 0 && errno == EADDRINUSE)
         {
           /* Our pid and counter make the name unique among live processes,
-           * so a file already there was left by a dead process with our pid. */
-          (void) unlink (local);
+           * so a file already there was left by a dead process with our pid
+           * (or planted). Removing a name never follows it: only the entry
+           * goes, whatever it is. */
+          (void) unlinkat (dir_fd, local_name, 0);
           rc = bind (client->fd, (struct sockaddr *) &local_sa, sizeof local_sa);
         }
       if (rc < 0)
@@ -130,13 +239,13 @@ nts_chrony_client_new (const char  *socket_path,
     client->local_path = g_steal_pointer (&local);
   }
 
+  if (bound_hook != NULL)
+    bound_hook (client->local_path, bound_hook_data);
+
   /* chronyd may run as its own user: it must be allowed to send to us.
    * The directory, not this file, is what keeps others out. */
-  if (chmod (client->local_path, 0666) < 0)
-    {
-      set_errno_error (error, errno, "Cannot make socket writable for chronyd:", client->local_path);
-      return NULL;
-    }
+  if (!make_socket_writable (dir_fd, local_name, client->local_path, error))
+    return NULL;
 
   if (connect (client->fd, (struct sockaddr *) &server_sa, sizeof server_sa) < 0)
     {
@@ -168,6 +277,9 @@ nts_chrony_client_unref (NtsChronyClient *client)
 
   if (client->fd >= 0)
     close (client->fd);
+  /* By name, in a directory chronyd's user may change: if the entry was
+   * replaced meanwhile, unlink() removes that entry and never what a link
+   * points to, and that user could have removed it anyway. */
   if (client->local_path != NULL)
     (void) unlink (client->local_path);
   g_mutex_clear (&client->lock);
@@ -734,8 +846,10 @@ nts_chrony_client_remove_stale (const char *socket_path)
 
       if (!stale_socket_pid (entry->d_name, &pid) || pid == (guint64) getpid ())
         continue;
-      /* Unlinking never follows a link, so a name planted there by
-       * chronyd's user removes only itself. */
+      /* Unlinking never follows a link (nor removes a directory, without
+       * AT_REMOVEDIR), and it is relative to the directory opened above
+       * without following links: a name planted there by chronyd's user
+       * removes only itself, which that user could do anyway. */
       if (kill ((pid_t) pid, 0) < 0 && errno == ESRCH)
         (void) unlinkat (dirfd (dir), entry->d_name, 0);
     }

@@ -23,11 +23,14 @@ G_BEGIN_DECLS
 
 typedef struct _NtsChronyClient NtsChronyClient;
 
-/* Binds "ntssetupd.<pid>.<n>.sock" in the directory of @socket_path and
- * connects it to chronyd. Fails with NTS_CHRONY_ERROR_INVALID_ARGUMENT if
- * either path does not fit a Unix socket address (107 bytes),
- * NTS_CHRONY_ERROR_UNREACHABLE if nothing listens at @socket_path,
- * NTS_CHRONY_ERROR_UNAUTHORISED if we may not use it. */
+/* Binds "ntssetupd.<pid>.<n>.sock" in the directory of @socket_path, makes
+ * it writable for chronyd's user (mode 0666, set through a descriptor, never
+ * by name) and connects it to chronyd. Fails with
+ * NTS_CHRONY_ERROR_INVALID_ARGUMENT if either path does not fit a Unix
+ * socket address (107 bytes), NTS_CHRONY_ERROR_UNREACHABLE if nothing
+ * listens at @socket_path, NTS_CHRONY_ERROR_UNAUTHORISED if we may not use
+ * it, NTS_CHRONY_ERROR_FAILED if our socket's name was replaced (a link,
+ * another file) before its mode was set: that mode is then left alone. */
 NtsChronyClient *nts_chrony_client_new   (const char       *socket_path,
                                           GError          **error);
 /* Removes the client sockets ("ntssetupd.PID.N.sock") that dead
@@ -42,6 +45,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsChronyClient, nts_chrony_client_unref)
 const char *nts_chrony_client_get_socket_path (NtsChronyClient *client);
 /* Our own socket's path (tests check that it disappears). */
 const char *nts_chrony_client_get_local_path  (NtsChronyClient *client);
+
+/* For tests only: @hook runs inside nts_chrony_client_new() right after
+ * bind(), with our socket's path, before its mode is set; the tests swap
+ * the name there, as chronyd's user could. NULL removes it. Not
+ * thread-safe: set it while no client is being created. */
+typedef void (*NtsChronyClientBoundHook) (const char *local_path,
+                                          gpointer    user_data);
+void nts_chrony_client_set_bound_hook_for_tests (NtsChronyClientBoundHook hook,
+                                                 gpointer                 user_data);
 
 /* @first_timeout_ms: wait for the first attempt, doubled for each resend;
  * @attempts: sends per request (>= 1); @fetch_timeout_ms: bound on a whole

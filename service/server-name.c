@@ -15,6 +15,16 @@
  *    of them as inet_aton() shorthand for a different address.
  *  - The unspecified, broadcast and multicast addresses parse as literals
  *    but can never be a server, so they are rejected too.
+ *  - An IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) is the
+ *    IPv4 address a.b.c.d: the kernel sends to it over IPv4. Every check,
+ *    and the duplicate check of a list, judges the IPv4 address it maps, so
+ *    "::ffff:224.0.0.1" is refused as multicast and "192.0.2.1" with
+ *    "::ffff:192.0.2.1" is one server given twice.
+ *  - The deprecated IPv4-compatible form (::a.b.c.d, RFC 4291 §2.5.5.1) is
+ *    refused outright: nothing translates it to a.b.c.d any more, so it
+ *    would reach a different host than the address it spells, if any.
+ *    "::" and "::1" share the prefix but are the unspecified and loopback
+ *    addresses, and judged as such.
  *
  * Every message starts with the option key and quotes the offending value
  * escaped, because the message travels as a D-Bus string (valid UTF-8
@@ -126,11 +136,57 @@ all_digits_and_dots (const char *name)
   return digit;
 }
 
-/* @name is known to be a literal GLib parses. */
+static const guint8 v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const guint8 v4_compatible_prefix[12] = { 0 };
+
+/* The address @name denotes, with an IPv4-mapped one replaced by the IPv4
+ * address it maps (see the top of the file); NULL if @name is no literal. */
+static GInetAddress *
+normalised_address (const char *name)
+{
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (name);
+  const guint8 *bytes;
+
+  if (address == NULL || g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
+    return g_steal_pointer (&address);
+  bytes = g_inet_address_to_bytes (address);
+  if (memcmp (bytes, v4_mapped_prefix, sizeof v4_mapped_prefix) == 0)
+    return g_inet_address_new_from_bytes (bytes + sizeof v4_mapped_prefix,
+                                          G_SOCKET_FAMILY_IPV4);
+  return g_steal_pointer (&address);
+}
+
+/* ::a.b.c.d other than :: and ::1. @address is normalised. */
+static gboolean
+is_ipv4_compatible (GInetAddress *address)
+{
+  const guint8 *bytes = g_inet_address_to_bytes (address);
+  guint32 low;
+
+  if (g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6 ||
+      memcmp (bytes, v4_compatible_prefix, sizeof v4_compatible_prefix) != 0)
+    return FALSE;
+  low = ((guint32) bytes[12] << 24) | ((guint32) bytes[13] << 16) |
+        ((guint32) bytes[14] << 8) | bytes[15];
+  return low > 1;
+}
+
+static gboolean
+is_ipv4_broadcast (GInetAddress *address)
+{
+  static const guint8 broadcast[4] = { 0xff, 0xff, 0xff, 0xff };
+
+  return g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4 &&
+         memcmp (g_inet_address_to_bytes (address), broadcast, sizeof broadcast) == 0;
+}
+
+/* @name is known to be a literal GLib parses. Judged by the normalised
+ * address, so a mapped form gets the same verdict and reason as its IPv4
+ * address. */
 static gboolean
 check_usable_address (const char *name, GError **error)
 {
-  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (name);
+  g_autoptr(GInetAddress) address = normalised_address (name);
 
   if (address == NULL)
     return reject (error, name, "it is not a valid IP address");
@@ -138,9 +194,12 @@ check_usable_address (const char *name, GError **error)
     return reject (error, name, "the unspecified address is not a server");
   if (g_inet_address_get_is_multicast (address))
     return reject (error, name, "a multicast address is not a server");
-  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4 &&
-      strcmp (name, "255.255.255.255") == 0)
+  if (is_ipv4_broadcast (address))
     return reject (error, name, "the broadcast address is not a server");
+  if (is_ipv4_compatible (address))
+    return reject (error, name,
+                   "IPv4-compatible IPv6 addresses (\"::a.b.c.d\") are deprecated "
+                   "and do not reach a.b.c.d; give the IPv4 address itself");
   return TRUE;
 }
 
@@ -247,14 +306,15 @@ nts_server_name_validate (const char *name, GError **error)
 
 /* The same server written twice must be caught however it is spelled:
  * names compare case-insensitively, literals by the address they denote
- * ("2001:db8::1" == "2001:0db8:0:0::1"). @name is valid. */
+ * ("2001:db8::1" == "2001:0db8:0:0::1", "::ffff:192.0.2.1" == "192.0.2.1").
+ * @name is valid. */
 static char *
 comparison_key (const char *name)
 {
   g_autoptr(GInetAddress) address = NULL;
 
   if (g_hostname_is_ip_address (name))
-    address = g_inet_address_new_from_string (name);
+    address = normalised_address (name);
   if (address != NULL)
     return g_inet_address_to_string (address);
   return g_ascii_strdown (name, -1);
@@ -298,9 +358,14 @@ nts_server_list_validate (const char *const *servers,
       first = g_hash_table_lookup (seen, key);
       if (first != NULL)
         {
+          /* Both are valid, hence printable, but escape them anyway: the
+           * message must stay safe if the rules above ever loosen. */
+          g_autofree char *shown = printable (servers[i]);
+          g_autofree char *shown_first = printable (first);
+
           g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
                        KEY_SERVERS ": \"%s\" is given twice (also as \"%s\")",
-                       servers[i], first);
+                       shown, shown_first);
           g_free (key);
           return FALSE;
         }

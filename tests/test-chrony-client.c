@@ -10,11 +10,14 @@
 #include "chrony-client.h"
 #include "nts-loopback.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -183,6 +186,230 @@ test_timeout (void)
   g_assert_cmpuint (count_client_sockets (dir), ==, 0);
 
   close (fd);
+  remove_dir_files (dir);
+}
+
+/* ---- chronyd's user swapping our socket's name ------------------------- */
+
+/* A root-owned file outside @dir with @mode: what a swapped-in link would
+ * point root's chmod at. */
+static char *
+make_target (guint mode)
+{
+  g_autofree char *path = g_strdup ("/tmp/ntscc-target-XXXXXX");
+  int fd = g_mkstemp (path);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fchmod (fd, mode), ==, 0);
+  close (fd);
+  return g_steal_pointer (&path);
+}
+
+static guint
+file_mode (const char *path)
+{
+  struct stat st;
+
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  return st.st_mode & 07777;
+}
+
+/* Replaces the name @path atomically with a link to @target, as rename()
+ * lets anyone who may write the directory do. */
+static void
+swap_in_link (const char *path, const char *target)
+{
+  g_autofree char *tmp = g_strconcat (path, ".swap", NULL);
+
+  g_assert_cmpint (symlink (target, tmp), ==, 0);
+  g_assert_cmpint (rename (tmp, path), ==, 0);
+}
+
+static void
+swap_in_link_hook (const char *local_path, gpointer user_data)
+{
+  swap_in_link (local_path, user_data);
+}
+
+typedef struct {
+  const char *other;   /* a root-owned file to hard-link in our socket's place */
+} HardLinkSwap;
+
+static void
+swap_in_hard_link_hook (const char *local_path, gpointer user_data)
+{
+  HardLinkSwap *swap = user_data;
+  g_autofree char *tmp = g_strconcat (local_path, ".swap", NULL);
+
+  g_assert_cmpint (link (swap->other, tmp), ==, 0);
+  g_assert_cmpint (rename (tmp, local_path), ==, 0);
+}
+
+/* A link planted at the name our next socket gets, and the name swapped
+ * for a link (or a hard link) right after bind(): the file behind it keeps
+ * its mode, and a swapped name makes the client refuse. */
+static void
+test_planted_link (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *server = g_build_filename (dir, "chronyd.sock", NULL);
+  g_autofree char *target = make_target (0644);
+  g_autofree char *next = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *other = NULL;
+  NtsChronyClient *client;
+  int server_fd = bind_dgram (server);
+  int pid;
+  guint counter;
+
+  /* The counter is per process; the client just made tells the next name. */
+  client = nts_chrony_client_new (server, &error);
+  g_assert_no_error (error);
+  base = g_path_get_basename (nts_chrony_client_get_local_path (client));
+  g_assert_cmpint (sscanf (base, "ntssetupd.%d.%u.sock", &pid, &counter), ==, 2);
+  nts_chrony_client_unref (client);
+  next = g_strdup_printf ("%s/ntssetupd.%d.%u.sock", dir, pid, counter + 1);
+
+  /* Planted beforehand: bind() refuses the taken name, the entry is
+   * removed (not what it points to) and our socket takes its place. */
+  g_assert_cmpint (symlink (target, next), ==, 0);
+  client = nts_chrony_client_new (server, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (nts_chrony_client_get_local_path (client), ==, next);
+  g_assert_cmpuint (file_mode (next), ==, 0666);
+  g_assert_cmpuint (file_mode (target), ==, 0644);
+  nts_chrony_client_unref (client);
+
+  /* Swapped between bind() and the chmod: refused, target untouched. */
+  nts_chrony_client_set_bound_hook_for_tests (swap_in_link_hook, target);
+  client = nts_chrony_client_new (server, &error);
+  nts_chrony_client_set_bound_hook_for_tests (NULL, NULL);
+  g_assert_cmpuint (file_mode (target), ==, 0644);
+  g_assert_null (client);
+  g_assert_error (error, NTS_CHRONY_ERROR, NTS_CHRONY_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "symbolic link"));
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  g_assert_true (g_file_test (target, G_FILE_TEST_IS_REGULAR));
+
+  /* A second name for a root-owned file (as if linked from elsewhere): it
+   * has two links, so it is not our fresh socket. */
+  other = g_build_filename (dir, "other", NULL);
+  g_assert_true (g_file_set_contents (other, "", 0, NULL));
+  g_assert_cmpint (chmod (other, 0600), ==, 0);
+  nts_chrony_client_set_bound_hook_for_tests (swap_in_hard_link_hook,
+                                              &(HardLinkSwap) { .other = other });
+  client = nts_chrony_client_new (server, &error);
+  nts_chrony_client_set_bound_hook_for_tests (NULL, NULL);
+  g_assert_cmpuint (file_mode (other), ==, 0600);
+  g_assert_null (client);
+  g_assert_error (error, NTS_CHRONY_ERROR, NTS_CHRONY_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "2 links"));
+  g_clear_error (&error);
+
+  /* A refused client removed its name (the entry only); nothing is left. */
+  g_assert_cmpuint (count_client_sockets (dir), ==, 0);
+
+  close (server_fd);
+  g_unlink (target);
+  remove_dir_files (dir);
+}
+
+#define RACE_CLIENTS 2000
+#define RACE_MAX_SECONDS 30
+
+typedef struct {
+  const char *dir;
+  const char *target;
+  gint        stop;
+  guint       swaps;
+} Racer;
+
+/* Replaces every client socket it sees in the directory with a link to the
+ * target, over and over, until told to stop (or a bound is reached). */
+static gpointer
+racer_thread (gpointer data)
+{
+  Racer *racer = data;
+  gint64 deadline = g_get_monotonic_time () + (RACE_MAX_SECONDS + 5) * G_USEC_PER_SEC;
+  int dir_fd = open (racer->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  g_assert_cmpint (dir_fd, >=, 0);
+  for (guint round = 0; round < 10000000 && !g_atomic_int_get (&racer->stop) &&
+       g_get_monotonic_time () < deadline; round++)
+    {
+      int fd = dup (dir_fd);
+      DIR *d;
+      struct dirent *entry;
+
+      g_assert_cmpint (fd, >=, 0);
+      d = fdopendir (fd);
+      g_assert_nonnull (d);
+      rewinddir (d);
+      while ((entry = readdir (d)) != NULL)
+        {
+          if (entry->d_type == DT_LNK ||
+              !g_str_has_prefix (entry->d_name, "ntssetupd.") ||
+              !g_str_has_suffix (entry->d_name, ".sock"))
+            continue;
+          (void) unlinkat (dir_fd, "swap.tmp", 0);
+          if (symlinkat (racer->target, dir_fd, "swap.tmp") == 0 &&
+              renameat (dir_fd, "swap.tmp", dir_fd, entry->d_name) == 0)
+            racer->swaps++;
+        }
+      closedir (d);
+    }
+  close (dir_fd);
+  return NULL;
+}
+
+/* The same swap, raced against real clients without any hook: whatever
+ * the timing, the target keeps its mode, and each client either works or
+ * says why not. */
+static void
+test_racing_replacer (void)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *server = g_build_filename (dir, "chronyd.sock", NULL);
+  g_autofree char *target = make_target (0600);
+  int server_fd = bind_dgram (server);
+  Racer racer = { .dir = dir, .target = target };
+  GThread *thread;
+  gint64 deadline = g_get_monotonic_time () + RACE_MAX_SECONDS * G_USEC_PER_SEC;
+  guint worked = 0, refused = 0, i;
+
+  thread = g_thread_new ("racer", racer_thread, &racer);
+  for (i = 0; i < RACE_CLIENTS && g_get_monotonic_time () < deadline; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      NtsChronyClient *client = nts_chrony_client_new (server, &error);
+
+      if (client != NULL)
+        {
+          g_assert_no_error (error);
+          worked++;
+          nts_chrony_client_unref (client);
+        }
+      else
+        {
+          g_assert_nonnull (error);
+          g_assert_true (error->domain == NTS_CHRONY_ERROR);
+          refused++;
+        }
+      /* Checked each round, so that a failure names the round it began. */
+      g_assert_cmpuint (file_mode (target), ==, 0600);
+    }
+  g_atomic_int_set (&racer.stop, 1);
+  g_thread_join (thread);
+
+  g_test_message ("%u clients: %u worked, %u refused; %u names swapped",
+                  i, worked, refused, racer.swaps);
+  g_assert_cmpuint (worked + refused, ==, i);
+  g_assert_cmpuint (file_mode (target), ==, 0600);
+
+  close (server_fd);
+  g_unlink (target);
   remove_dir_files (dir);
 }
 
@@ -1125,6 +1352,8 @@ main (int argc, char **argv)
   g_test_add_func ("/chrony-client/unreachable", test_unreachable);
   g_test_add_func ("/chrony-client/timeout", test_timeout);
   g_test_add_func ("/chrony-client/remove-stale", test_remove_stale);
+  g_test_add_func ("/chrony-client/planted-link", test_planted_link);
+  g_test_add_func ("/chrony-client/racing-replacer", test_racing_replacer);
   g_test_add ("/chrony-client/fake/stale-and-resend", FakeFixture, NULL,
               fake_setup, test_fake_stale_and_resend, fake_teardown);
   g_test_add ("/chrony-client/fake/oversize", FakeFixture, NULL,

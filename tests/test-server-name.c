@@ -10,6 +10,11 @@ typedef struct {
   const char *reason;   /* a piece of the expected message */
 } BadCase;
 
+/* 25 labels of nine letters, each with its dot (250 bytes), and "abcd". */
+#define LABEL9 "aaaaaaaaa."
+#define LABELS50 LABEL9 LABEL9 LABEL9 LABEL9 LABEL9
+#define NAME_254 LABELS50 LABELS50 LABELS50 LABELS50 LABELS50 "abcd"
+
 static const BadCase bad_names[] = {
   { "", "empty" },
   { " ", "whitespace" },
@@ -70,6 +75,30 @@ static const BadCase bad_names[] = {
   { "255.255.255.255", "broadcast" },
   { "%", "'%' is not allowed" },
   { "a@b", "'@' is not allowed" },
+  /* IPv4-mapped forms are judged as the IPv4 address they map. */
+  { "::ffff:0.0.0.0", "unspecified" },
+  { "::ffff:0:0", "unspecified" },
+  { "::ffff:224.0.0.1", "multicast" },
+  { "::FFFF:E000:1", "multicast" },
+  { "0:0:0:0:0:ffff:239.255.255.250", "multicast" },
+  { "::ffff:255.255.255.255", "broadcast" },
+  { "::ffff:ffff:ffff", "broadcast" },
+  /* The deprecated IPv4-compatible form. */
+  { "::192.0.2.1", "IPv4-compatible" },
+  { "::224.0.0.1", "IPv4-compatible" },
+  { "::0.0.0.2", "IPv4-compatible" },
+  /* Length, encodings, and a leading '-' on any shape. */
+  { NAME_254, "254 bytes long, at most 253" },
+  { "\357\275\216\357\275\224\357\275\223.example.com", "punycode" },  /* fullwidth "nts" */
+  { "nts.example.com\342\200\213", "punycode" },                   /* zero-width space */
+  { "nts.example.com\342\200\256moc", "punycode" },                 /* right-to-left override */
+  { "\303(", "not valid UTF-8" },
+  { "nts.example.com\300\257", "not valid UTF-8" },                  /* overlong '/' */
+  { "\355\240\200.example.com", "not valid UTF-8" },                 /* a UTF-16 surrogate */
+  { "-4", "must not start with '-'" },
+  { "-1.2.3.4", "must not start with '-'" },
+  { "-::1", "must not start with '-'" },
+  { "- nts.example.com", "must not start with '-'" },
 };
 
 static const char *const good_names[] = {
@@ -111,11 +140,55 @@ test_bad_names (void)
       if (strstr (error->message, bad_names[i].reason) == NULL)
         g_error ("\"%s\": message \"%s\" lacks \"%s\"",
                  shown, error->message, bad_names[i].reason);
-      /* The message travels as a D-Bus string. */
+      /* The message travels as a D-Bus string and is shown to a person:
+       * the value is quoted escaped, so every byte is printable ASCII. */
       g_assert_true (g_utf8_validate (error->message, -1, NULL));
-      g_assert_null (strchr (error->message, '\n'));
+      for (const char *p = error->message; *p; p++)
+        if (!g_ascii_isprint (*p))
+          g_error ("\"%s\": message \"%s\" has byte 0x%02x", shown, error->message, (guchar) *p);
     }
   g_assert_cmpuint (G_N_ELEMENTS (bad_names), >=, 40);
+}
+
+/* The reason given for @name, after the quoted value. */
+static char *
+reason_for (const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  const char *colon;
+
+  g_assert_false (nts_server_name_validate (name, &error));
+  g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+  colon = strstr (error->message, "IP address: ");
+  g_assert_nonnull (colon);
+  return g_strdup (colon);
+}
+
+/* A mapped address is refused for exactly the reason its IPv4 form is. */
+static void
+test_mapped_same_reason (void)
+{
+  static const char *const pairs[][2] = {
+    { "0.0.0.0", "::ffff:0.0.0.0" },
+    { "224.0.0.1", "::ffff:224.0.0.1" },
+    { "224.0.0.1", "::ffff:e000:1" },
+    { "239.255.255.250", "0:0:0:0:0:ffff:239.255.255.250" },
+    { "255.255.255.255", "::ffff:255.255.255.255" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (pairs); i++)
+    {
+      g_autofree char *v4 = reason_for (pairs[i][0]);
+      g_autofree char *mapped = reason_for (pairs[i][1]);
+
+      g_test_message ("%s / %s: %s", pairs[i][0], pairs[i][1], mapped);
+      g_assert_cmpstr (mapped, ==, v4);
+    }
+
+  /* Mapped unicast stays a valid server, and ::1 is loopback, not IPv4-compatible. */
+  g_assert_true (nts_server_name_validate ("::ffff:192.0.2.1", NULL));
+  g_assert_true (nts_server_name_validate ("::ffff:c000:201", NULL));
+  g_assert_true (nts_server_name_validate ("::1", NULL));
 }
 
 static void
@@ -210,6 +283,32 @@ test_list_counts (void)
   expect_list_error ((const char *const *) many->pdata, 3, "servers: ", "17 servers given, at most 16");
 }
 
+/* Lists refused as a whole; the first bad member decides the message. */
+static void
+test_list_bad_table (void)
+{
+  static const struct {
+    const char *servers[NTS_MAX_SERVERS + 2];
+    const char *piece;
+  } lists[] = {
+    { { "a.example", "b.example", "c.example", "d.example", "e.example", "f.example",
+        "g.example", "h.example", "i.example", "j.example", "k.example", "l.example",
+        "m.example", "n.example", "o.example", "p.example", "q.example", NULL },
+      "17 servers given, at most 16" },
+    { { "a.example.com", "::ffff:224.0.0.1", NULL }, "multicast" },
+    { { "a.example.com", "::ffff:0.0.0.0", NULL }, "unspecified" },
+    { { "::ffff:255.255.255.255", NULL }, "broadcast" },
+    { { "192.0.2.1", "::ffff:192.0.2.1", NULL }, "given twice" },
+    { { "a.example.com", NAME_254, NULL }, "at most 253" },
+    { { "a.example.com", "-b.example.com", NULL }, "must not start with '-'" },
+    { { "a.example.com", "b.ex\303\244mple.com", NULL }, "\"b.ex\\303\\244mple.com\"" },
+  };
+
+  g_assert_cmpint (NTS_MAX_SERVERS, ==, 16);
+  for (gsize i = 0; i < G_N_ELEMENTS (lists); i++)
+    expect_list_error (lists[i].servers, 1, "servers: ", lists[i].piece);
+}
+
 static void
 test_list_duplicates (void)
 {
@@ -222,6 +321,19 @@ test_list_duplicates (void)
   expect_list_error (cased, 1, "servers: ", "given twice");
   expect_list_error (v6, 1, "servers: ", "given twice");
   g_assert_true (nts_server_list_validate (distinct, 4, NULL));
+
+  /* An IPv4 address and its mapped forms are one source, in any order. */
+  {
+    const char *const mapped[] = { "192.0.2.1", "::ffff:192.0.2.1", NULL };
+    const char *const mapped_first[] = { "::ffff:192.0.2.1", "a.example.com", "192.0.2.1", NULL };
+    const char *const mapped_hex[] = { "::ffff:c000:201", "0:0:0:0:0:FFFF:192.0.2.1", NULL };
+
+    expect_list_error (mapped, 1, "servers: ",
+                       "\"::ffff:192.0.2.1\" is given twice (also as \"192.0.2.1\")");
+    expect_list_error (mapped_first, 1, "servers: ",
+                       "\"192.0.2.1\" is given twice (also as \"::ffff:192.0.2.1\")");
+    expect_list_error (mapped_hex, 1, "servers: ", "given twice");
+  }
 }
 
 static void
@@ -252,11 +364,13 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server-name/bad", test_bad_names);
+  g_test_add_func ("/server-name/mapped-same-reason", test_mapped_same_reason);
   g_test_add_func ("/server-name/message-example", test_message_example);
   g_test_add_func ("/server-name/lengths", test_lengths);
   g_test_add_func ("/server-name/good", test_good_names);
   g_test_add_func ("/server-list/counts", test_list_counts);
   g_test_add_func ("/server-list/duplicates", test_list_duplicates);
+  g_test_add_func ("/server-list/bad-table", test_list_bad_table);
   g_test_add_func ("/server-list/bad-member", test_list_bad_member);
   g_test_add_func ("/server-list/min-sources", test_min_sources);
 
