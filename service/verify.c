@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "chrony-client.h"
 #include "chrony-conf-scan.h"
@@ -177,6 +178,18 @@ socket_stamp (const char *path, FileStamp *stamp)
   stamp->mtime = st.st_mtim;
 }
 
+/* Our reply socket is still there, as ours: lstat, not a test that
+ * follows links, since chronyd's user may swap the name in its directory
+ * for a link to anything (Verify would then wait for replies that cannot
+ * reach us). */
+static gboolean
+local_socket_intact (const char *path)
+{
+  struct stat st;
+
+  return lstat (path, &st) == 0 && S_ISSOCK (st.st_mode) && st.st_uid == geteuid ();
+}
+
 /* The shared client for @host_socket; *reused tells whether it served
  * before. A restarted chronyd has a new socket, and may have had its
  * directory (with our socket in it) recreated: then start afresh rather
@@ -190,7 +203,7 @@ shared_client (NtsVerifier *verifier, const char *host_socket, gboolean *reused,
   socket_stamp (host_socket, &peer);
   if (verifier->client != NULL && g_strcmp0 (verifier->client_socket, host_socket) == 0 &&
       file_stamp_equal (&peer, &verifier->client_peer) &&
-      g_file_test (nts_chrony_client_get_local_path (verifier->client), G_FILE_TEST_EXISTS))
+      local_socket_intact (nts_chrony_client_get_local_path (verifier->client)))
     {
       *reused = TRUE;
       return nts_chrony_client_ref (verifier->client);
