@@ -22,4 +22,15 @@ void temp_tree_remove (const char *path);
  * tests of ownership. */
 gid_t temp_tree_some_group (void);
 
+/* Every entry under @root (itself included, as "."), one line each, sorted
+ * by path: path, type, mode, uid, gid, size, then a regular file's content
+ * SHA-256 or a link's target. Never follows links. Compare two with
+ * temp_tree_fingerprint_diff(). */
+char *temp_tree_fingerprint (const char *root);
+
+/* NULL when @before and @after (two temp_tree_fingerprint()s) are equal;
+ * otherwise one line per difference: "- LINE" for an entry gone or
+ * changed as it was, "+ LINE" as it is now. */
+char *temp_tree_fingerprint_diff (const char *before, const char *after);
+
 G_END_DECLS
