@@ -24,6 +24,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -250,6 +251,183 @@ run_client (const char *address, const Case *c, Outcome *out)
   out->body = g_strdup (lines[3] ? lines[3] : "");
 }
 
+/* ---- the flood ----------------------------------------------------------- */
+
+/* The child, as nobody: CONNS connections each keeping DEPTH PreviewConfig
+ * and Verify calls in flight, re-issuing each as it is answered, for
+ * MS milliseconds; prints "sent answered limited other". */
+typedef struct {
+  gint64 until;
+  guint  n, in_flight, answered, limited, other;
+} Flood;
+
+static void flood_issue (Flood *flood, GDBusConnection *connection);
+
+static void
+on_flood_reply (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Flood *flood = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                             &error);
+
+  flood->in_flight--;
+  if (reply != NULL)
+    flood->answered++;
+  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED))
+    flood->limited++;
+  else
+    {
+      flood->other++;
+      g_printerr ("flood: %s\n", error->message);
+    }
+  if (g_get_monotonic_time () < flood->until)
+    flood_issue (flood, G_DBUS_CONNECTION (source));
+}
+
+static void
+flood_issue (Flood *flood, GDBusConnection *connection)
+{
+  flood->in_flight++;
+  g_dbus_connection_call (connection, "org.ntssetup.Manager", "/org/ntssetup/Manager",
+                          "org.ntssetup.Manager1", flood->n++ % 2 ? "Verify" : "PreviewConfig",
+                          g_variant_new_parsed ("(@a{sv} {},)"), NULL, G_DBUS_CALL_FLAGS_NONE,
+                          CALL_TIMEOUT_MS, NULL, on_flood_reply, flood);
+}
+
+static int
+flood_main (int argc, char **argv)
+{
+  g_autoptr(GPtrArray) connections = g_ptr_array_new_with_free_func (g_object_unref);
+  Flood flood = { 0 };
+  guint conns, depth;
+
+  if (argc != 6)
+    return 2;
+  conns = atoi (argv[4]);
+  depth = atoi (argv[5]);
+  for (guint c = 0; c < conns; c++)
+    {
+      g_autoptr(GError) error = NULL;
+      GDBusConnection *connection = g_dbus_connection_new_for_address_sync (
+          argv[2], G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
+
+      if (connection == NULL)
+        {
+          g_printerr ("flood: %s\n", error->message);
+          return 1;
+        }
+      g_ptr_array_add (connections, connection);
+    }
+  flood.until = g_get_monotonic_time () + (gint64) atoi (argv[3]) * 1000;
+  for (guint c = 0; c < conns; c++)
+    for (guint d = 0; d < depth; d++)
+      flood_issue (&flood, connections->pdata[c]);
+  while (flood.in_flight > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_print ("%u %u %u %u\n", flood.n, flood.answered, flood.limited, flood.other);
+  return 0;
+}
+
+static void drop_fixtures (void);
+
+static void
+on_flood_exited (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+/* One unprivileged user keeps 400 calls in flight: it is refused past its
+ * bounds and nothing else (no AccessDenied from polkit checks failing for
+ * want of places on the daemon's connection), root's calls are answered
+ * all along, and `chronyd -h` never runs twice at once although
+ * os-release keeps changing under the layout cache. How fast the others
+ * are answered is bench/flood's to measure, not this test's. */
+static void
+test_flood (void)
+{
+  ServiceFixture fx;
+  g_autofree char *log = NULL, *stub = NULL, *os_release = NULL, *text = NULL;
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *out = NULL;
+  guint sent = 0, answered = 0, limited = 0, other = 0, root_calls = 0, now = 0, most = 0;
+  gboolean flood_over = FALSE;
+
+  drop_fixtures ();
+  service_fixture_setup (&fx, &user_options[AS_NOBODY]);
+  log = g_build_filename (fx.tmpdir, "chronyd-h.log", NULL);
+  /* A chronyd that answers -h like Debian's, slowly enough (50 ms) that
+   * two runs at once would overlap in its log. */
+  stub = g_strdup_printf ("#!/bin/sh\necho start >>'%s'\nsleep 0.05\n"
+                          "printf '  -f FILE\\tSpecify configuration file (/etc/chrony/chrony.conf)\\n'\n"
+                          "printf '  -u USER\\tSpecify user (_chrony)\\n'\n"
+                          "echo end >>'%s'\n", log, log);
+  fixture_write_root_file (&fx, "/usr/sbin/chronyd", stub, 0755);
+  os_release = g_build_filename (fx.root, "etc/os-release", NULL);
+  service_fixture_start_daemon (&fx);
+
+  {
+    const char *argv[] = { self, "--flood", fx.bus_address, "3000", "4", "100", NULL };
+
+    g_subprocess_launcher_set_child_setup (launcher, become_nobody, GINT_TO_POINTER (AS_NOBODY),
+                                           NULL);
+    child = g_subprocess_launcher_spawnv (launcher, argv, &error);
+    g_assert_no_error (error);
+  }
+  /* Root's calls, one after the other, while the flood lasts (the child
+   * ends by itself after 3 s), os-release changing between them. */
+  g_subprocess_wait_async (child, NULL, on_flood_exited, &flood_over);
+  while (!flood_over || root_calls == 0)
+    {
+      g_autoptr(GVariant) verify = NULL, preview = NULL;
+      g_autofree char *content = g_strdup_printf ("ID=debian\nVERSION_ID=\"12\"\n# %u\n",
+                                                  root_calls);
+
+      g_assert_true (g_file_set_contents (os_release, content, -1, NULL));
+      verify = fixture_call (&fx, "Verify", g_variant_new_parsed ("(@a{sv} {},)"),
+                             G_DBUS_CALL_FLAGS_NONE, &error);
+      g_assert_no_error (error);
+      preview = fixture_call (&fx, "PreviewConfig", g_variant_new_parsed ("(@a{sv} {},)"),
+                              G_DBUS_CALL_FLAGS_NONE, &error);
+      g_assert_no_error (error);
+      root_calls++;
+      /* Only whether the child has exited: no waiting. */
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+  g_subprocess_communicate_utf8 (child, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sscanf (out, "%u %u %u %u", &sent, &answered, &limited, &other), ==, 4);
+  g_test_message ("flood: %u calls sent by nobody, %u answered, %u LimitsExceeded, %u other; "
+                  "root's Verify + PreviewConfig answered %u times meanwhile",
+                  sent, answered, limited, other, root_calls);
+  g_assert_cmpuint (other, ==, 0);
+  g_assert_cmpuint (limited, >, 0);
+  g_assert_cmpuint (answered, >, 0);
+  g_assert_cmpuint (root_calls, >, 0);
+
+  g_assert_true (g_file_get_contents (log, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (gsize i = 0; lines[i] != NULL; i++)
+    if (g_str_equal (lines[i], "start"))
+      {
+        now++;
+        most = MAX (most, now);
+      }
+    else if (g_str_equal (lines[i], "end"))
+      now--;
+  g_test_message ("chronyd -h: at most %u at once", most);
+  g_assert_cmpuint (most, ==, 1);
+
+  service_fixture_teardown (&fx);
+}
+
 /* ---- the shared fixtures ----------------------------------------------- */
 
 static ServiceFixture fixtures[N_USERS];
@@ -274,6 +452,18 @@ fixture_for (Who who)
       fixture_up[who] = TRUE;
     }
   return &fixtures[who];
+}
+
+static void
+drop_fixtures (void)
+{
+  for (int who = 0; who < N_USERS; who++)
+    if (fixture_up[who])
+      {
+        service_fixture_teardown (&fixtures[who]);
+        g_clear_pointer (&baseline[who], g_free);
+        fixture_up[who] = FALSE;
+      }
 }
 
 /* Multi-line text as TAP comments, one line each. */
@@ -964,6 +1154,8 @@ main (int argc, char **argv)
 
   if (argc > 1 && g_str_equal (argv[1], "--client"))
     return client_main (argc, argv);
+  if (argc > 1 && g_str_equal (argv[1], "--flood"))
+    return flood_main (argc, argv);
 
   g_test_init (&argc, &argv, NULL);
 
@@ -984,6 +1176,8 @@ main (int argc, char **argv)
       Case *c = cases->pdata[i];
       g_test_add_data_func (c->path, c, run_case);
     }
+
+  g_test_add_func ("/adversarial/nobody/flood", test_flood);
 
   status = g_test_run ();
 
