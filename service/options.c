@@ -55,6 +55,7 @@ check_keys (GVariant *options, const OptionSpec *specs, GError **error)
   GVariantIter iter;
   const char *key;
   GVariant *value;
+  guint64 seen = 0;   /* bit i: specs[i] given; no table has 64 keys */
 
   if (!g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT))
     {
@@ -71,6 +72,18 @@ check_keys (GVariant *options, const OptionSpec *specs, GError **error)
       for (const OptionSpec *s = specs; s->key; s++)
         if (g_str_equal (s->key, key))
           spec = s;
+
+      /* An a{sv} may carry a key twice; which one counts would be up to
+       * whoever reads it, so neither does. */
+      if (spec != NULL && (seen & (G_GUINT64_CONSTANT (1) << (spec - specs))) != 0)
+        {
+          g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                       "option \"%s\" is given twice", key);
+          g_variant_unref (value);
+          return FALSE;
+        }
+      if (spec != NULL)
+        seen |= G_GUINT64_CONSTANT (1) << (spec - specs);
 
       if (spec == NULL)
         {

@@ -913,6 +913,13 @@ add_key_cases (const char *method, const KeySpec *keys)
         g_autofree char *text = g_strdup_printf ("{'%s': <<%s>>}", k->key, k->good);
         add_bad (path, method, method_params (method, g_variant_new_parsed (text)), NULL);
       }
+      {
+        /* The same key twice, each time well typed: which would count? */
+        g_autofree char *path = g_strdup_printf ("given-twice/%s", k->key);
+        g_autofree char *text = g_strdup_printf ("{'%s': <%s>, '%s': <%s>}", k->key, k->good,
+                                                 k->key, k->good);
+        add_bad (path, method, method_params (method, g_variant_new_parsed (text)), NULL);
+      }
     }
 }
 
