@@ -1,6 +1,7 @@
 /* The snapshot store in a temporary root: take/list/load/restore byte for
  * byte with owner and mode, absent files, id order, prune (10 + the
- * original), malformed ids, 50 cycles without strays, changed_since. */
+ * original), malformed ids, 50 cycles without strays, changed_since;
+ * reading the store writes nothing. */
 
 #include "nts-errors.h"
 #include "snapshot-store.h"
@@ -167,11 +168,13 @@ test_round_trip (Fixture *f, gconstpointer data)
   put (f, "/etc/chrony/chrony.conf", conf, sizeof conf - 1, gid, 0640);
   put (f, "/etc/chrony/chrony.keys", "1 SHA1 HEX:AB\n", 14, 0, 0600);
   put (f, "/etc/empty", "", 0, gid, 0604);
+  /* Opening made nothing; the first write makes the state directory. */
+  g_assert_cmpint (g_lstat (state_dir, &st), ==, -1);
+
+  id = take (f, paths);
   g_assert_cmpint (g_lstat (state_dir, &st), ==, 0);
   g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
   g_assert_cmpuint (st.st_uid, ==, 0);
-
-  id = take (f, paths);
 
   list = nts_snapshot_store_list (f->store, &error);
   g_assert_no_error (error);
@@ -588,6 +591,104 @@ test_restore_unchanged (Fixture *f, gconstpointer data)
   g_assert_cmpstr (content, ==, "pool x\n");
 }
 
+/* What anyone may cause (ListSnapshots, the State property after the
+ * daemon was activated) only reads: a state directory that exists with
+ * another mode and without snapshots/ stays exactly as it is, whichever
+ * way the store was opened; a read-only store refuses every write. Only
+ * a write makes the directories, 0700 root:root. */
+static void
+test_reading_writes_nothing (Fixture *f, gconstpointer data)
+{
+  static const char *const paths[] = { "/etc/chrony.conf", NULL };
+  static const char *const id = "20261127T044512Z-000123";
+  g_autofree char *state = g_build_filename (f->host, STATE, NULL);
+  g_autoptr(TempTreeFingerprint) before = NULL;
+  g_autoptr(NtsPackageChanges) changes = nts_package_changes_new_empty ();
+  struct stat st;
+
+  put (f, "/etc/chrony.conf", "pool x\n", 7, 0, 0644);
+  temp_tree_remove (state);
+  temp_tree_write (f->host, STATE "/applied", "20261127T044512Z-000123\n", 0600);
+  g_assert_cmpint (g_chmod (state, 0755), ==, 0);
+  before = temp_tree_fingerprint (f->host);
+
+  for (guint read_only = 0; read_only < 2; read_only++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(NtsSnapshotStore) store = read_only ? nts_snapshot_store_open_readonly (f->root, NULL, &error)
+                                                    : nts_snapshot_store_open (f->root, NULL, &error);
+      g_autoptr(GVariant) list = NULL;
+      g_auto(GStrv) ids = NULL;
+      gboolean changed = FALSE;
+
+      g_assert_no_error (error);
+      list = nts_snapshot_store_list (store, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_variant_n_children (list), ==, 0);
+      ids = nts_snapshot_store_list_ids (store, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_strv_length (ids), ==, 0);
+      /* What refresh_applied_state() does with the marker's id. */
+      g_assert_null (nts_snapshot_store_load (store, id, &error));
+      g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
+      g_clear_error (&error);
+      g_assert_false (nts_snapshot_store_changed_since (store, id, NULL, &changed, NULL, &error));
+      g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
+      temp_tree_assert_unchanged (before, f->host);
+    }
+
+  /* Every write refused by a read-only store, and nothing touched. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NtsSnapshotStore) store = nts_snapshot_store_open_readonly (f->root, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_null (nts_snapshot_store_take (store, paths, NULL, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    g_clear_error (&error);
+    g_assert_false (nts_snapshot_store_prune (store, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    g_clear_error (&error);
+    g_assert_false (nts_snapshot_store_discard (store, id, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    g_clear_error (&error);
+    g_assert_false (nts_snapshot_store_record_packages (store, id, changes, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    g_clear_error (&error);
+    g_assert_false (nts_snapshot_store_record_applied (store, id, paths[0],
+                                                       "0000000000000000000000000000000000000000000000000000000000000000",
+                                                       0, 0, 0644, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    temp_tree_assert_unchanged (before, f->host);
+  }
+
+  /* No state directory at all: an empty list, and still nothing made. */
+  temp_tree_remove (state);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NtsSnapshotStore) store = nts_snapshot_store_open_readonly (f->root, NULL, &error);
+    g_autoptr(GVariant) list = NULL;
+
+    g_assert_no_error (error);
+    list = nts_snapshot_store_list (store, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_variant_n_children (list), ==, 0);
+    g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+  }
+
+  /* The first write makes both directories, root's alone. */
+  g_assert_cmpint (g_mkdir (state, 0755), ==, 0);
+  g_free (take (f, paths));
+  g_assert_cmpint (stat (state, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  {
+    g_autofree char *snapshots = g_build_filename (state, "snapshots", NULL);
+
+    g_assert_cmpint (stat (snapshots, &st), ==, 0);
+    g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -603,6 +704,7 @@ main (int argc, char **argv)
   ADD ("changed-since", test_changed_since);
   ADD ("damaged", test_damaged);
   ADD ("restore-unchanged", test_restore_unchanged);
+  ADD ("reading-writes-nothing", test_reading_writes_nothing);
 #undef ADD
   return g_test_run ();
 }
