@@ -30,7 +30,7 @@ typedef struct {
   GDBusConnection *system_bus;    /* systemd's (and PackageKit's) bus; borrowed */
   const char      *state_dir;     /* guest path; NULL: /var/lib/ntssetup */
   const char      *snapshot_id;   /* NULL or "": the Apply in place (applied-state.h) */
-  gboolean         force;         /* restore even if the files changed since that Apply */
+  gboolean         force;         /* restore even if the files changed since ntssetup wrote them */
   /* Recovery: finish the transaction this journal entry describes (its
    * snapshot is restored whatever kind it was) instead of starting one.
    * No check for changes: a crash may have left anything half written. */
@@ -53,8 +53,10 @@ const char *const *nts_restore_step_names (void);
 /* On success, Rollback's result a{sv} ('snapshot-id', 'restored-files',
  * 'unit-changes', 'packages-installed', 'packages-removed',
  * 'duration-ms'). Errors: NTS_ERROR_NO_SUCH_SNAPSHOT (nothing changed);
- * NTS_ERROR_APPLY_FAILED when the files were changed since the Apply and
- * @force is not set (nothing changed), or when a step failed (the journal
+ * NTS_ERROR_APPLY_FAILED when @force is not set and the files were
+ * changed since the Apply in place wrote them or, with none in place,
+ * since the last Rollback left them (applied-state.h), or nothing
+ * records either (nothing changed); or when a step failed (the journal
  * is kept: the next start finishes the restore). */
 void      nts_restore_run_async  (const NtsRestoreParams *params,
                                   NtsRestoreProgress      progress,

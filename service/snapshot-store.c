@@ -835,6 +835,47 @@ nts_snapshot_store_record_applied (NtsSnapshotStore  *store,
 }
 
 gboolean
+nts_snapshot_path_differs (NtsRoot     *root,
+                           const char  *path,
+                           gboolean     exists,
+                           const char  *sha256,
+                           uid_t        uid,
+                           gid_t        gid,
+                           guint        mode,
+                           gboolean    *differs,
+                           GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NtsFileData) now = nts_root_read (root, path, 0, &local_error);
+  g_autofree char *sum = NULL;
+
+  /* A link, a directory or a huge file where a file was (or nothing
+   * was): that is a change, not a reason to fail. */
+  if (now == NULL &&
+      (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
+       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE) ||
+       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)))
+    {
+      *differs = TRUE;
+      return TRUE;
+    }
+  if (now == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (!exists || !now->exists)
+    {
+      *differs = exists != now->exists;
+      return TRUE;
+    }
+  sum = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, now->content);
+  *differs = g_strcmp0 (sum, sha256) != 0 || now->uid != uid || now->gid != gid ||
+             now->mode != mode;
+  return TRUE;
+}
+
+gboolean
 nts_snapshot_store_changed_since (NtsSnapshotStore   *store,
                                   const char         *id,
                                   const char *const  *paths,
@@ -851,35 +892,16 @@ nts_snapshot_store_changed_since (NtsSnapshotStore   *store,
   for (guint i = 0; i < snapshot->files->len; i++)
     {
       const NtsSnapshotFile *file = snapshot->files->pdata[i];
-      g_autoptr(NtsFileData) now = NULL;
-      g_autoptr(GError) local_error = NULL;
-      g_autofree char *sum = NULL;
+      gboolean differs = FALSE;
 
       if (file->applied_sha256 == NULL ||
           (paths != NULL && !g_strv_contains (paths, file->path)))
         continue;
-      now = nts_root_read (store->root, file->path, 0, &local_error);
-      /* A link, a directory or a huge file where Apply wrote a file: that
-       * is a change, not a reason to fail. */
-      if (now == NULL &&
-          (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
-           g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE) ||
-           g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)))
-        {
-          g_strv_builder_add (differ, file->path);
-          any = TRUE;
-          continue;
-        }
-      if (now == NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      if (now->exists)
-        sum = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, now->content);
-      if (!now->exists || g_strcmp0 (sum, file->applied_sha256) != 0 ||
-          now->uid != file->applied_uid || now->gid != file->applied_gid ||
-          now->mode != file->applied_mode)
+      if (!nts_snapshot_path_differs (store->root, file->path, TRUE, file->applied_sha256,
+                                      file->applied_uid, file->applied_gid, file->applied_mode,
+                                      &differs, error))
+        return FALSE;
+      if (differs)
         {
           g_strv_builder_add (differ, file->path);
           any = TRUE;

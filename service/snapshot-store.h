@@ -181,6 +181,20 @@ gboolean nts_snapshot_store_changed_since (NtsSnapshotStore   *store,
                                            GStrv              *changed_paths,
                                            GError            **error);
 
+/* Whether @path differs now from what was noted of it: absent (@exists
+ * FALSE), or a regular file with content of sha256 @sha256, @uid, @gid
+ * and @mode. A link, a directory or a file too large to read where
+ * something else was noted differs. Writes nothing. */
+gboolean nts_snapshot_path_differs (NtsRoot     *root,
+                                    const char  *path,
+                                    gboolean     exists,
+                                    const char  *sha256,
+                                    uid_t        uid,
+                                    gid_t        gid,
+                                    guint        mode,
+                                    gboolean    *differs,
+                                    GError     **error);
+
 /* Notes in snapshot @id which packages Apply installed and removed
  * (replacing what an earlier call noted), so Rollback and crash recovery
  * know what to undo. Rewrites the manifest atomically, like
