@@ -673,6 +673,33 @@ prepare (Restore *rs, GError **error)
   return rs->journal != NULL;
 }
 
+gboolean
+nts_restore_changes_packages (NtsRoot     *root,
+                              const char  *state_dir,
+                              const char  *snapshot_id,
+                              gboolean    *changes,
+                              GError     **error)
+{
+  g_autofree char *applied_id = NULL;
+  g_autofree char *id = resolve_snapshot_id (root, state_dir, snapshot_id, &applied_id, error);
+  g_autoptr(NtsSnapshotStore) store = NULL;
+  g_autoptr(NtsSnapshot) snapshot = NULL;
+
+  if (id == NULL)
+    return FALSE;
+  /* Asked to choose which polkit actions to require, so before anyone
+   * is authorized: a read-only store, which writes nothing. */
+  store = nts_snapshot_store_open_readonly (root, state_dir, error);
+  if (store == NULL)
+    return FALSE;
+  snapshot = nts_snapshot_store_load (store, id, error);
+  if (snapshot == NULL)
+    return FALSE;
+  /* step_restore_packages() undoes exactly this plan. */
+  *changes = !nts_package_changes_is_empty (snapshot->packages);
+  return TRUE;
+}
+
 void
 nts_restore_run_async (const NtsRestoreParams *params,
                        NtsRestoreProgress      progress,

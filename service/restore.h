@@ -67,4 +67,17 @@ void      nts_restore_run_async  (const NtsRestoreParams *params,
 GVariant *nts_restore_run_finish (GAsyncResult           *result,
                                   GError                **error);
 
+/* Whether Rollback(@snapshot_id) (NULL or "": the Apply in place, as
+ * Rollback resolves it) would install or remove packages: the snapshot's
+ * package plan (its [packages] group) is not empty. For a caller that
+ * must ask for more authorization first (org.ntssetup.manager.install).
+ * Writes nothing. Errors: NTS_ERROR_NO_SUCH_SNAPSHOT (no such id, or ""
+ * while no Apply is in place), G_IO_ERROR_INVALID_DATA (a damaged
+ * snapshot, which Rollback would refuse too). */
+gboolean  nts_restore_changes_packages (NtsRoot     *root,
+                                        const char  *state_dir,
+                                        const char  *snapshot_id,
+                                        gboolean    *changes,
+                                        GError     **error);
+
 G_END_DECLS

@@ -3,7 +3,9 @@
  * original), malformed ids, 50 cycles without strays, changed_since;
  * reading the store writes nothing. */
 
+#include "applied-state.h"
 #include "nts-errors.h"
+#include "restore.h"
 #include "snapshot-store.h"
 #include "temp-tree.h"
 
@@ -689,6 +691,73 @@ test_reading_writes_nothing (Fixture *f, gconstpointer data)
   }
 }
 
+static gboolean
+changes_packages (Fixture *f, const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean changes = -1;   /* neither: the call must set it */
+
+  g_assert_true (nts_restore_changes_packages (f->root, NULL, id, &changes, &error));
+  g_assert_no_error (error);
+  g_assert_true (changes == TRUE || changes == FALSE);
+  return changes;
+}
+
+/* Whether Rollback(id) would install or remove packages: the snapshot's
+ * package plan, "" resolved to the Apply in place as Rollback resolves
+ * it, the same errors as Rollback, and nothing written. */
+static void
+test_restore_changes_packages (Fixture *f, gconstpointer data)
+{
+  static const char *const paths[] = { "/etc/chrony.conf", NULL };
+  const char *chrony[] = { "chrony", NULL };
+  const char *timesyncd[] = { "systemd-timesyncd", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TempTreeFingerprint) before = NULL;
+  g_autoptr(NtsPackageChanges) both = nts_package_changes_new (chrony, timesyncd);
+  g_autoptr(NtsPackageChanges) removed_only = nts_package_changes_new (NULL, timesyncd);
+  g_autofree char *plain = NULL;
+  g_autofree char *with_packages = NULL;
+  gboolean changes = FALSE;
+
+  put (f, "/etc/chrony.conf", "pool x\n", 7, 0, 0644);
+  plain = take (f, paths);
+  with_packages = take (f, paths);
+  g_assert_true (nts_snapshot_store_record_packages (f->store, with_packages, both, &error));
+  g_assert_no_error (error);
+
+  before = temp_tree_fingerprint (f->host);
+  g_assert_false (changes_packages (f, plain));
+  g_assert_true (changes_packages (f, with_packages));
+
+  /* "" and NULL: the Apply in place, or none. */
+  g_assert_false (nts_restore_changes_packages (f->root, NULL, "", &changes, &error));
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
+  g_clear_error (&error);
+  temp_tree_assert_unchanged (before, f->host);
+  g_assert_true (nts_applied_state_set (f->root, NULL, with_packages, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&before, temp_tree_fingerprint_free);
+  before = temp_tree_fingerprint (f->host);
+  g_assert_true (changes_packages (f, ""));
+  g_assert_true (changes_packages (f, NULL));
+  g_assert_false (changes_packages (f, plain));
+
+  /* Ids Rollback would not find. */
+  for (const char *const *id = (const char *[]) { "20200101T000000Z-000000", "../../etc", NULL }; *id; id++)
+    {
+      g_assert_false (nts_restore_changes_packages (f->root, NULL, *id, &changes, &error));
+      g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
+      g_clear_error (&error);
+    }
+  temp_tree_assert_unchanged (before, f->host);
+
+  /* Removing a package alone (putting it back is an install) counts. */
+  g_assert_true (nts_snapshot_store_record_packages (f->store, plain, removed_only, &error));
+  g_assert_no_error (error);
+  g_assert_true (changes_packages (f, plain));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -705,6 +774,7 @@ main (int argc, char **argv)
   ADD ("damaged", test_damaged);
   ADD ("restore-unchanged", test_restore_unchanged);
   ADD ("reading-writes-nothing", test_reading_writes_nothing);
+  ADD ("restore-changes-packages", test_restore_changes_packages);
 #undef ADD
   return g_test_run ();
 }
