@@ -1298,6 +1298,23 @@ test_rollback_by_id_refuses_edited (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     assert_as_before (f, before, units_before, 0);
   }
+  /* Without the record nothing vouches for the files: force again. */
+  {
+    g_autofree char *record = host_path (f, STATE_DIR "/rolled-back");
+    g_autoptr(GVariant) result = NULL;
+
+    g_assert_cmpint (g_unlink (record), ==, 0);
+    result = rollback (f, id, FALSE, &error);
+    g_assert_null (result);
+    assert_remote_error (error, ERR ("ApplyFailed"));
+    g_assert_nonnull (strstr (error->message, "no Rollback recorded what it left"));
+    g_clear_error (&error);
+    g_assert_false (root_has (f, STATE_DIR "/rolled-back"));
+    g_clear_pointer (&result, g_variant_unref);
+    result = rollback (f, id, TRUE, &error);
+    g_assert_no_error (error);
+    g_assert_true (root_has (f, STATE_DIR "/rolled-back"));
+  }
 }
 
 #if NTS_FAULT_INJECTION
