@@ -1059,7 +1059,7 @@ list_snapshots (NtsManager *manager, GError **error)
     return NULL;
   if (!exists)
     return g_variant_ref_sink (g_variant_new ("a(sta{sv})", NULL));
-  store = nts_snapshot_store_open (root, NULL, error);
+  store = nts_snapshot_store_open_readonly (root, NULL, error);
   if (store == NULL)
     return NULL;
   return nts_snapshot_store_list (store, error);

@@ -474,6 +474,28 @@ update_applied_marker (Restore *rs, GError **error)
   return nts_applied_state_set (rs->root, rs->state_dir, previous, error);
 }
 
+/* What this Rollback left, for the next Rollback by id to compare with
+ * (applied-state.h). Before the journal goes: a crash in between leaves
+ * the journal, and the recovery that finishes the restore writes the
+ * record, so it never describes a restore that did not happen. The
+ * recovery of an interrupted Apply leaves the record alone, like an
+ * Apply that failed: the files are back as they were before that Apply,
+ * which is what the record said (or an edit the Apply was asked to
+ * overwrite anyway). */
+static gboolean
+record_rollback (Restore *rs, GError **error)
+{
+  g_autoptr(GPtrArray) paths = g_ptr_array_new ();
+
+  if (rs->recover != NULL && rs->recover->kind != NTS_JOURNAL_ROLLBACK)
+    return TRUE;
+  for (guint i = 0; i < rs->snapshot->files->len; i++)
+    g_ptr_array_add (paths, ((NtsSnapshotFile *) rs->snapshot->files->pdata[i])->path);
+  g_ptr_array_add (paths, NULL);
+  return nts_rollback_record_save (rs->root, rs->state_dir, rs->snapshot->id,
+                                   (const char *const *) paths->pdata, error);
+}
+
 static void
 run_step (GTask *task)
 {
@@ -482,7 +504,8 @@ run_step (GTask *task)
 
   if (rs->index == G_N_ELEMENTS (steps))
     {
-      if (!update_applied_marker (rs, &error) || !nts_journal_finish (rs->journal, &error))
+      if (!update_applied_marker (rs, &error) || !record_rollback (rs, &error) ||
+          !nts_journal_finish (rs->journal, &error))
         {
           rs->index--;
           return fail (task, error);
@@ -526,13 +549,98 @@ on_subscribed (GObject *source, GAsyncResult *res, gpointer user_data)
   run_step (task);
 }
 
+/* The snapshot a Rollback of @requested restores: @requested itself, or
+ * for NULL or "" the Apply in place. *@applied_id gets the marker (NULL
+ * when no Apply is in place). Reads only. */
+static char *
+resolve_snapshot_id (NtsRoot     *root,
+                     const char  *state_dir,
+                     const char  *requested,
+                     char       **applied_id,
+                     GError     **error)
+{
+  GError *local = NULL;
+
+  *applied_id = nts_applied_state_get (root, state_dir, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  if (requested != NULL && requested[0] != '\0')
+    return g_strdup (requested);
+  if (*applied_id == NULL)
+    {
+      g_set_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT,
+                   "no ApplyHardenedConfig is in place to roll back; name a snapshot "
+                   "(ListSnapshots, ntsctl snapshots) to restore an older state");
+      return NULL;
+    }
+  return g_strdup (*applied_id);
+}
+
+/* Someone may have edited the files since ntssetup last wrote them: a
+ * Rollback would throw their work away. What ntssetup last wrote is the
+ * Apply in place, if any, else what the last Rollback left. */
+static gboolean
+check_unchanged (Restore *rs, GError **error)
+{
+  g_auto(GStrv) paths = NULL;
+  g_autofree char *list = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gboolean changed = FALSE, recorded = TRUE;
+
+  if (rs->applied_id != NULL)
+    {
+      if (!nts_snapshot_store_changed_since (rs->store, rs->applied_id, NULL, &changed, &paths,
+                                             error))
+        return FALSE;
+      if (!changed)
+        return TRUE;
+      list = g_strjoinv (", ", paths);
+      g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                   "nothing was changed: %s changed since ntssetup wrote it; "
+                   "restore anyway with 'force' (ntsctl rollback --force)", list);
+      return FALSE;
+    }
+
+  if (!nts_rollback_record_changed (rs->root, rs->state_dir, &recorded, &changed, &paths,
+                                    &local_error))
+    {
+      /* A damaged record must not make Rollback impossible: 'force' is
+       * the way out, as for any file we cannot vouch for. */
+      g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                   "nothing was changed: cannot tell whether the files were changed since "
+                   "the last Rollback (%s); restore anyway with 'force' "
+                   "(ntsctl rollback --force)", local_error->message);
+      return FALSE;
+    }
+  /* No Apply in place and no Rollback ever recorded (a store from before
+   * the record existed, or a marker removed by hand): nothing says the
+   * files are ntssetup's, so they are treated as an administrator's. */
+  if (!recorded)
+    {
+      g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                   "nothing was changed: no ApplyHardenedConfig is in place and no Rollback "
+                   "recorded what it left, so the files may hold changes made since; "
+                   "restore anyway with 'force' (ntsctl rollback --force)");
+      return FALSE;
+    }
+  if (!changed)
+    return TRUE;
+  list = g_strjoinv (", ", paths);
+  g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+               "nothing was changed: %s changed since the last Rollback put it back; "
+               "restore anyway with 'force' (ntsctl rollback --force)", list);
+  return FALSE;
+}
+
 /* Which snapshot, and whether it may be restored: every check before the
  * journal is written, so a refusal changes nothing. */
 static gboolean
 prepare (Restore *rs, GError **error)
 {
-  const char *id = rs->requested_id;
-  GError *local = NULL;
+  g_autofree char *id = NULL;
 
   rs->store = nts_snapshot_store_open (rs->root, rs->state_dir, error);
   if (rs->store == NULL)
@@ -552,49 +660,44 @@ prepare (Restore *rs, GError **error)
       return rs->journal != NULL;
     }
 
-  rs->applied_id = nts_applied_state_get (rs->root, rs->state_dir, &local);
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  if (id == NULL || id[0] == '\0')
-    {
-      if (rs->applied_id == NULL)
-        {
-          g_set_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT,
-                       "no ApplyHardenedConfig is in place to roll back; name a snapshot "
-                       "(ListSnapshots, ntsctl snapshots) to restore an older state");
-          return FALSE;
-        }
-      id = rs->applied_id;
-    }
+  id = resolve_snapshot_id (rs->root, rs->state_dir, rs->requested_id, &rs->applied_id, error);
+  if (id == NULL)
+    return FALSE;
   rs->snapshot = nts_snapshot_store_load (rs->store, id, error);
   if (rs->snapshot == NULL)
     return FALSE;
-
-  /* Someone may have edited what the Apply wrote since: a Rollback would
-   * throw their work away. */
-  if (rs->applied_id != NULL && !rs->force)
-    {
-      gboolean changed = FALSE;
-      g_auto(GStrv) paths = NULL;
-
-      if (!nts_snapshot_store_changed_since (rs->store, rs->applied_id, NULL, &changed, &paths,
-                                             error))
-        return FALSE;
-      if (changed)
-        {
-          g_autofree char *list = g_strjoinv (", ", paths);
-          g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
-                       "nothing was changed: %s changed since ntssetup wrote it; "
-                       "restore anyway with 'force' (ntsctl rollback --force)", list);
-          return FALSE;
-        }
-    }
+  if (!rs->force && !check_unchanged (rs, error))
+    return FALSE;
   rs->journal = nts_journal_begin (rs->root, rs->state_dir, NTS_JOURNAL_ROLLBACK,
                                    rs->snapshot->id, error);
   return rs->journal != NULL;
+}
+
+gboolean
+nts_restore_changes_packages (NtsRoot     *root,
+                              const char  *state_dir,
+                              const char  *snapshot_id,
+                              gboolean    *changes,
+                              GError     **error)
+{
+  g_autofree char *applied_id = NULL;
+  g_autofree char *id = resolve_snapshot_id (root, state_dir, snapshot_id, &applied_id, error);
+  g_autoptr(NtsSnapshotStore) store = NULL;
+  g_autoptr(NtsSnapshot) snapshot = NULL;
+
+  if (id == NULL)
+    return FALSE;
+  /* Asked to choose which polkit actions to require, so before anyone
+   * is authorized: a read-only store, which writes nothing. */
+  store = nts_snapshot_store_open_readonly (root, state_dir, error);
+  if (store == NULL)
+    return FALSE;
+  snapshot = nts_snapshot_store_load (store, id, error);
+  if (snapshot == NULL)
+    return FALSE;
+  /* step_restore_packages() undoes exactly this plan. */
+  *changes = !nts_package_changes_is_empty (snapshot->packages);
+  return TRUE;
 }
 
 void

@@ -30,7 +30,7 @@ typedef struct {
   GDBusConnection *system_bus;    /* systemd's (and PackageKit's) bus; borrowed */
   const char      *state_dir;     /* guest path; NULL: /var/lib/ntssetup */
   const char      *snapshot_id;   /* NULL or "": the Apply in place (applied-state.h) */
-  gboolean         force;         /* restore even if the files changed since that Apply */
+  gboolean         force;         /* restore even if the files changed since ntssetup wrote them */
   /* Recovery: finish the transaction this journal entry describes (its
    * snapshot is restored whatever kind it was) instead of starting one.
    * No check for changes: a crash may have left anything half written. */
@@ -53,8 +53,10 @@ const char *const *nts_restore_step_names (void);
 /* On success, Rollback's result a{sv} ('snapshot-id', 'restored-files',
  * 'unit-changes', 'packages-installed', 'packages-removed',
  * 'duration-ms'). Errors: NTS_ERROR_NO_SUCH_SNAPSHOT (nothing changed);
- * NTS_ERROR_APPLY_FAILED when the files were changed since the Apply and
- * @force is not set (nothing changed), or when a step failed (the journal
+ * NTS_ERROR_APPLY_FAILED when @force is not set and the files were
+ * changed since the Apply in place wrote them or, with none in place,
+ * since the last Rollback left them (applied-state.h), or nothing
+ * records either (nothing changed); or when a step failed (the journal
  * is kept: the next start finishes the restore). */
 void      nts_restore_run_async  (const NtsRestoreParams *params,
                                   NtsRestoreProgress      progress,
@@ -64,5 +66,18 @@ void      nts_restore_run_async  (const NtsRestoreParams *params,
                                   gpointer                user_data);
 GVariant *nts_restore_run_finish (GAsyncResult           *result,
                                   GError                **error);
+
+/* Whether Rollback(@snapshot_id) (NULL or "": the Apply in place, as
+ * Rollback resolves it) would install or remove packages: the snapshot's
+ * package plan (its [packages] group) is not empty. For a caller that
+ * must ask for more authorization first (org.ntssetup.manager.install).
+ * Writes nothing. Errors: NTS_ERROR_NO_SUCH_SNAPSHOT (no such id, or ""
+ * while no Apply is in place), G_IO_ERROR_INVALID_DATA (a damaged
+ * snapshot, which Rollback would refuse too). */
+gboolean  nts_restore_changes_packages (NtsRoot     *root,
+                                        const char  *state_dir,
+                                        const char  *snapshot_id,
+                                        gboolean    *changes,
+                                        GError     **error);
 
 G_END_DECLS

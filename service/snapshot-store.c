@@ -16,8 +16,10 @@
 #define GROUP_SNAPSHOT  "snapshot"
 
 struct _NtsSnapshotStore {
-  NtsRoot *root;            /* borrowed */
-  char    *dir;             /* guest path of snapshots/ */
+  NtsRoot  *root;           /* borrowed */
+  char     *state_dir;      /* guest path */
+  char     *dir;            /* guest path of snapshots/ */
+  gboolean  read_only;      /* nts_snapshot_store_open_readonly() */
 };
 
 /* ---- small things ---- */
@@ -107,20 +109,55 @@ no_such_snapshot (GError **error, const char *id)
 
 /* ---- opening ---- */
 
-NtsSnapshotStore *
-nts_snapshot_store_open (NtsRoot *root, const char *state_dir, GError **error)
+/* Opening writes nothing: the State property and ListSnapshots, which
+ * anyone may cause (a call activates the daemon), read the store, and a
+ * read must not create snapshots/ or reset the state directory's mode. */
+static NtsSnapshotStore *
+store_new (NtsRoot *root, const char *state_dir, gboolean read_only, GError **error)
 {
   g_autoptr(NtsSnapshotStore) store = g_new0 (NtsSnapshotStore, 1);
 
   if (state_dir == NULL)
     state_dir = NTS_SNAPSHOT_STATE_DIR;
+  if (!nts_guest_path_is_valid (state_dir) || state_dir[1] == '\0')
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME,
+                   "cannot open the snapshot store in %s: not a canonical absolute path", state_dir);
+      return NULL;
+    }
   store->root = root;
+  store->state_dir = g_strdup (state_dir);
   store->dir = g_strconcat (state_dir, "/" SNAPSHOTS, NULL);
-  /* Snapshots hold the keys file: nobody but root reads them. */
-  if (!nts_root_ensure_dir (root, state_dir, 0, 0, 0700, TRUE, error) ||
-      !nts_root_ensure_dir (root, store->dir, 0, 0, 0700, FALSE, error))
-    return NULL;
+  store->read_only = read_only;
   return g_steal_pointer (&store);
+}
+
+NtsSnapshotStore *
+nts_snapshot_store_open (NtsRoot *root, const char *state_dir, GError **error)
+{
+  return store_new (root, state_dir, FALSE, error);
+}
+
+NtsSnapshotStore *
+nts_snapshot_store_open_readonly (NtsRoot *root, const char *state_dir, GError **error)
+{
+  return store_new (root, state_dir, TRUE, error);
+}
+
+/* Called by everything that writes, before it writes: a read-only store
+ * refuses; otherwise the directories are made, or put back to 0700
+ * root:root (snapshots hold the keys file: nobody but root reads them). */
+static gboolean
+writable (NtsSnapshotStore *store, GError **error)
+{
+  if (store->read_only)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY,
+                   "the snapshot store in %s was opened read-only", store->state_dir);
+      return FALSE;
+    }
+  return nts_root_ensure_dir (store->root, store->state_dir, 0, 0, 0700, TRUE, error) &&
+         nts_root_ensure_dir (store->root, store->dir, 0, 0, 0700, FALSE, error);
 }
 
 void
@@ -128,6 +165,7 @@ nts_snapshot_store_free (NtsSnapshotStore *store)
 {
   if (store == NULL)
     return;
+  g_free (store->state_dir);
   g_free (store->dir);
   g_free (store);
 }
@@ -135,15 +173,22 @@ nts_snapshot_store_free (NtsSnapshotStore *store)
 /* ---- the directory listing ---- */
 
 /* Every name in snapshots/ shaped like an id, sorted oldest first,
- * complete or not. */
+ * complete or not. No snapshots/ (or no state directory) is an empty
+ * store: opening made neither. */
 static GPtrArray *
 all_ids (NtsSnapshotStore *store, GError **error)
 {
-  g_autoptr(GPtrArray) names = nts_root_list_dir (store->root, store->dir, error);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) names = nts_root_list_dir (store->root, store->dir, &local_error);
   GPtrArray *ids;
 
+  if (names == NULL && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return g_ptr_array_new_with_free_func (g_free);
   if (names == NULL)
-    return NULL;
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
   ids = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < names->len; i++)
     if (nts_snapshot_id_is_valid (names->pdata[i]))
@@ -281,7 +326,7 @@ nts_snapshot_store_take (NtsSnapshotStore   *store,
         }
     }
 
-  if (!has_complete_snapshot (store, &any, error))
+  if (!writable (store, error) || !has_complete_snapshot (store, &any, error))
     return NULL;
   id = next_id (store, error);
   if (id == NULL)
@@ -678,17 +723,22 @@ nts_snapshot_store_discard (NtsSnapshotStore *store, const char *id, GError **er
 {
   if (!nts_snapshot_id_is_valid (id))
     return no_such_snapshot (error, id);
+  if (!writable (store, error))
+    return FALSE;
   return remove_snapshot (store, id, error);
 }
 
 gboolean
 nts_snapshot_store_prune (NtsSnapshotStore *store, GError **error)
 {
-  g_autoptr(GPtrArray) ids = all_ids (store, error);
+  g_autoptr(GPtrArray) ids = NULL;
   g_autoptr(GPtrArray) complete = g_ptr_array_new ();   /* newest first */
   g_autoptr(GHashTable) keep = g_hash_table_new (g_str_hash, g_str_equal);
   gboolean have_original = FALSE;
 
+  if (!writable (store, error))
+    return FALSE;
+  ids = all_ids (store, error);
   if (ids == NULL)
     return FALSE;
 
@@ -758,6 +808,8 @@ nts_snapshot_store_record_applied (NtsSnapshotStore  *store,
 
   if (!nts_snapshot_id_is_valid (id))
     return no_such_snapshot (error, id != NULL ? id : "");
+  if (!writable (store, error))
+    return FALSE;
   keys = read_manifest (store, id, error);
   if (keys == NULL)
     return FALSE;
@@ -783,6 +835,47 @@ nts_snapshot_store_record_applied (NtsSnapshotStore  *store,
 }
 
 gboolean
+nts_snapshot_path_differs (NtsRoot     *root,
+                           const char  *path,
+                           gboolean     exists,
+                           const char  *sha256,
+                           uid_t        uid,
+                           gid_t        gid,
+                           guint        mode,
+                           gboolean    *differs,
+                           GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NtsFileData) now = nts_root_read (root, path, 0, &local_error);
+  g_autofree char *sum = NULL;
+
+  /* A link, a directory or a huge file where a file was (or nothing
+   * was): that is a change, not a reason to fail. */
+  if (now == NULL &&
+      (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
+       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE) ||
+       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)))
+    {
+      *differs = TRUE;
+      return TRUE;
+    }
+  if (now == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (!exists || !now->exists)
+    {
+      *differs = exists != now->exists;
+      return TRUE;
+    }
+  sum = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, now->content);
+  *differs = g_strcmp0 (sum, sha256) != 0 || now->uid != uid || now->gid != gid ||
+             now->mode != mode;
+  return TRUE;
+}
+
+gboolean
 nts_snapshot_store_changed_since (NtsSnapshotStore   *store,
                                   const char         *id,
                                   const char *const  *paths,
@@ -799,35 +892,16 @@ nts_snapshot_store_changed_since (NtsSnapshotStore   *store,
   for (guint i = 0; i < snapshot->files->len; i++)
     {
       const NtsSnapshotFile *file = snapshot->files->pdata[i];
-      g_autoptr(NtsFileData) now = NULL;
-      g_autoptr(GError) local_error = NULL;
-      g_autofree char *sum = NULL;
+      gboolean differs = FALSE;
 
       if (file->applied_sha256 == NULL ||
           (paths != NULL && !g_strv_contains (paths, file->path)))
         continue;
-      now = nts_root_read (store->root, file->path, 0, &local_error);
-      /* A link, a directory or a huge file where Apply wrote a file: that
-       * is a change, not a reason to fail. */
-      if (now == NULL &&
-          (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
-           g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE) ||
-           g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)))
-        {
-          g_strv_builder_add (differ, file->path);
-          any = TRUE;
-          continue;
-        }
-      if (now == NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      if (now->exists)
-        sum = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, now->content);
-      if (!now->exists || g_strcmp0 (sum, file->applied_sha256) != 0 ||
-          now->uid != file->applied_uid || now->gid != file->applied_gid ||
-          now->mode != file->applied_mode)
+      if (!nts_snapshot_path_differs (store->root, file->path, TRUE, file->applied_sha256,
+                                      file->applied_uid, file->applied_gid, file->applied_mode,
+                                      &differs, error))
+        return FALSE;
+      if (differs)
         {
           g_strv_builder_add (differ, file->path);
           any = TRUE;
@@ -899,6 +973,8 @@ nts_snapshot_store_record_packages (NtsSnapshotStore         *store,
     }
   if (!nts_snapshot_id_is_valid (id))
     return no_such_snapshot (error, id != NULL ? id : "");
+  if (!writable (store, error))
+    return FALSE;
   keys = read_manifest (store, id, error);
   if (keys == NULL)
     return FALSE;

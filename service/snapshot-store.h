@@ -89,12 +89,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsSnapshot, nts_snapshot_free)
 /* Whether @id has the shape of a snapshot id (and so is safe as a name). */
 gboolean nts_snapshot_id_is_valid (const char *id);
 
-/* Opens (creating it 0700 root:root when missing) the store in
- * @state_dir (a guest path; NULL: NTS_SNAPSHOT_STATE_DIR). @root is
- * borrowed and must outlive the store. */
+/* Opens the store in @state_dir (a guest path; NULL:
+ * NTS_SNAPSHOT_STATE_DIR). @root is borrowed and must outlive the store.
+ * Opening writes nothing, and neither does reading (list, load,
+ * changed_since): a missing state directory or snapshots/ is an empty
+ * store. The functions that write (take, record_*, discard, prune) first
+ * make both directories, or put them back to, 0700 root:root. */
 NtsSnapshotStore *nts_snapshot_store_open (NtsRoot     *root,
                                            const char  *state_dir,
                                            GError     **error);
+
+/* The same for what any local user may cause (ListSnapshots, the State
+ * property): every function that would write fails with
+ * G_IO_ERROR_READ_ONLY and touches nothing. */
+NtsSnapshotStore *nts_snapshot_store_open_readonly (NtsRoot     *root,
+                                                    const char  *state_dir,
+                                                    GError     **error);
 void              nts_snapshot_store_free (NtsSnapshotStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsSnapshotStore, nts_snapshot_store_free)
 
@@ -170,6 +180,20 @@ gboolean nts_snapshot_store_changed_since (NtsSnapshotStore   *store,
                                            gboolean           *changed,
                                            GStrv              *changed_paths,
                                            GError            **error);
+
+/* Whether @path differs now from what was noted of it: absent (@exists
+ * FALSE), or a regular file with content of sha256 @sha256, @uid, @gid
+ * and @mode. A link, a directory or a file too large to read where
+ * something else was noted differs. Writes nothing. */
+gboolean nts_snapshot_path_differs (NtsRoot     *root,
+                                    const char  *path,
+                                    gboolean     exists,
+                                    const char  *sha256,
+                                    uid_t        uid,
+                                    gid_t        gid,
+                                    guint        mode,
+                                    gboolean    *differs,
+                                    GError     **error);
 
 /* Notes in snapshot @id which packages Apply installed and removed
  * (replacing what an earlier call noted), so Rollback and crash recovery

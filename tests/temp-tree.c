@@ -256,3 +256,14 @@ temp_tree_fingerprint_diff (const char *before, const char *after)
     }
   return g_string_free (out, FALSE);
 }
+
+void
+temp_tree_assert_unchanged (const char *before, const char *dir)
+{
+  g_autofree char *after = temp_tree_fingerprint (dir);
+  g_autofree char *diff = temp_tree_fingerprint_diff (before, after);
+
+  if (diff != NULL)
+    g_test_message ("%s changed:\n%s", dir, diff);
+  g_assert_cmpstr (diff, ==, NULL);
+}

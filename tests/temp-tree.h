@@ -33,4 +33,8 @@ char *temp_tree_fingerprint (const char *root);
  * changed as it was, "+ LINE" as it is now. */
 char *temp_tree_fingerprint_diff (const char *before, const char *after);
 
+/* Fails the test, printing the differences, unless @dir is as @before (a
+ * temp_tree_fingerprint()). */
+void temp_tree_assert_unchanged (const char *before, const char *dir);
+
 G_END_DECLS

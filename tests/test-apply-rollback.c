@@ -1136,28 +1136,13 @@ test_snapshots_listed (Fixture *f, gconstpointer data)
   }
 }
 
-/* The files changed after Apply: Rollback refuses and changes nothing;
- * with force it restores the files as they were before the Apply. */
+/* Edits the managed configuration file as an administrator would:
+ * "content" adds a line, "mode" makes it 0600. */
 static void
-test_rollback_refuses_edited (Fixture *f, gconstpointer data)
+edit_config (Fixture *f, const char *how)
 {
-  const char *how = ((const Case *) data)->step;
-  g_autofree char *before = NULL;
-  g_autofree char *edited = NULL;
-  g_autofree char *units_applied = NULL;
-  g_autofree char *config = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autofree char *config = host_path (f, f->profile->config_file);
 
-  if (f->profile == NULL)
-    return;
-  start_daemon (f, NULL);
-  before = fingerprint (f);
-  {
-    g_autoptr(GVariant) result = apply (f, &error);
-    g_assert_no_error (error);
-  }
-  units_applied = units_summary (f);
-  config = host_path (f, f->profile->config_file);
   if (g_str_equal (how, "content"))
     {
       g_autofree char *content = NULL;
@@ -1169,6 +1154,29 @@ test_rollback_refuses_edited (Fixture *f, gconstpointer data)
     }
   else
     g_assert_cmpint (chmod (config, 0600), ==, 0);
+}
+
+/* The files changed after Apply: Rollback refuses and changes nothing;
+ * with force it restores the files as they were before the Apply. */
+static void
+test_rollback_refuses_edited (Fixture *f, gconstpointer data)
+{
+  const char *how = ((const Case *) data)->step;
+  g_autofree char *before = NULL;
+  g_autofree char *edited = NULL;
+  g_autofree char *units_applied = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  {
+    g_autoptr(GVariant) result = apply (f, &error);
+    g_assert_no_error (error);
+  }
+  units_applied = units_summary (f);
+  edit_config (f, how);
   edited = fingerprint (f);
 
   {
@@ -1203,6 +1211,155 @@ test_rollback_refuses_edited (Fixture *f, gconstpointer data)
     g_assert_cmpstr (state, ==, "unconfigured");
   }
 }
+
+/* ntssetup's state directory but LastResult, which every mutating call
+ * rewrites, refused or not. */
+static char *
+state_dir_fingerprint (Fixture *f)
+{
+  g_autofree char *dir = host_path (f, STATE_DIR);
+  g_autofree char *tree = fixture_dir_fingerprint (dir);
+  g_auto(GStrv) lines = g_strsplit (tree, "\n", -1);
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; lines[i]; i++)
+    if (lines[i][0] != '\0' && !g_str_has_prefix (lines[i], "last-result "))
+      g_string_append_printf (out, "%s\n", lines[i]);
+  return g_string_free (out, FALSE);
+}
+
+/* Rollback by id while no Apply is in place, after the files were
+ * edited since the last Rollback: refused like Rollback of the Apply in
+ * place (ApplyFailed naming the file, nothing changed, the state
+ * directory included), and done with force. */
+static void
+test_rollback_by_id_refuses_edited (Fixture *f, gconstpointer data)
+{
+  const char *how = ((const Case *) data)->step;
+  g_autofree char *before = NULL;
+  g_autofree char *edited = NULL;
+  g_autofree char *state_edited = NULL;
+  g_autofree char *units_before = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, NULL);
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  {
+    g_autoptr(GVariant) result = apply (f, &error);
+    g_assert_no_error (error);
+    id = result_snapshot_id (result);
+  }
+  {
+    g_autoptr(GVariant) result = rollback (f, "", FALSE, &error);
+    g_assert_no_error (error);
+  }
+  assert_as_before (f, before, units_before, 0);
+
+  edit_config (f, how);
+  edited = fingerprint (f);
+  state_edited = state_dir_fingerprint (f);
+  {
+    g_autoptr(GVariant) result = rollback (f, id, FALSE, &error);
+    g_autofree char *want = g_strdup_printf ("nothing was changed: %s changed since the last "
+                                             "Rollback put it back", f->profile->config_file);
+    g_assert_null (result);
+    assert_remote_error (error, ERR ("ApplyFailed"));
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, want));
+    g_assert_nonnull (strstr (error->message, "force"));
+    g_clear_error (&error);
+  }
+  {
+    g_autofree char *after = fingerprint (f);
+    g_autofree char *state_after = state_dir_fingerprint (f);
+    g_autofree char *units = units_summary (f);
+    g_autofree char *state = get_state (f);
+
+    g_assert_cmpstr (after, ==, edited);
+    g_assert_cmpstr (state_after, ==, state_edited);
+    g_assert_cmpstr (units, ==, units_before);
+    g_assert_cmpstr (state, ==, "unconfigured");
+  }
+  {
+    g_autoptr(GVariant) result = rollback (f, id, TRUE, &error);
+
+    g_assert_no_error (error);
+    assert_as_before (f, before, units_before, 0);
+  }
+  /* What the forced Rollback left is the new reference: unchanged since,
+   * a Rollback by id needs no force. */
+  {
+    g_autoptr(GVariant) result = rollback (f, id, FALSE, &error);
+
+    g_assert_no_error (error);
+    assert_as_before (f, before, units_before, 0);
+  }
+  /* Without the record nothing vouches for the files: force again. */
+  {
+    g_autofree char *record = host_path (f, STATE_DIR "/rolled-back");
+    g_autoptr(GVariant) result = NULL;
+
+    g_assert_cmpint (g_unlink (record), ==, 0);
+    result = rollback (f, id, FALSE, &error);
+    g_assert_null (result);
+    assert_remote_error (error, ERR ("ApplyFailed"));
+    g_assert_nonnull (strstr (error->message, "no Rollback recorded what it left"));
+    g_clear_error (&error);
+    g_assert_false (root_has (f, STATE_DIR "/rolled-back"));
+    g_clear_pointer (&result, g_variant_unref);
+    result = rollback (f, id, TRUE, &error);
+    g_assert_no_error (error);
+    g_assert_true (root_has (f, STATE_DIR "/rolled-back"));
+  }
+}
+
+#if NTS_FAULT_INJECTION
+/* A Rollback cut short after it restored the files but before it noted
+ * what it left (the daemon dies as restore-units starts): the recovery
+ * that finishes the restore notes it, so the next Rollback by id goes
+ * through unforced, and an edit after that is still caught. */
+static void
+test_rollback_record_after_crash (Fixture *f, gconstpointer data)
+{
+  g_autofree char *before = NULL;
+  g_autofree char *units_before = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->profile == NULL)
+    return;
+  before = fingerprint (f);
+  units_before = units_summary (f);
+  call_and_die (f, "restore-units");
+  g_assert_false (root_has (f, STATE_DIR "/rolled-back"));
+  g_assert_cmpint (run_recover (f, &out), ==, 0);
+  g_test_message ("--recover: %s", out);
+  g_assert_true (root_has (f, STATE_DIR "/rolled-back"));
+  start_daemon (f, NULL);
+  assert_as_before (f, before, units_before, 0);
+  id = snapshot_ids (f);
+  /* The one snapshot: the Apply's, restored. */
+  g_assert_cmpuint (strlen (id), ==, strlen ("20261127T044512Z-000123"));
+  {
+    g_autoptr(GVariant) result = rollback (f, id, FALSE, &error);
+
+    g_assert_no_error (error);
+  }
+  edit_config (f, "content");
+  {
+    g_autoptr(GVariant) result = rollback (f, id, FALSE, &error);
+
+    g_assert_null (result);
+    assert_remote_error (error, ERR ("ApplyFailed"));
+  }
+}
+
+#endif
 
 /* chronyd's command socket silent after the restart: the commit check
  * fails the health check even with wait-sync 0, and Apply is undone. */
@@ -1529,8 +1686,9 @@ assert_state_dir_clean (Fixture *f, GVariant *list)
       if (lines[i][0] == '\0')
         continue;
       parts = g_strsplit (fields[0], "/", -1);
-      /* LastResult, kept for the next start of the daemon. */
-      if (g_str_equal (fields[0], "last-result"))
+      /* LastResult, kept for the next start of the daemon, and what
+       * the last Rollback left. */
+      if (g_str_equal (fields[0], "last-result") || g_str_equal (fields[0], "rolled-back"))
         continue;
       g_assert_cmpstr (parts[0], ==, "snapshots");
       if (parts[1] == NULL)
@@ -1650,6 +1808,8 @@ main (int argc, char **argv)
       add ("snapshots", *p, NULL, test_snapshots_listed);
       add ("edited", *p, "content", test_rollback_refuses_edited);
       add ("edited", *p, "mode", test_rollback_refuses_edited);
+      add ("edited-by-id", *p, "content", test_rollback_by_id_refuses_edited);
+      add ("edited-by-id", *p, "mode", test_rollback_by_id_refuses_edited);
       add ("commit-check-fails", *p, NULL, test_commit_check_fails);
       add ("ntsctl", *p, NULL, test_ntsctl);
       /* chronyd -h of the test chronyd answers like Debian's. */
@@ -1661,6 +1821,7 @@ main (int argc, char **argv)
       add ("unwritable", *p, "full", test_unwritable);
       add ("unwritable", *p, "state-full", test_unwritable);
 #if NTS_FAULT_INJECTION
+      add ("rollback-record-after-crash", *p, NULL, test_rollback_record_after_crash);
       for (guint i = 0; apply_fault_steps[i]; i++)
         {
           add ("fail", *p, apply_fault_steps[i], test_step_fails);

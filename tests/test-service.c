@@ -5,6 +5,8 @@
  * can answer yes, no, or "challenge", or hold the answer. */
 #include <signal.h>
 
+#include <glib/gstdio.h>
+
 #include "service-fixture.h"
 
 #define VERIFY_ACTION "org.ntssetup.manager.verify"
@@ -56,6 +58,13 @@ setup_started (ServiceFixture *fx, gconstpointer data)
 {
   service_fixture_setup (fx, data);
   service_fixture_start_daemon (fx);
+}
+
+/* For tests that prepare the root before the daemon starts. */
+static void
+setup_stopped (ServiceFixture *fx, gconstpointer data)
+{
+  service_fixture_setup (fx, data);
 }
 
 static void
@@ -668,6 +677,37 @@ test_list_snapshots_empty (ServiceFixture *fx, gconstpointer data)
   g_assert_cmpstr (g_variant_get_type_string (reply), ==, "(a(sta{sv}))");
 }
 
+/* Anyone may activate the daemon and list snapshots: neither may write.
+ * A state directory left 0755 without snapshots/ (and a marker naming a
+ * snapshot that is not there, which the State property reads at start)
+ * stays exactly as it was. */
+static void
+test_list_snapshots_writes_nothing (ServiceFixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) state = NULL;
+  g_autofree char *state_dir = g_build_filename (fx->root, "var/lib/ntssetup", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  fixture_write_root_file (fx, "var/lib/ntssetup/applied", "20261127T044512Z-000123\n", 0600);
+  g_assert_cmpint (g_chmod (state_dir, 0755), ==, 0);
+  before = fixture_tree_fingerprint (fx);
+
+  service_fixture_start_daemon (fx);
+  state = fixture_get_property (fx, "State");
+  g_assert_cmpstr (g_variant_get_string (state, NULL), ==, "unconfigured");
+  reply = fixture_call (fx, "ListSnapshots", NULL, G_DBUS_CALL_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  list = g_variant_get_child_value (reply, 0);
+  g_assert_cmpuint (g_variant_n_children (list), ==, 0);
+
+  after = fixture_tree_fingerprint (fx);
+  g_assert_cmpstr (after, ==, before);
+}
+
 /* The service asks systemd, not its distribution table, which unit is
  * real, and reports timesyncd's state from systemd. */
 static void
@@ -871,6 +911,8 @@ main (int argc, char **argv)
   ADD ("/service/preview/defaults", allow_verify, test_preview_defaults);
   ADD ("/service/preview/hides-keys", allow_verify, test_preview_hides_keys);
   ADD ("/service/list-snapshots/empty", allow_verify, test_list_snapshots_empty);
+  g_test_add ("/service/list-snapshots/writes-nothing", ServiceFixture, &allow_verify,
+              setup_stopped, test_list_snapshots_writes_nothing, teardown);
   ADD ("/service/systemd/answers-win", with_systemd, test_systemd_answers_win);
   ADD ("/service/ntsctl/preview-and-exit-codes", allow_verify, test_ntsctl_preview_and_exit_codes);
   ADD ("/service/lifetime/idle-exit", idle_one, test_idle_exit);

@@ -1,8 +1,11 @@
 /* The snapshot store in a temporary root: take/list/load/restore byte for
  * byte with owner and mode, absent files, id order, prune (10 + the
- * original), malformed ids, 50 cycles without strays, changed_since. */
+ * original), malformed ids, 50 cycles without strays, changed_since;
+ * reading the store writes nothing. */
 
+#include "applied-state.h"
 #include "nts-errors.h"
+#include "restore.h"
 #include "snapshot-store.h"
 #include "temp-tree.h"
 
@@ -167,11 +170,13 @@ test_round_trip (Fixture *f, gconstpointer data)
   put (f, "/etc/chrony/chrony.conf", conf, sizeof conf - 1, gid, 0640);
   put (f, "/etc/chrony/chrony.keys", "1 SHA1 HEX:AB\n", 14, 0, 0600);
   put (f, "/etc/empty", "", 0, gid, 0604);
+  /* Opening made nothing; the first write makes the state directory. */
+  g_assert_cmpint (g_lstat (state_dir, &st), ==, -1);
+
+  id = take (f, paths);
   g_assert_cmpint (g_lstat (state_dir, &st), ==, 0);
   g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
   g_assert_cmpuint (st.st_uid, ==, 0);
-
-  id = take (f, paths);
 
   list = nts_snapshot_store_list (f->store, &error);
   g_assert_no_error (error);
@@ -588,6 +593,171 @@ test_restore_unchanged (Fixture *f, gconstpointer data)
   g_assert_cmpstr (content, ==, "pool x\n");
 }
 
+/* What anyone may cause (ListSnapshots, the State property after the
+ * daemon was activated) only reads: a state directory that exists with
+ * another mode and without snapshots/ stays exactly as it is, whichever
+ * way the store was opened; a read-only store refuses every write. Only
+ * a write makes the directories, 0700 root:root. */
+static void
+test_reading_writes_nothing (Fixture *f, gconstpointer data)
+{
+  static const char *const paths[] = { "/etc/chrony.conf", NULL };
+  static const char *const id = "20261127T044512Z-000123";
+  g_autofree char *state = g_build_filename (f->host, STATE, NULL);
+  g_autofree char *before = NULL;
+  g_autoptr(NtsPackageChanges) changes = nts_package_changes_new_empty ();
+  struct stat st;
+
+  put (f, "/etc/chrony.conf", "pool x\n", 7, 0, 0644);
+  temp_tree_remove (state);
+  temp_tree_write (f->host, STATE "/applied", "20261127T044512Z-000123\n", 0600);
+  g_assert_cmpint (g_chmod (state, 0755), ==, 0);
+  before = temp_tree_fingerprint (f->host);
+
+  for (guint read_only = 0; read_only < 2; read_only++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(NtsSnapshotStore) store = read_only ? nts_snapshot_store_open_readonly (f->root, NULL, &error)
+                                                    : nts_snapshot_store_open (f->root, NULL, &error);
+      g_autoptr(GVariant) list = NULL;
+      g_auto(GStrv) ids = NULL;
+      gboolean changed = FALSE;
+
+      g_assert_no_error (error);
+      list = nts_snapshot_store_list (store, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_variant_n_children (list), ==, 0);
+      ids = nts_snapshot_store_list_ids (store, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_strv_length (ids), ==, 0);
+      /* What refresh_applied_state() does with the marker's id. */
+      g_assert_null (nts_snapshot_store_load (store, id, &error));
+      g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
+      g_clear_error (&error);
+      g_assert_false (nts_snapshot_store_changed_since (store, id, NULL, &changed, NULL, &error));
+      g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
+      temp_tree_assert_unchanged (before, f->host);
+    }
+
+  /* Every write refused by a read-only store, and nothing touched. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NtsSnapshotStore) store = nts_snapshot_store_open_readonly (f->root, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_null (nts_snapshot_store_take (store, paths, NULL, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    g_clear_error (&error);
+    g_assert_false (nts_snapshot_store_prune (store, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    g_clear_error (&error);
+    g_assert_false (nts_snapshot_store_discard (store, id, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    g_clear_error (&error);
+    g_assert_false (nts_snapshot_store_record_packages (store, id, changes, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    g_clear_error (&error);
+    g_assert_false (nts_snapshot_store_record_applied (store, id, paths[0],
+                                                       "0000000000000000000000000000000000000000000000000000000000000000",
+                                                       0, 0, 0644, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+    temp_tree_assert_unchanged (before, f->host);
+  }
+
+  /* No state directory at all: an empty list, and still nothing made. */
+  temp_tree_remove (state);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NtsSnapshotStore) store = nts_snapshot_store_open_readonly (f->root, NULL, &error);
+    g_autoptr(GVariant) list = NULL;
+
+    g_assert_no_error (error);
+    list = nts_snapshot_store_list (store, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_variant_n_children (list), ==, 0);
+    g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+  }
+
+  /* The first write makes both directories, root's alone. */
+  g_assert_cmpint (g_mkdir (state, 0755), ==, 0);
+  g_free (take (f, paths));
+  g_assert_cmpint (stat (state, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  {
+    g_autofree char *snapshots = g_build_filename (state, "snapshots", NULL);
+
+    g_assert_cmpint (stat (snapshots, &st), ==, 0);
+    g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  }
+}
+
+static gboolean
+changes_packages (Fixture *f, const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean changes = -1;   /* neither: the call must set it */
+
+  g_assert_true (nts_restore_changes_packages (f->root, NULL, id, &changes, &error));
+  g_assert_no_error (error);
+  g_assert_true (changes == TRUE || changes == FALSE);
+  return changes;
+}
+
+/* Whether Rollback(id) would install or remove packages: the snapshot's
+ * package plan, "" resolved to the Apply in place as Rollback resolves
+ * it, the same errors as Rollback, and nothing written. */
+static void
+test_restore_changes_packages (Fixture *f, gconstpointer data)
+{
+  static const char *const paths[] = { "/etc/chrony.conf", NULL };
+  const char *chrony[] = { "chrony", NULL };
+  const char *timesyncd[] = { "systemd-timesyncd", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autoptr(NtsPackageChanges) both = nts_package_changes_new (chrony, timesyncd);
+  g_autoptr(NtsPackageChanges) removed_only = nts_package_changes_new (NULL, timesyncd);
+  g_autofree char *plain = NULL;
+  g_autofree char *with_packages = NULL;
+  gboolean changes = FALSE;
+
+  put (f, "/etc/chrony.conf", "pool x\n", 7, 0, 0644);
+  plain = take (f, paths);
+  with_packages = take (f, paths);
+  g_assert_true (nts_snapshot_store_record_packages (f->store, with_packages, both, &error));
+  g_assert_no_error (error);
+
+  before = temp_tree_fingerprint (f->host);
+  g_assert_false (changes_packages (f, plain));
+  g_assert_true (changes_packages (f, with_packages));
+
+  /* "" and NULL: the Apply in place, or none. */
+  g_assert_false (nts_restore_changes_packages (f->root, NULL, "", &changes, &error));
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
+  g_clear_error (&error);
+  temp_tree_assert_unchanged (before, f->host);
+  g_assert_true (nts_applied_state_set (f->root, NULL, with_packages, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&before, g_free);
+  before = temp_tree_fingerprint (f->host);
+  g_assert_true (changes_packages (f, ""));
+  g_assert_true (changes_packages (f, NULL));
+  g_assert_false (changes_packages (f, plain));
+
+  /* Ids Rollback would not find. */
+  for (const char *const *id = (const char *[]) { "20200101T000000Z-000000", "../../etc", NULL }; *id; id++)
+    {
+      g_assert_false (nts_restore_changes_packages (f->root, NULL, *id, &changes, &error));
+      g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
+      g_clear_error (&error);
+    }
+  temp_tree_assert_unchanged (before, f->host);
+
+  /* Removing a package alone (putting it back is an install) counts. */
+  g_assert_true (nts_snapshot_store_record_packages (f->store, plain, removed_only, &error));
+  g_assert_no_error (error);
+  g_assert_true (changes_packages (f, plain));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -603,6 +773,8 @@ main (int argc, char **argv)
   ADD ("changed-since", test_changed_since);
   ADD ("damaged", test_damaged);
   ADD ("restore-unchanged", test_restore_unchanged);
+  ADD ("reading-writes-nothing", test_reading_writes_nothing);
+  ADD ("restore-changes-packages", test_restore_changes_packages);
 #undef ADD
   return g_test_run ();
 }

@@ -1,6 +1,7 @@
 /* The small files of the state directory beside snapshots and journal:
- * the applied marker (applied-state.h) and LastResult on disk
- * (last-result.h). Round trips, a missing state directory, damage. */
+ * the applied marker and the Rollback record (applied-state.h) and
+ * LastResult on disk (last-result.h). Round trips, a missing state
+ * directory, damage. */
 
 #include "applied-state.h"
 #include "last-result.h"
@@ -8,6 +9,7 @@
 #include "temp-tree.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 
 #define STATE "/var/lib/ntssetup"
 #define ID    "20261127T044512Z-000123"
@@ -120,6 +122,94 @@ test_last_result (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
 }
 
+static void
+assert_record (Fixture *f, gboolean want_recorded, const char *want_changed)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) paths = NULL;
+  gboolean recorded = !want_recorded, changed = want_changed == NULL;
+
+  g_assert_true (nts_rollback_record_changed (f->root, NULL, &recorded, &changed, &paths, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (recorded, ==, want_recorded);
+  g_assert_cmpint (changed, ==, want_changed != NULL);
+  if (want_changed != NULL)
+    {
+      g_autofree char *joined = g_strjoinv (" ", paths);
+      g_assert_cmpstr (joined, ==, want_changed);
+    }
+  else
+    g_assert_cmpuint (g_strv_length (paths), ==, 0);
+}
+
+/* What the last Rollback left: nothing noted yet, then each kind of
+ * change to a file it left or removed, and a damaged record. */
+static void
+test_rollback_record (Fixture *f, gconstpointer data)
+{
+  static const char *const paths[] = { "/etc/chrony.conf", "/etc/chrony.keys", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conf = g_build_filename (f->host, "etc", "chrony.conf", NULL);
+  g_autofree char *keys = g_build_filename (f->host, "etc", "chrony.keys", NULL);
+
+  /* No state directory, then none noted: "not recorded", no error. */
+  assert_record (f, FALSE, NULL);
+  make_state_dir (f);
+  assert_record (f, FALSE, NULL);
+
+  temp_tree_write (f->host, "/etc/chrony.conf", "pool x\n", 0644);
+  g_assert_true (nts_rollback_record_save (f->root, NULL, ID, paths, &error));
+  g_assert_no_error (error);
+  assert_record (f, TRUE, NULL);
+
+  /* Content, then mode, then gone. */
+  temp_tree_write (f->host, "/etc/chrony.conf", "pool y\n", 0644);
+  assert_record (f, TRUE, "/etc/chrony.conf");
+  temp_tree_write (f->host, "/etc/chrony.conf", "pool x\n", 0644);
+  assert_record (f, TRUE, NULL);
+  g_assert_cmpint (g_chmod (conf, 0600), ==, 0);
+  assert_record (f, TRUE, "/etc/chrony.conf");
+  g_assert_cmpint (g_unlink (conf), ==, 0);
+  assert_record (f, TRUE, "/etc/chrony.conf");
+  temp_tree_write (f->host, "/etc/chrony.conf", "pool x\n", 0644);
+
+  /* The Rollback removed the keys file: one made since is a change, and
+   * so is a link there. */
+  temp_tree_write (f->host, "/etc/chrony.keys", "", 0640);
+  assert_record (f, TRUE, "/etc/chrony.keys");
+  g_assert_cmpint (g_unlink (keys), ==, 0);
+  temp_tree_symlink (f->host, "/etc/chrony.keys", "/dev/null");
+  assert_record (f, TRUE, "/etc/chrony.keys");
+
+  /* A link there when the Rollback notes it: noted as one, so it is a
+   * change whatever comes next, and saving does not fail. */
+  g_assert_true (nts_rollback_record_save (f->root, NULL, ID, paths, &error));
+  g_assert_no_error (error);
+  assert_record (f, TRUE, "/etc/chrony.keys");
+  g_assert_cmpint (g_unlink (keys), ==, 0);
+  assert_record (f, TRUE, "/etc/chrony.keys");
+
+  /* A new Rollback replaces the record. */
+  g_assert_true (nts_rollback_record_save (f->root, NULL, ID, paths, &error));
+  g_assert_no_error (error);
+  assert_record (f, TRUE, NULL);
+
+  {
+    g_autofree char *record = g_build_filename (f->host, STATE, "rolled-back", NULL);
+    struct stat st;
+
+    g_assert_cmpint (g_stat (record, &st), ==, 0);
+    g_assert_cmpuint (st.st_mode & 07777, ==, 0600);
+  }
+  put (f, "rolled-back", "[rollback]\nformat=1\nfiles=1\n[file 0]\npath=../etc\n");
+  {
+    gboolean recorded = FALSE, changed = FALSE;
+
+    g_assert_false (nts_rollback_record_changed (f->root, NULL, &recorded, &changed, NULL, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -128,5 +218,7 @@ main (int argc, char **argv)
               test_applied_marker, fixture_tear_down);
   g_test_add ("/state-files/last-result", Fixture, NULL, fixture_set_up,
               test_last_result, fixture_tear_down);
+  g_test_add ("/state-files/rollback-record", Fixture, NULL, fixture_set_up,
+              test_rollback_record, fixture_tear_down);
   return g_test_run ();
 }
