@@ -182,9 +182,12 @@ call_return_value (Call *call, GVariant *value)
 }
 
 /* Mutating calls only: refuse with Busy rather than queue, so two callers
- * never interleave and neither waits blind. */
+ * never interleave and neither waits blind. Asked once before the checks
+ * that precede the lock too (what is in place may be about to change, and
+ * no second password dialog should be shown only to end in Busy), and
+ * again when taking it. */
 static gboolean
-call_try_lock (Call *call, const char *state, GError **error)
+call_check_not_busy (Call *call, GError **error)
 {
   NtsManager *manager = call->manager;
 
@@ -195,6 +198,16 @@ call_try_lock (Call *call, const char *state, GError **error)
                    nts_manager1_get_state (manager->skeleton));
       return FALSE;
     }
+  return TRUE;
+}
+
+static gboolean
+call_try_lock (Call *call, const char *state, GError **error)
+{
+  NtsManager *manager = call->manager;
+
+  if (!call_check_not_busy (call, error))
+    return FALSE;
   manager->mutating = TRUE;
   call->holds_lock = TRUE;
   call->state_before = g_strdup (nts_manager1_get_state (manager->skeleton));
@@ -797,7 +810,7 @@ on_apply_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
   Call *call = user_data;
   GError *error = NULL;
 
-  if (!nts_authorize_finish (res, &error))
+  if (!nts_authorize_finish (res, &error) || !call_check_not_busy (call, &error))
     {
       call_return_error (call, error);
       return;
@@ -844,26 +857,69 @@ on_restore_done (GObject *source, GAsyncResult *res, gpointer user_data)
   call_return_transaction (user_data, result, error);
 }
 
+/* Every authorization the call needs is in: only now the lock. */
 static void
-on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+rollback_lock (Call *call)
 {
-  g_autoptr(Call) call = user_data;
   NtsManager *manager = call->manager;
   GError *error = NULL;
   NtsRestoreParams params = { 0 };
 
-  if (!nts_authorize_finish (res, &error) || !call_try_lock (call, "rolling-back", &error))
+  if (!call_try_lock (call, "rolling-back", &error))
     {
-      call_return_error (g_steal_pointer (&call), error);
+      call_return_error (call, error);
       return;
     }
   params.root = manager->fs_root;
   params.system_bus = manager->connection;
   params.snapshot_id = call->snapshot_id;
   params.force = call->force;
+  params.packages_forbidden = !call->install_authorized;
   nts_restore_run_async (&params, on_restore_progress, call, manager->cancellable,
                          on_restore_done, call);
-  g_steal_pointer (&call);
+}
+
+static void
+on_rollback_install_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  call->install_authorized = TRUE;
+  rollback_lock (call);
+}
+
+/* Before the lock, and writing nothing: does the snapshot exist, and
+ * would restoring it install or remove packages? Putting packages back
+ * is the install action's right (the rollback action, or the umbrella
+ * configure action, never implies it), asked for the caller before the
+ * lock like Apply's; the restore checks again under the lock. */
+static void
+on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  GError *error = NULL;
+  gboolean changes_packages = FALSE;
+
+  if (!nts_authorize_finish (res, &error) || !call_check_not_busy (call, &error) ||
+      !nts_restore_changes_packages (call->manager->fs_root, NULL, call->snapshot_id,
+                                     &changes_packages, &error))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  if (!changes_packages)
+    {
+      rollback_lock (call);
+      return;
+    }
+  nts_authorize_async (call->invocation, NTS_ACTION_INSTALL, call->manager->cancellable,
+                       on_rollback_install_authorized, call);
 }
 
 static void

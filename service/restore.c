@@ -39,6 +39,7 @@ struct _Restore {
   char             *chrony_unit;
   gboolean          restart_chrony;
   gboolean          at_boot;
+  gboolean          packages_forbidden;
 
   GPtrArray        *restored_files;
   GPtrArray        *unit_changes;
@@ -666,6 +667,15 @@ prepare (Restore *rs, GError **error)
   rs->snapshot = nts_snapshot_store_load (rs->store, id, error);
   if (rs->snapshot == NULL)
     return FALSE;
+  /* The caller asked before the lock (nts_restore_changes_packages()):
+   * this is what it was authorised for, checked again under the lock. */
+  if (rs->packages_forbidden && !nts_package_changes_is_empty (rs->snapshot->packages))
+    {
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED,
+                   "nothing was changed: restoring snapshot %s installs or removes packages, "
+                   "which needs org.ntssetup.manager.install", rs->snapshot->id);
+      return FALSE;
+    }
   if (!rs->force && !check_unchanged (rs, error))
     return FALSE;
   rs->journal = nts_journal_begin (rs->root, rs->state_dir, NTS_JOURNAL_ROLLBACK,
@@ -729,6 +739,7 @@ nts_restore_run_async (const NtsRestoreParams *params,
     }
   rs->job_timeout_ms = params->job_timeout_ms;
   rs->at_boot = params->at_boot;
+  rs->packages_forbidden = params->packages_forbidden;
   rs->progress = progress;
   rs->progress_data = progress_data;
   rs->cancellable = cancellable ? g_object_ref (cancellable) : NULL;

@@ -39,6 +39,9 @@ typedef struct {
   /* ntssetupd --recover at boot: chronyd's unit is ordered after us, so
    * a chronyd that is to run is left to boot to start (restore.c). */
   gboolean         at_boot;
+  /* The caller may not install or remove packages (it lacks the install
+   * action): a snapshot whose restore would is refused, nothing changed. */
+  gboolean         packages_forbidden;
 } NtsRestoreParams;
 
 /* Called as each step starts: @index counts from 0 up to @count - 1. */

@@ -32,7 +32,10 @@
 #include <glib/gstdio.h>
 
 #include "nts-loopback.h"
+#include "package-changes.h"
+#include "safe-fs.h"
 #include "service-fixture.h"
+#include "snapshot-store.h"
 
 #define WAIT_MS 30000
 #define SYSTEMD_NAME "org.freedesktop.systemd1"
@@ -744,6 +747,72 @@ test_install_denied (Fixture *f, gconstpointer data)
   {
     g_autofree char *state = get_state (f);
     g_assert_cmpstr (state, ==, "unconfigured");
+  }
+}
+
+static char *state_dir_fingerprint (Fixture *f);
+
+/* A Rollback that would put packages back (its Apply installed chrony)
+ * needs the install action too, asked before the lock: a caller polkit
+ * allows to roll back but not to install is refused, nothing changed,
+ * State never "rolling-back", LastResult untouched. */
+static void
+test_rollback_packages_need_install (Fixture *f, gconstpointer data)
+{
+  const char *in[] = { "chrony", NULL };
+  const char *out[] = { "systemd-timesyncd", NULL };
+  g_autoptr(NtsPackageChanges) changes = nts_package_changes_new (in, out);
+  g_autofree char *id = NULL, *before = NULL, *state_before = NULL, *units_before = NULL;
+  g_autofree char *last_before = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->profile == NULL)
+    return;
+  start_daemon (f, NULL);
+  {
+    g_autoptr(GVariant) result = apply (f, &error);
+    g_assert_no_error (error);
+    id = result_snapshot_id (result);
+  }
+  /* As if the Apply had installed chrony: its snapshot's package plan. */
+  {
+    NtsRoot *root = nts_root_open (f->fx.root, &error);
+    NtsSnapshotStore *store;
+
+    g_assert_no_error (error);
+    store = nts_snapshot_store_open (root, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (nts_snapshot_store_record_packages (store, id, changes, &error));
+    g_assert_no_error (error);
+    nts_snapshot_store_free (store);
+    nts_root_free (root);
+  }
+  before = fingerprint (f);
+  state_before = state_dir_fingerprint (f);
+  units_before = units_summary (f);
+  last_before = last_result (f, "method");
+
+  {
+    g_autoptr(GVariant) result = rollback (f, "", FALSE, &error);
+
+    g_assert_null (result);
+    assert_remote_error (error, "org.freedesktop.DBus.Error.AccessDenied");
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "org.ntssetup.manager.install"));
+    g_clear_error (&error);
+  }
+  {
+    g_autofree char *after = fingerprint (f);
+    g_autofree char *state_after = state_dir_fingerprint (f);
+    g_autofree char *units = units_summary (f);
+    g_autofree char *state = get_state (f);
+    g_autofree char *last = last_result (f, "method");
+
+    g_assert_cmpstr (after, ==, before);
+    g_assert_cmpstr (state_after, ==, state_before);
+    g_assert_cmpstr (units, ==, units_before);
+    g_assert_cmpstr (state, ==, "applied");
+    g_assert_cmpstr (last, ==, last_before);
   }
 }
 
@@ -1816,6 +1885,7 @@ main (int argc, char **argv)
       if (*p == &debian)
         add ("preflight-fails", *p, NULL, test_preflight_fails);
       add ("install-denied", *p, NULL, test_install_denied);
+      add ("rollback-packages-need-install", *p, NULL, test_rollback_packages_need_install);
       add ("planted-links", *p, NULL, test_planted_links);
       add ("unwritable", *p, "read-only", test_unwritable);
       add ("unwritable", *p, "full", test_unwritable);
