@@ -147,10 +147,7 @@ nts_layout_override_load (NtsLayout               *layout,
                           gboolean                *options_given,
                           GError                 **error)
 {
-  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) groups = NULL;
-  g_auto(GStrv) names = NULL;
   g_autofree char *text = NULL;
   gsize length;
 
@@ -162,6 +159,21 @@ nts_layout_override_load (NtsLayout               *layout,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
+  return nts_layout_override_parse (layout, profile, options_given, text, length, error);
+}
+
+gboolean
+nts_layout_override_parse (NtsLayout               *layout,
+                           const NtsDistroProfile **profile,
+                           gboolean                *options_given,
+                           const char              *text,
+                           gsize                    length,
+                           GError                 **error)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) groups = NULL;
+  g_auto(GStrv) names = NULL;
 
   if (!g_key_file_load_from_data (keyfile, text, length, G_KEY_FILE_NONE, &local_error))
     {
