@@ -177,8 +177,12 @@ nts_layout_override_parse (NtsLayout               *layout,
 
   if (!g_key_file_load_from_data (keyfile, text, length, G_KEY_FILE_NONE, &local_error))
     {
+      /* GKeyFile quotes a bad group name as it is, in whatever bytes the
+       * file holds; the message goes out as a D-Bus string. */
+      g_autofree char *message = g_utf8_make_valid (local_error->message, -1);
+
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: %s", NTS_LAYOUT_OVERRIDE_FILE, local_error->message);
+                   "%s: %s", NTS_LAYOUT_OVERRIDE_FILE, message);
       return FALSE;
     }
 
@@ -187,9 +191,13 @@ nts_layout_override_parse (NtsLayout               *layout,
     if (strcmp (*group, OVERRIDE_GROUP) != 0 &&
         strcmp (*group, NTS_OPERATORS_OVERRIDE_GROUP) != 0)
       {
+        /* GKeyFile takes any bytes in a group or key name, and the
+         * message must be UTF-8 for D-Bus: names are shown escaped. */
+        g_autofree char *shown = g_strescape (*group, NULL);
+
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                      "%s: unknown group [%s]; the settings go in [%s] "
-                     "(see docs/layout.md)", NTS_LAYOUT_OVERRIDE_FILE, *group, OVERRIDE_GROUP);
+                     "(see docs/layout.md)", NTS_LAYOUT_OVERRIDE_FILE, shown, OVERRIDE_GROUP);
         return FALSE;
       }
 
@@ -219,9 +227,11 @@ nts_layout_override_parse (NtsLayout               *layout,
           break;
       if (i == G_N_ELEMENTS (keys))
         {
+          g_autofree char *shown = g_strescape (*name, NULL);
+
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "%s: [%s] has no key \"%s\" (see docs/layout.md)",
-                       NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_GROUP, *name);
+                       NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_GROUP, shown);
           return FALSE;
         }
 
