@@ -163,6 +163,7 @@ is_complete (NtsSnapshotStore *store, const char *id, GError **error)
   return exists && S_ISREG (st.st_mode);
 }
 
+static gboolean damaged (GError **error, const char *id, const char *what);
 static GKeyFile *manifest_from_data (const char  *id,
                                      const char  *path,
                                      const char  *text,
@@ -203,9 +204,10 @@ manifest_from_data (const char  *id,
   if (!g_key_file_load_from_data (keys, text != NULL ? text : "", size, G_KEY_FILE_NONE, &local_error) ||
       g_key_file_get_integer (keys, GROUP_SNAPSHOT, "format", NULL) != FORMAT_VERSION)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "snapshot %s is damaged: %s: %s", id, path,
-                   local_error != NULL ? local_error->message : "unknown format");
+      g_autofree char *what = g_strdup_printf ("%s: %s", path,
+                                               local_error != NULL ? local_error->message
+                                                                   : "unknown format");
+      damaged (error, id, what);
       return NULL;
     }
   return g_steal_pointer (&keys);
@@ -364,8 +366,12 @@ nts_snapshot_store_take (NtsSnapshotStore   *store,
 static gboolean
 damaged (GError **error, const char *id, const char *what)
 {
+  /* @what may quote the manifest (GKeyFile's messages do, byte for
+   * byte); Rollback sends this over D-Bus, which takes only UTF-8. */
+  g_autofree char *shown = g_utf8_make_valid (what, -1);
+
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-               "snapshot %s is damaged: %s", id, what);
+               "snapshot %s is damaged: %s", id, shown);
   return FALSE;
 }
 
