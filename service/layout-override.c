@@ -236,7 +236,9 @@ nts_layout_override_parse (NtsLayout               *layout,
         }
 
       value = g_key_file_get_string (keyfile, OVERRIDE_GROUP, *name, &local_error);
-      if (value == NULL)
+      /* A bad escape or a trailing backslash comes back as a value and an
+       * error: the value is not what the administrator meant. */
+      if (local_error != NULL)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "%s: %s: %s", NTS_LAYOUT_OVERRIDE_FILE, *name, local_error->message);

@@ -184,7 +184,9 @@ nts_operators_add_from_key_file (NtsOperators *operators,
       g_autoptr(GError) local_error = NULL;
       g_autofree char *value = g_key_file_get_string (keyfile, group, *key, &local_error);
 
-      if (value == NULL || !nts_operators_add (operators, *key, value, &local_error))
+      /* g_key_file_get_string() can return a value and an error (a bad
+       * escape, a trailing backslash): the error is what counts. */
+      if (local_error != NULL || !nts_operators_add (operators, *key, value, &local_error))
         {
           /* GKeyFile takes any bytes in a key and quotes it as it is; the
            * message goes out as a D-Bus string, so both are made UTF-8. */

@@ -251,6 +251,10 @@ test_override_errors (Fixture *f, gconstpointer data)
   expect_override_error (f, "[chr\xffony]\nlog-dir=/var/log/x\n", "unknown group [chr\\377ony]");
   expect_override_error (f, "[chrony\x01\xff]\n", "Invalid group name");
   expect_override_error (f, "[operators]\nTime\xff=ntp.example.net\n", "[operators] Time\\377");
+  /* GKeyFile hands back a value and an error for a bad escape or a
+   * trailing backslash (found by the fuzzer): refused, not half-read. */
+  expect_override_error (f, "[chrony]\nuser=_chrony\\\n", "user: ");
+  expect_override_error (f, "[operators]\nLab=192.0.2.* a\\hb\n", "[operators] Lab: ");
 }
 
 static void
