@@ -47,6 +47,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* Exact size and not NUL-terminated: the parser takes a length. */
   g_autofree char *text = g_memdup2 (data, size);
 
+  nts_fuzz_allow_gkeyfile_double_error ();
+
   if (!nts_layout_override_parse (&layout, &profile, &options_given,
                                   text != NULL ? text : "", size, &error))
     {
