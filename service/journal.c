@@ -195,14 +195,8 @@ nts_journal_load (NtsRoot *root, const char *state_dir, GError **error)
 {
   g_autofree char *path = journal_path (state_dir);
   g_autoptr(NtsFileData) data = NULL;
-  g_autoptr(GKeyFile) keys = g_key_file_new ();
-  g_autoptr(NtsJournalEntry) entry = g_new0 (NtsJournalEntry, 1);
-  g_autofree char *kind = NULL;
-  g_autofree char *snapshot = NULL;
-  g_auto(GStrv) steps = NULL;
   const char *text;
   gsize size;
-  gboolean parsed;
 
   data = nts_root_read (root, path, 64 * 1024, error);
   if (data == NULL)
@@ -211,6 +205,19 @@ nts_journal_load (NtsRoot *root, const char *state_dir, GError **error)
     return NULL;
 
   text = g_bytes_get_data (data->content, &size);
+  return nts_journal_parse (text, size);
+}
+
+NtsJournalEntry *
+nts_journal_parse (const char *text, gsize size)
+{
+  g_autoptr(GKeyFile) keys = g_key_file_new ();
+  g_autoptr(NtsJournalEntry) entry = g_new0 (NtsJournalEntry, 1);
+  g_autofree char *kind = NULL;
+  g_autofree char *snapshot = NULL;
+  g_auto(GStrv) steps = NULL;
+  gboolean parsed;
+
   parsed = g_key_file_load_from_data (keys, text != NULL ? text : "", size, G_KEY_FILE_NONE, NULL);
   /* Whatever a damaged file still tells is kept; the steps only count when
    * the whole file is there. */

@@ -90,4 +90,10 @@ NtsJournalEntry *nts_journal_load (NtsRoot     *root,
                                    const char  *state_dir,
                                    GError     **error);
 
+/* The parse behind nts_journal_load(): @size bytes of @text (NULL when
+ * @size is 0), the file's content. Never fails: what cannot be read makes
+ * a torn entry. Separate so the fuzzer (tests/fuzz-journal.c) runs the
+ * daemon's own parser. */
+NtsJournalEntry *nts_journal_parse (const char *text, gsize size);
+
 G_END_DECLS

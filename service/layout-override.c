@@ -147,10 +147,7 @@ nts_layout_override_load (NtsLayout               *layout,
                           gboolean                *options_given,
                           GError                 **error)
 {
-  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) groups = NULL;
-  g_auto(GStrv) names = NULL;
   g_autofree char *text = NULL;
   gsize length;
 
@@ -162,11 +159,30 @@ nts_layout_override_load (NtsLayout               *layout,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
+  return nts_layout_override_parse (layout, profile, options_given, text, length, error);
+}
+
+gboolean
+nts_layout_override_parse (NtsLayout               *layout,
+                           const NtsDistroProfile **profile,
+                           gboolean                *options_given,
+                           const char              *text,
+                           gsize                    length,
+                           GError                 **error)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) groups = NULL;
+  g_auto(GStrv) names = NULL;
 
   if (!g_key_file_load_from_data (keyfile, text, length, G_KEY_FILE_NONE, &local_error))
     {
+      /* GKeyFile quotes a bad group name as it is, in whatever bytes the
+       * file holds; the message goes out as a D-Bus string. */
+      g_autofree char *message = g_utf8_make_valid (local_error->message, -1);
+
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: %s", NTS_LAYOUT_OVERRIDE_FILE, local_error->message);
+                   "%s: %s", NTS_LAYOUT_OVERRIDE_FILE, message);
       return FALSE;
     }
 
@@ -175,9 +191,13 @@ nts_layout_override_load (NtsLayout               *layout,
     if (strcmp (*group, OVERRIDE_GROUP) != 0 &&
         strcmp (*group, NTS_OPERATORS_OVERRIDE_GROUP) != 0)
       {
+        /* GKeyFile takes any bytes in a group or key name, and the
+         * message must be UTF-8 for D-Bus: names are shown escaped. */
+        g_autofree char *shown = g_strescape (*group, NULL);
+
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                      "%s: unknown group [%s]; the settings go in [%s] "
-                     "(see docs/layout.md)", NTS_LAYOUT_OVERRIDE_FILE, *group, OVERRIDE_GROUP);
+                     "(see docs/layout.md)", NTS_LAYOUT_OVERRIDE_FILE, shown, OVERRIDE_GROUP);
         return FALSE;
       }
 
@@ -207,14 +227,18 @@ nts_layout_override_load (NtsLayout               *layout,
           break;
       if (i == G_N_ELEMENTS (keys))
         {
+          g_autofree char *shown = g_strescape (*name, NULL);
+
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "%s: [%s] has no key \"%s\" (see docs/layout.md)",
-                       NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_GROUP, *name);
+                       NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_GROUP, shown);
           return FALSE;
         }
 
       value = g_key_file_get_string (keyfile, OVERRIDE_GROUP, *name, &local_error);
-      if (value == NULL)
+      /* A bad escape or a trailing backslash comes back as a value and an
+       * error: the value is not what the administrator meant. */
+      if (local_error != NULL)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "%s: %s: %s", NTS_LAYOUT_OVERRIDE_FILE, *name, local_error->message);

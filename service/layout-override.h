@@ -30,4 +30,14 @@ gboolean nts_layout_override_load (NtsLayout               *layout,
                                    gboolean                *options_given,
                                    GError                 **error);
 
+/* The parse behind nts_layout_override_load(): @length bytes of @text,
+ * the file's content, with the same results and errors. Separate so the
+ * fuzzer (tests/fuzz-layout-conf.c) runs the daemon's own parser. */
+gboolean nts_layout_override_parse (NtsLayout               *layout,
+                                    const NtsDistroProfile **profile,
+                                    gboolean                *options_given,
+                                    const char              *text,
+                                    gsize                    length,
+                                    GError                 **error);
+
 G_END_DECLS

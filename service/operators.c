@@ -81,9 +81,12 @@ add_entries (GPtrArray *to, const char *name, const char *patterns, GError **err
 
   if (!name_is_valid (name))
     {
+      /* Escaped: a name is refused for bytes a D-Bus string can't hold. */
+      g_autofree char *shown = g_strescape (name, NULL);
+
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "operator name \"%s\" is empty, longer than %d bytes or has control characters",
-                   name, NAME_MAX_LEN);
+                   "operator name \"%s\" is empty, longer than %d bytes, not UTF-8 "
+                   "or has control characters", shown, NAME_MAX_LEN);
       return FALSE;
     }
 
@@ -181,10 +184,17 @@ nts_operators_add_from_key_file (NtsOperators *operators,
       g_autoptr(GError) local_error = NULL;
       g_autofree char *value = g_key_file_get_string (keyfile, group, *key, &local_error);
 
-      if (value == NULL || !nts_operators_add (operators, *key, value, &local_error))
+      /* g_key_file_get_string() can return a value and an error (a bad
+       * escape, a trailing backslash): the error is what counts. */
+      if (local_error != NULL || !nts_operators_add (operators, *key, value, &local_error))
         {
+          /* GKeyFile takes any bytes in a key and quotes it as it is; the
+           * message goes out as a D-Bus string, so both are made UTF-8. */
+          g_autofree char *shown = g_strescape (*key, NULL);
+          g_autofree char *message = g_utf8_make_valid (local_error->message, -1);
+
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "[%s] %s: %s",
-                       group, *key, local_error->message);
+                       group, shown, message);
           return FALSE;
         }
     }
@@ -210,8 +220,11 @@ nts_operators_load (const char *root, GError **error)
 
   if (!g_key_file_load_from_data (keyfile, text, length, G_KEY_FILE_NONE, &local_error))
     {
+      /* As in layout-override.c: GKeyFile's message quotes raw bytes. */
+      g_autofree char *message = g_utf8_make_valid (local_error->message, -1);
+
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s",
-                   NTS_LAYOUT_OVERRIDE_FILE, local_error->message);
+                   NTS_LAYOUT_OVERRIDE_FILE, message);
       return NULL;
     }
   if (!nts_operators_add_from_key_file (operators, keyfile, NTS_OPERATORS_OVERRIDE_GROUP,

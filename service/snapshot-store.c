@@ -208,13 +208,18 @@ is_complete (NtsSnapshotStore *store, const char *id, GError **error)
   return exists && S_ISREG (st.st_mode);
 }
 
+static gboolean damaged (GError **error, const char *id, const char *what);
+static GKeyFile *manifest_from_data (const char  *id,
+                                     const char  *path,
+                                     const char  *text,
+                                     gsize        size,
+                                     GError     **error);
+
 static GKeyFile *
 read_manifest (NtsSnapshotStore *store, const char *id, GError **error)
 {
   g_autofree char *path = member_path (store, id, MANIFEST);
   g_autoptr(NtsFileData) data = NULL;
-  g_autoptr(GKeyFile) keys = g_key_file_new ();
-  g_autoptr(GError) local_error = NULL;
   gsize size;
   const char *text;
 
@@ -227,12 +232,27 @@ read_manifest (NtsSnapshotStore *store, const char *id, GError **error)
       return NULL;
     }
   text = g_bytes_get_data (data->content, &size);
+  return manifest_from_data (id, path, text, size, error);
+}
+
+/* @path only names the file in messages. */
+static GKeyFile *
+manifest_from_data (const char  *id,
+                    const char  *path,
+                    const char  *text,
+                    gsize        size,
+                    GError     **error)
+{
+  g_autoptr(GKeyFile) keys = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+
   if (!g_key_file_load_from_data (keys, text != NULL ? text : "", size, G_KEY_FILE_NONE, &local_error) ||
       g_key_file_get_integer (keys, GROUP_SNAPSHOT, "format", NULL) != FORMAT_VERSION)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "snapshot %s is damaged: %s: %s", id, path,
-                   local_error != NULL ? local_error->message : "unknown format");
+      g_autofree char *what = g_strdup_printf ("%s: %s", path,
+                                               local_error != NULL ? local_error->message
+                                                                   : "unknown format");
+      damaged (error, id, what);
       return NULL;
     }
   return g_steal_pointer (&keys);
@@ -391,8 +411,12 @@ nts_snapshot_store_take (NtsSnapshotStore   *store,
 static gboolean
 damaged (GError **error, const char *id, const char *what)
 {
+  /* @what may quote the manifest (GKeyFile's messages do, byte for
+   * byte); Rollback sends this over D-Bus, which takes only UTF-8. */
+  g_autofree char *shown = g_utf8_make_valid (what, -1);
+
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-               "snapshot %s is damaged: %s", id, what);
+               "snapshot %s is damaged: %s", id, shown);
   return FALSE;
 }
 
@@ -499,14 +523,16 @@ load_file (NtsSnapshotStore *store,
 
 static NtsPackageChanges *load_packages (GKeyFile *keys, const char *id, GError **error);
 
+static NtsSnapshot *snapshot_from_keys (NtsSnapshotStore  *store,
+                                        const char        *id,
+                                        GKeyFile          *keys,
+                                        gboolean           with_content,
+                                        GError           **error);
+
 static NtsSnapshot *
 load (NtsSnapshotStore *store, const char *id, gboolean with_content, GError **error)
 {
-  g_autoptr(NtsSnapshot) snapshot = g_new0 (NtsSnapshot, 1);
   g_autoptr(GKeyFile) keys = NULL;
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *state_text = NULL;
-  gint n_files;
 
   if (!nts_snapshot_id_is_valid (id))
     {
@@ -516,6 +542,37 @@ load (NtsSnapshotStore *store, const char *id, gboolean with_content, GError **e
   keys = read_manifest (store, id, error);
   if (keys == NULL)
     return NULL;
+  return snapshot_from_keys (store, id, keys, with_content, error);
+}
+
+NtsSnapshot *
+nts_snapshot_manifest_parse (const char  *id,
+                             const char  *text,
+                             gsize        size,
+                             GError     **error)
+{
+  g_autoptr(GKeyFile) keys = NULL;
+
+  g_return_val_if_fail (nts_snapshot_id_is_valid (id), NULL);
+
+  keys = manifest_from_data (id, MANIFEST, text, size, error);
+  if (keys == NULL)
+    return NULL;
+  return snapshot_from_keys (NULL, id, keys, FALSE, error);
+}
+
+/* @store is only used @with_content, to read the saved files. */
+static NtsSnapshot *
+snapshot_from_keys (NtsSnapshotStore  *store,
+                    const char        *id,
+                    GKeyFile          *keys,
+                    gboolean           with_content,
+                    GError           **error)
+{
+  g_autoptr(NtsSnapshot) snapshot = g_new0 (NtsSnapshot, 1);
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *state_text = NULL;
+  gint n_files;
 
   snapshot->id = g_key_file_get_string (keys, GROUP_SNAPSHOT, "id", NULL);
   if (g_strcmp0 (snapshot->id, id) != 0)

@@ -134,6 +134,16 @@ NtsSnapshot *nts_snapshot_store_load (NtsSnapshotStore  *store,
                                       const char        *id,
                                       GError           **error);
 
+/* The manifest parse behind nts_snapshot_store_load() and ListSnapshots:
+ * @size bytes of @text, the manifest of snapshot @id (a valid id), read
+ * as ListSnapshots reads it (files without their content). Errors:
+ * G_IO_ERROR_INVALID_DATA for a damaged manifest. Separate so the fuzzer
+ * (tests/fuzz-snapshot-manifest.c) runs the daemon's own parser. */
+NtsSnapshot *nts_snapshot_manifest_parse (const char  *id,
+                                          const char  *text,
+                                          gsize        size,
+                                          GError     **error);
+
 /* Puts back one saved file exactly: its content with its owner, group and
  * mode (by name when the name still resolves, since a reinstalled package
  * may have given its user a new number; else by the saved number), or

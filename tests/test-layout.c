@@ -222,6 +222,8 @@ expect_override_error (Fixture *f, const char *text, const char *piece)
   layout = resolve (f->root, NULL, &error);
   g_assert_null (layout);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  /* Every call fails with this message over D-Bus: UTF-8 only. */
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "layout.conf"));
   if (strstr (error->message, piece) == NULL)
@@ -243,6 +245,16 @@ test_override_errors (Fixture *f, gconstpointer data)
   expect_override_error (f, "[chrony]\nprofile=gentoo\n", "not a known profile");
   expect_override_error (f, "[chrony]\noptions-var=1X\n", "not an environment variable");
   expect_override_error (f, "not a key file\n", "layout.conf");
+  /* Bytes that are not UTF-8 in names GKeyFile accepts or quotes (found
+   * by tests/fuzz-layout-conf.c): shown escaped, never as they are. */
+  expect_override_error (f, "[chrony]\nlog\xc6-dir=/var/log/x\n", "no key \"log\\306-dir\"");
+  expect_override_error (f, "[chr\xffony]\nlog-dir=/var/log/x\n", "unknown group [chr\\377ony]");
+  expect_override_error (f, "[chrony\x01\xff]\n", "Invalid group name");
+  expect_override_error (f, "[operators]\nTime\xff=ntp.example.net\n", "[operators] Time\\377");
+  /* GKeyFile hands back a value and an error for a bad escape or a
+   * trailing backslash (found by the fuzzer): refused, not half-read. */
+  expect_override_error (f, "[chrony]\nuser=_chrony\\\n", "user: ");
+  expect_override_error (f, "[operators]\nLab=192.0.2.* a\\hb\n", "[operators] Lab: ");
 }
 
 static void

@@ -554,6 +554,17 @@ test_damaged (Fixture *f, gconstpointer data)
   g_assert_true (nts_snapshot_store_prune (f->store, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (count_snapshot_dirs (f), ==, 1);
+
+  /* A manifest with bytes that are not UTF-8 where GKeyFile quotes them
+   * in its message (found by tests/fuzz-snapshot-manifest.c): Rollback
+   * sends the message over D-Bus, so it must be UTF-8. */
+  g_assert_true (g_file_set_contents (manifest, "[snapshot\x01\xf2\xfb]\nformat=1\n", -1, NULL));
+  g_assert_cmpint (g_chmod (manifest, 0600), ==, 0);
+  snapshot = nts_snapshot_store_load (f->store, id, &error);
+  g_assert_null (snapshot);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_nonnull (strstr (error->message, "is damaged"));
 }
 
 /* A file still as saved is left alone (same inode): the undo of a step
