@@ -257,6 +257,27 @@ call_admit (Call *call, CallStep next)
     nts_caller_uid_async (call->manager->limits, sender, on_caller_uid, call);
 }
 
+/* polkit's answer for @action, then @next, or the call's error. */
+static void
+on_authorized_then (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  GError *error = NULL;
+
+  if (!nts_authorize_finish (res, &error))
+    call_return_error (call, error);
+  else
+    call->next (call);
+}
+
+static void
+call_authorize_then (Call *call, const char *action, CallStep next)
+{
+  call->next = next;
+  nts_authorize_async (call->invocation, action, call->manager->cancellable,
+                       on_authorized_then, call);
+}
+
 /* ---- properties ------------------------------------------------------ */
 
 /* One refresh of the properties that come from outside (chrony's layout,
@@ -527,28 +548,15 @@ on_preview_layout (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-on_preview_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+preview_authorized (Call *call)
 {
-  g_autoptr(Call) call = user_data;
-  NtsManager *manager = call->manager;
-  GError *error = NULL;
-
-  if (!nts_authorize_finish (res, &error))
-    {
-      call_return_error (g_steal_pointer (&call), error);
-      return;
-    }
-
-  /* Not call->manager in the argument list: g_steal_pointer (&call) may be
-   * evaluated first. */
-  nts_layout_cache_get_async (manager->layouts, on_preview_layout, g_steal_pointer (&call));
+  nts_layout_cache_get_async (call->manager->layouts, on_preview_layout, call);
 }
 
 static void
 preview_admitted (Call *call)
 {
-  nts_authorize_async (call->invocation, NTS_ACTION_VERIFY, call->manager->cancellable,
-                       on_preview_authorized, call);
+  call_authorize_then (call, NTS_ACTION_VERIFY, preview_authorized);
 }
 
 static gboolean
@@ -766,16 +774,8 @@ apply_lock (Call *call)
 }
 
 static void
-on_install_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+apply_install_authorized (Call *call)
 {
-  Call *call = user_data;
-  GError *error = NULL;
-
-  if (!nts_authorize_finish (res, &error))
-    {
-      call_return_error (call, error);
-      return;
-    }
   call->install_authorized = TRUE;
   apply_lock (call);
 }
@@ -800,17 +800,15 @@ on_apply_precheck (GObject *source, GAsyncResult *res, gpointer user_data)
       apply_lock (call);
       return;
     }
-  nts_authorize_async (call->invocation, NTS_ACTION_INSTALL, call->manager->cancellable,
-                       on_install_authorized, call);
+  call_authorize_then (call, NTS_ACTION_INSTALL, apply_install_authorized);
 }
 
 static void
-on_apply_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+apply_authorized (Call *call)
 {
-  Call *call = user_data;
   GError *error = NULL;
 
-  if (!nts_authorize_finish (res, &error) || !call_check_not_busy (call, &error))
+  if (!call_check_not_busy (call, &error))
     {
       call_return_error (call, error);
       return;
@@ -821,8 +819,7 @@ on_apply_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 apply_admitted (Call *call)
 {
-  nts_authorize_async (call->invocation, NTS_ACTION_APPLY, call->manager->cancellable,
-                       on_apply_authorized, call);
+  call_authorize_then (call, NTS_ACTION_APPLY, apply_authorized);
 }
 
 static gboolean
@@ -880,16 +877,8 @@ rollback_lock (Call *call)
 }
 
 static void
-on_rollback_install_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+rollback_install_authorized (Call *call)
 {
-  Call *call = user_data;
-  GError *error = NULL;
-
-  if (!nts_authorize_finish (res, &error))
-    {
-      call_return_error (call, error);
-      return;
-    }
   call->install_authorized = TRUE;
   rollback_lock (call);
 }
@@ -900,13 +889,12 @@ on_rollback_install_authorized (GObject *source, GAsyncResult *res, gpointer use
  * configure action, never implies it), asked for the caller before the
  * lock like Apply's; the restore checks again under the lock. */
 static void
-on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+rollback_authorized (Call *call)
 {
-  Call *call = user_data;
   GError *error = NULL;
   gboolean changes_packages = FALSE;
 
-  if (!nts_authorize_finish (res, &error) || !call_check_not_busy (call, &error) ||
+  if (!call_check_not_busy (call, &error) ||
       !nts_restore_changes_packages (call->manager->fs_root, NULL, call->snapshot_id,
                                      &changes_packages, &error))
     {
@@ -918,15 +906,13 @@ on_rollback_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
       rollback_lock (call);
       return;
     }
-  nts_authorize_async (call->invocation, NTS_ACTION_INSTALL, call->manager->cancellable,
-                       on_rollback_install_authorized, call);
+  call_authorize_then (call, NTS_ACTION_INSTALL, rollback_install_authorized);
 }
 
 static void
 rollback_admitted (Call *call)
 {
-  nts_authorize_async (call->invocation, NTS_ACTION_ROLLBACK, call->manager->cancellable,
-                       on_rollback_authorized, call);
+  call_authorize_then (call, NTS_ACTION_ROLLBACK, rollback_authorized);
 }
 
 static gboolean
@@ -1066,14 +1052,9 @@ verify_now (Call *call)
 }
 
 static void
-on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+verify_authorized (Call *call)
 {
-  Call *call = user_data;
-  GError *error = NULL;
-
-  if (!nts_authorize_finish (res, &error))
-    call_return_error (call, error);
-  else if (call->wait > 0)
+  if (call->wait > 0)
     verify_wait (call);
   else
     verify_now (call);
@@ -1082,8 +1063,7 @@ on_verify_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 verify_admitted (Call *call)
 {
-  nts_authorize_async (call->invocation, NTS_ACTION_VERIFY, call->manager->cancellable,
-                       on_verify_authorized, call);
+  call_authorize_then (call, NTS_ACTION_VERIFY, verify_authorized);
 }
 
 static gboolean
@@ -1122,31 +1102,21 @@ list_snapshots (NtsManager *manager, GError **error)
 }
 
 static void
-on_list_authorized (GObject *source, GAsyncResult *res, gpointer user_data)
+list_authorized (Call *call)
 {
-  g_autoptr(Call) call = user_data;
   GError *error = NULL;
-  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) list = list_snapshots (call->manager, &error);
 
-  if (!nts_authorize_finish (res, &error))
-    {
-      call_return_error (g_steal_pointer (&call), error);
-      return;
-    }
-  list = list_snapshots (call->manager, &error);
   if (list == NULL)
-    {
-      call_return_error (g_steal_pointer (&call), error);
-      return;
-    }
-  call_return_value (g_steal_pointer (&call), g_variant_new ("(@a(sta{sv}))", list));
+    call_return_error (call, error);
+  else
+    call_return_value (call, g_variant_new ("(@a(sta{sv}))", list));
 }
 
 static void
 list_admitted (Call *call)
 {
-  nts_authorize_async (call->invocation, NTS_ACTION_VERIFY, call->manager->cancellable,
-                       on_list_authorized, call);
+  call_authorize_then (call, NTS_ACTION_VERIFY, list_authorized);
 }
 
 static gboolean
