@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flood-client.h"
 #include "service-fixture.h"
 
 #define CALL_TIMEOUT_MS 60000
@@ -50,85 +51,24 @@ percentile (GArray *samples, double p)
   return g_array_index (samples, double, i);
 }
 
-/* ---- --flood: as nobody ---------------------------------------------- */
-
-typedef struct {
-  GDBusConnection *bus;
-  gint64           until;
-  guint            n;
-  guint            in_flight;
-  guint            ok, limited, other;
-  char            *other_example;
-} Flood;
-
-static void issue (Flood *flood, GDBusConnection *connection);
-
-static void
-on_reply (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Flood *flood = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
-                                                             &error);
-
-  flood->in_flight--;
-  if (reply != NULL)
-    flood->ok++;
-  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED))
-    flood->limited++;
-  else
-    {
-      flood->other++;
-      if (flood->other_example == NULL)
-        flood->other_example = g_strdup (error->message);
-    }
-  if (g_get_monotonic_time () < flood->until)
-    issue (flood, G_DBUS_CONNECTION (source));
-}
-
-static void
-issue (Flood *flood, GDBusConnection *connection)
-{
-  gboolean preview = (flood->n++ % 2) == 0;
-
-  flood->in_flight++;
-  g_dbus_connection_call (connection, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                          "org.ntssetup.Manager1", preview ? "PreviewConfig" : "Verify",
-                          g_variant_new_parsed ("(@a{sv} {},)"), NULL, G_DBUS_CALL_FLAGS_NONE,
-                          CALL_TIMEOUT_MS, NULL, on_reply, flood);
-}
+/* ---- --flood: as nobody (tests/flood-client.h) ----------------------- */
 
 static int
 flood_main (guint seconds, guint connections, guint depth)
 {
-  g_autoptr(GPtrArray) buses = g_ptr_array_new_with_free_func (g_object_unref);
-  const char *address = g_getenv ("DBUS_SYSTEM_BUS_ADDRESS");
-  Flood flood = { 0 };
+  g_autoptr(GError) error = NULL;
+  FloodCounts counts;
 
-  for (guint c = 0; c < connections; c++)
+  if (!flood_run (g_getenv ("DBUS_SYSTEM_BUS_ADDRESS"), seconds * 1000, connections, depth,
+                  &counts, &error))
     {
-      g_autoptr(GError) error = NULL;
-      GDBusConnection *bus = g_dbus_connection_new_for_address_sync (
-          address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
-
-      if (bus == NULL)
-        {
-          g_printerr ("flood: %s\n", error->message);
-          return 1;
-        }
-      g_ptr_array_add (buses, bus);
+      g_printerr ("flood: %s\n", error->message);
+      return 1;
     }
-  flood.until = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
-  for (guint c = 0; c < connections; c++)
-    for (guint d = 0; d < depth; d++)
-      issue (&flood, buses->pdata[c]);
-  while (flood.in_flight > 0)
-    g_main_context_iteration (NULL, TRUE);
-  printf ("%u %u %u %u\n", flood.n, flood.ok, flood.limited, flood.other);
-  if (flood.other_example != NULL)
-    g_printerr ("flood: an error other than LimitsExceeded: %s\n", flood.other_example);
-  g_free (flood.other_example);
+  printf ("%u %u %u %u\n", counts.sent, counts.answered, counts.limited, counts.other);
+  if (counts.other_example != NULL)
+    g_printerr ("flood: an error other than LimitsExceeded: %s\n", counts.other_example);
+  flood_counts_clear (&counts);
   return 0;
 }
 

@@ -4,18 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "file-stamp.h"
 #include "layout-override.h"
-
-/* What identifies one version of a file (or that it is absent). */
-typedef struct {
-  gboolean        exists;
-  dev_t           dev;
-  ino_t           ino;
-  off_t           size;
-  mode_t          mode;
-  struct timespec mtime;
-  struct timespec ctime;
-} Stamp;
 
 /* The files an answer was read from, besides the chronyd binary it names. */
 static const char *const watched_files[] = {
@@ -31,7 +21,7 @@ static const char *const watched_files[] = {
 typedef struct {
   NtsLayoutCache *cache;            /* NULL once the cache is gone */
   GPtrArray      *waiters;          /* GTasks */
-  Stamp           stamps[N_STAMPS]; /* the files as they were when it started */
+  NtsFileStamp    stamps[N_STAMPS]; /* the files as they were when it started */
   gboolean        keep;             /* FALSE once invalidated: answers, is not kept */
 } Flight;
 
@@ -40,43 +30,23 @@ struct _NtsLayoutCache {
   GDBusConnection *bus;
   GCancellable    *cancellable;
   NtsLayout       *layout;          /* the kept answer, or NULL */
-  Stamp            stamps[N_STAMPS];
+  NtsFileStamp     stamps[N_STAMPS];
   Flight          *flight;          /* the one new calls join, or NULL */
   GPtrArray       *flights;         /* every one still running, invalidated ones too */
   guint            resolutions;
 };
 
 static void
-stamp_path (const char *root, const char *path, Stamp *stamp)
+stamp_path (const char *root, const char *path, NtsFileStamp *stamp)
 {
-  g_autofree char *host = g_build_filename (root, path, NULL);
-  struct stat st;
+  g_autofree char *host = path != NULL ? g_build_filename (root, path, NULL) : NULL;
 
-  memset (stamp, 0, sizeof *stamp);
-  /* lstat: a link swapped in is a change too. */
-  if (path == NULL || lstat (host, &st) != 0)
-    return;
-  stamp->exists = TRUE;
-  stamp->dev = st.st_dev;
-  stamp->ino = st.st_ino;
-  stamp->size = st.st_size;
-  stamp->mode = st.st_mode;
-  stamp->mtime = st.st_mtim;
-  stamp->ctime = st.st_ctim;
-}
-
-static gboolean
-stamp_equal (const Stamp *a, const Stamp *b)
-{
-  return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
-         a->size == b->size && a->mode == b->mode &&
-         a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-         a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+  nts_file_stamp_take (host, stamp);
 }
 
 /* The watched files, and @chronyd_path (NULL: none known yet). */
 static void
-take_stamps (NtsLayoutCache *cache, const char *chronyd_path, Stamp *stamps)
+take_stamps (NtsLayoutCache *cache, const char *chronyd_path, NtsFileStamp *stamps)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (watched_files); i++)
     stamp_path (cache->root, watched_files[i], &stamps[i]);
@@ -84,10 +54,10 @@ take_stamps (NtsLayoutCache *cache, const char *chronyd_path, Stamp *stamps)
 }
 
 static gboolean
-stamps_equal (const Stamp *a, const Stamp *b)
+stamps_equal (const NtsFileStamp *a, const NtsFileStamp *b)
 {
   for (gsize i = 0; i < N_STAMPS; i++)
-    if (!stamp_equal (&a[i], &b[i]))
+    if (!nts_file_stamp_equal (&a[i], &b[i]))
       return FALSE;
   return TRUE;
 }
@@ -179,7 +149,7 @@ on_resolved (GObject *source, GAsyncResult *res, gpointer user_data)
         cache->flight = NULL;
       if (layout != NULL && flight->keep)
         {
-          Stamp after[N_STAMPS];
+          NtsFileStamp after[N_STAMPS];
 
           /* Kept only if nothing changed while it ran; the binary it
            * names was unknown when it started. */
@@ -212,7 +182,7 @@ nts_layout_cache_get_async (NtsLayoutCache      *cache,
 
   if (cache->layout != NULL)
     {
-      Stamp now[N_STAMPS];
+      NtsFileStamp now[N_STAMPS];
 
       take_stamps (cache, cache->layout->chronyd_path, now);
       if (stamps_equal (now, cache->stamps))

@@ -8,6 +8,7 @@
 #include "chrony-client.h"
 #include "chrony-conf-scan.h"
 #include "diagnosis.h"
+#include "file-stamp.h"
 #include "ke-backoff.h"
 #include "layout.h"
 #include "layout-cache.h"
@@ -25,23 +26,13 @@
 
 /* ---- the verifier and its layout cache ------------------------------ */
 
-/* What identifies a version of the override file. */
-typedef struct {
-  gboolean exists;
-  dev_t    dev;
-  ino_t    ino;
-  off_t    size;
-  struct timespec mtime;
-  struct timespec ctime;
-} FileStamp;
-
 /* What a call needs from the override file and the layout resolution,
  * shared between the cache and the calls using it. */
 typedef struct {
   gint          ref_count;
   NtsLayout    *layout;
   NtsOperators *operators;
-  FileStamp     stamp;
+  NtsFileStamp     stamp;
   gint64        time_us;
 } Settings;
 
@@ -55,7 +46,7 @@ struct _NtsVerifier {
    * than the questions. Replaced when it fails (chronyd restarted). */
   NtsChronyClient *client;
   char            *client_socket;
-  FileStamp        client_peer;    /* chronyd's socket when we connected */
+  NtsFileStamp        client_peer;    /* chronyd's socket when we connected */
 };
 
 static Settings *
@@ -75,30 +66,13 @@ settings_unref (Settings *settings)
   g_free (settings);
 }
 
+/* The override file's version: operators come from it. */
 static void
-file_stamp (const char *root, FileStamp *stamp)
+override_stamp (const char *root, NtsFileStamp *stamp)
 {
   g_autofree char *path = g_build_filename (root, NTS_LAYOUT_OVERRIDE_FILE, NULL);
-  struct stat st;
 
-  memset (stamp, 0, sizeof *stamp);
-  if (lstat (path, &st) != 0)
-    return;
-  stamp->exists = TRUE;
-  stamp->dev = st.st_dev;
-  stamp->ino = st.st_ino;
-  stamp->size = st.st_size;
-  stamp->mtime = st.st_mtim;
-  stamp->ctime = st.st_ctim;
-}
-
-static gboolean
-file_stamp_equal (const FileStamp *a, const FileStamp *b)
-{
-  return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
-         a->size == b->size &&
-         a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-         a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+  nts_file_stamp_take (path, stamp);
 }
 
 NtsVerifier *
@@ -154,28 +128,14 @@ nts_verifier_get_layout_cache (NtsVerifier *verifier)
 
 /* The cached settings if they are still good, else NULL. */
 static Settings *
-cached_settings (NtsVerifier *verifier, FileStamp *stamp)
+cached_settings (NtsVerifier *verifier, NtsFileStamp *stamp)
 {
-  file_stamp (verifier->root, stamp);
+  override_stamp (verifier->root, stamp);
   if (verifier->settings == NULL ||
       g_get_monotonic_time () - verifier->settings->time_us > LAYOUT_CACHE_US ||
-      !file_stamp_equal (stamp, &verifier->settings->stamp))
+      !nts_file_stamp_equal (stamp, &verifier->settings->stamp))
     return NULL;
   return settings_ref (verifier->settings);
-}
-
-static void
-socket_stamp (const char *path, FileStamp *stamp)
-{
-  struct stat st;
-
-  memset (stamp, 0, sizeof *stamp);
-  if (lstat (path, &st) != 0)
-    return;
-  stamp->exists = TRUE;
-  stamp->dev = st.st_dev;
-  stamp->ino = st.st_ino;
-  stamp->mtime = st.st_mtim;
 }
 
 /* Our reply socket is still there, as ours: lstat, not a test that
@@ -198,11 +158,11 @@ static NtsChronyClient *
 shared_client (NtsVerifier *verifier, const char *host_socket, gboolean *reused, GError **error)
 {
   NtsChronyClient *client;
-  FileStamp peer;
+  NtsFileStamp peer;
 
-  socket_stamp (host_socket, &peer);
+  nts_file_stamp_take (host_socket, &peer);
   if (verifier->client != NULL && g_strcmp0 (verifier->client_socket, host_socket) == 0 &&
-      file_stamp_equal (&peer, &verifier->client_peer) &&
+      nts_file_stamp_equal (&peer, &verifier->client_peer) &&
       local_socket_intact (nts_chrony_client_get_local_path (verifier->client)))
     {
       *reused = TRUE;
@@ -240,7 +200,7 @@ typedef struct {
   GCancellable      *cancellable;  /* ours: cancelled with the caller's, and when we return */
   GCancellable      *caller_cancellable;
   gulong             cancel_handler;
-  FileStamp          stamp;
+  NtsFileStamp          stamp;
   Settings          *settings;
   NtsLayout         *layout;       /* the settings' */
   NtsOperators      *operators;    /* the settings' */

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "flood-client.h"
 #include "service-fixture.h"
 #include "temp-tree.h"
 
@@ -253,80 +254,25 @@ run_client (const char *address, const Case *c, Outcome *out)
 
 /* ---- the flood ----------------------------------------------------------- */
 
-/* The child, as nobody: CONNS connections each keeping DEPTH PreviewConfig
- * and Verify calls in flight, re-issuing each as it is answered, for
- * MS milliseconds; prints "sent answered limited other". */
-typedef struct {
-  gint64 until;
-  guint  n, in_flight, answered, limited, other;
-} Flood;
-
-static void flood_issue (Flood *flood, GDBusConnection *connection);
-
-static void
-on_flood_reply (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Flood *flood = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
-                                                             &error);
-
-  flood->in_flight--;
-  if (reply != NULL)
-    flood->answered++;
-  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED))
-    flood->limited++;
-  else
-    {
-      flood->other++;
-      g_printerr ("flood: %s\n", error->message);
-    }
-  if (g_get_monotonic_time () < flood->until)
-    flood_issue (flood, G_DBUS_CONNECTION (source));
-}
-
-static void
-flood_issue (Flood *flood, GDBusConnection *connection)
-{
-  flood->in_flight++;
-  g_dbus_connection_call (connection, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                          "org.ntssetup.Manager1", flood->n++ % 2 ? "Verify" : "PreviewConfig",
-                          g_variant_new_parsed ("(@a{sv} {},)"), NULL, G_DBUS_CALL_FLAGS_NONE,
-                          CALL_TIMEOUT_MS, NULL, on_flood_reply, flood);
-}
-
+/* The child, as nobody: --flood ADDRESS MS CONNS DEPTH
+ * (tests/flood-client.h); prints "sent answered limited other". */
 static int
 flood_main (int argc, char **argv)
 {
-  g_autoptr(GPtrArray) connections = g_ptr_array_new_with_free_func (g_object_unref);
-  Flood flood = { 0 };
-  guint conns, depth;
+  g_autoptr(GError) error = NULL;
+  FloodCounts counts;
 
   if (argc != 6)
     return 2;
-  conns = atoi (argv[4]);
-  depth = atoi (argv[5]);
-  for (guint c = 0; c < conns; c++)
+  if (!flood_run (argv[2], atoi (argv[3]), atoi (argv[4]), atoi (argv[5]), &counts, &error))
     {
-      g_autoptr(GError) error = NULL;
-      GDBusConnection *connection = g_dbus_connection_new_for_address_sync (
-          argv[2], G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
-
-      if (connection == NULL)
-        {
-          g_printerr ("flood: %s\n", error->message);
-          return 1;
-        }
-      g_ptr_array_add (connections, connection);
+      g_printerr ("flood: %s\n", error->message);
+      return 1;
     }
-  flood.until = g_get_monotonic_time () + (gint64) atoi (argv[3]) * 1000;
-  for (guint c = 0; c < conns; c++)
-    for (guint d = 0; d < depth; d++)
-      flood_issue (&flood, connections->pdata[c]);
-  while (flood.in_flight > 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_print ("%u %u %u %u\n", flood.n, flood.answered, flood.limited, flood.other);
+  g_print ("%u %u %u %u\n", counts.sent, counts.answered, counts.limited, counts.other);
+  if (counts.other_example != NULL)
+    g_printerr ("flood: %s\n", counts.other_example);
+  flood_counts_clear (&counts);
   return 0;
 }
 
