@@ -17,16 +17,10 @@
  * seeds are one valid reply per command, a chrony 4.6 NTP_DATA2, and an
  * error reply.
  *
- * Without clang, -DNTS_FUZZ_STANDALONE adds a main() that runs the target
- * over files and directories named on the command line, e.g. to replay a
- * crash file or the seeds under gcc's -fsanitize=address,undefined. */
+ * Meson builds it with fuzz-replay.c's main() too (fuzz.h), to replay
+ * the seeds or a crash file under gcc. */
 #include "chrony-protocol.h"
-
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static guint32
 read_u32 (const uint8_t *p)
@@ -152,45 +146,3 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   return 0;
 }
-
-#ifdef NTS_FUZZ_STANDALONE
-static gboolean
-run_file (const char *path)
-{
-  g_autofree char *contents = NULL;
-  gsize len;
-
-  if (!g_file_get_contents (path, &contents, &len, NULL))
-    return FALSE;
-  /* Every prefix too: the seeds are valid replies, their prefixes walk
-   * every truncation path. */
-  for (gsize i = 0; i <= len; i++)
-    LLVMFuzzerTestOneInput ((const uint8_t *) contents, i);
-  return TRUE;
-}
-
-int
-main (int argc, char **argv)
-{
-  guint n = 0;
-
-  for (int i = 1; i < argc; i++)
-    {
-      if (g_file_test (argv[i], G_FILE_TEST_IS_DIR))
-        {
-          g_autoptr(GDir) dir = g_dir_open (argv[i], 0, NULL);
-          const char *name;
-
-          while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-            {
-              g_autofree char *path = g_build_filename (argv[i], name, NULL);
-              n += run_file (path);
-            }
-        }
-      else
-        n += run_file (argv[i]);
-    }
-  g_print ("%u inputs ran without a fault\n", n);
-  return n > 0 ? 0 : 1;
-}
-#endif
