@@ -65,7 +65,8 @@ ntsctl_cmd_preview (Ntsctl *ctl,
   };
 
   if (!ntsctl_parse_options (ctl, entries, NULL,
-                             "Show every file apply would write, with its exact content.\n"
+                             "Show every file apply would write, with its exact content\n"
+                             "(an existing keys file, which apply keeps, is never shown).\n"
                              "Nothing is written.",
                              &argc, &argv, &error))
     return ntsctl_usage_error (ctl, error);
