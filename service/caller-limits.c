@@ -27,21 +27,31 @@ typedef struct {
 
 /* A call the filter let through, until its reply goes out. */
 typedef struct {
-  char    *sender;
-  guint32  serial;
-  guint32  uid;
+  char     *sender;
+  guint32   serial;
+  guint32   uid;
+  gboolean  known;   /* FALSE: counted by sender name, the user not known yet */
 } Unanswered;
+
+/* What the main loop shares with the filter, which runs in GDBus's worker
+ * thread: reference-counted, since GDBus may still run a filter it has
+ * just removed, and drops its reference only when it no longer can. */
+typedef struct {
+  gint        ref_count;
+  GMutex      lock;
+  GHashTable *uids;               /* unique name -> uid + 1 */
+  GHashTable *unanswered;         /* Unanswered -> itself */
+  GHashTable *unanswered_by_uid;  /* uid -> count, known callers */
+  GHashTable *unanswered_by_name; /* unique name -> count, callers not known yet */
+  guint       unanswered_unknown; /* all of those */
+  char       *object_path;
+} Shared;
 
 struct _NtsCallerLimits {
   GDBusConnection *bus;
   GCancellable    *cancellable;
   Pool             pools[2];
-  /* Shared with the filter, which runs in GDBus's worker thread. */
-  GMutex           lock;
-  GHashTable      *uids;      /* unique name -> uid + 1 */
-  GHashTable      *unanswered;        /* Unanswered -> itself */
-  GHashTable      *unanswered_by_uid; /* uid -> count */
-  char            *object_path;       /* the filter's, or NULL */
+  Shared          *shared;
   guint            filter_id;
   GHashTable      *lookups;   /* unique name -> Lookup, running or queued */
   GQueue           queued;    /* Lookups not started yet */
@@ -83,6 +93,44 @@ unanswered_free (gpointer data)
   g_free (u);
 }
 
+static Shared *
+shared_new (void)
+{
+  Shared *shared = g_new0 (Shared, 1);
+
+  shared->ref_count = 1;
+  g_mutex_init (&shared->lock);
+  shared->uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  shared->unanswered = g_hash_table_new_full (unanswered_hash, unanswered_equal,
+                                              unanswered_free, NULL);
+  shared->unanswered_by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
+  shared->unanswered_by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return shared;
+}
+
+static Shared *
+shared_ref (Shared *shared)
+{
+  g_atomic_int_inc (&shared->ref_count);
+  return shared;
+}
+
+static void
+shared_unref (gpointer data)
+{
+  Shared *shared = data;
+
+  if (!g_atomic_int_dec_and_test (&shared->ref_count))
+    return;
+  g_hash_table_unref (shared->uids);
+  g_hash_table_unref (shared->unanswered);
+  g_hash_table_unref (shared->unanswered_by_uid);
+  g_hash_table_unref (shared->unanswered_by_name);
+  g_mutex_clear (&shared->lock);
+  g_free (shared->object_path);
+  g_free (shared);
+}
+
 NtsCallerLimits *
 nts_caller_limits_new (GDBusConnection *bus)
 {
@@ -95,12 +143,8 @@ nts_caller_limits_new (GDBusConnection *bus)
   pool_init (&limits->pools[NTS_LIMIT_CALLS], NTS_LIMIT_CALLS_PER_UID, NTS_LIMIT_CALLS_TOTAL,
              FALSE, "calls in flight");
   pool_init (&limits->pools[NTS_LIMIT_WAITS], NTS_LIMIT_WAITS_PER_UID, NTS_LIMIT_WAITS_TOTAL,
-             TRUE, "Verify calls waiting");
-  g_mutex_init (&limits->lock);
-  limits->uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  limits->unanswered = g_hash_table_new_full (unanswered_hash, unanswered_equal,
-                                              unanswered_free, NULL);
-  limits->unanswered_by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
+             FALSE, "Verify calls waiting");
+  limits->shared = shared_new ();
   limits->lookups = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&limits->queued);
   return limits;
@@ -116,7 +160,7 @@ lookup_answer (Lookup *lookup, guint32 uid, const GError *error)
       if (error != NULL)
         g_task_return_error (task, g_error_copy (error));
       else
-        g_task_return_int (task, uid);
+        g_task_return_pointer (task, GUINT_TO_POINTER (uid), NULL);
     }
   g_ptr_array_set_size (lookup->waiters, 0);
 }
@@ -138,7 +182,8 @@ nts_caller_limits_free (NtsCallerLimits *limits)
 
   if (limits == NULL)
     return;
-  /* Removing the filter waits until no thread runs it. */
+  /* GDBus may still be running the filter; it drops its reference to
+   * the shared state once it cannot any more. */
   if (limits->filter_id != 0)
     g_dbus_connection_remove_filter (limits->bus, limits->filter_id);
   g_cancellable_cancel (limits->cancellable);
@@ -155,11 +200,7 @@ nts_caller_limits_free (NtsCallerLimits *limits)
   while (!g_queue_is_empty (&limits->queued))
     lookup_free (g_queue_pop_head (&limits->queued));
   g_hash_table_unref (limits->lookups);
-  g_hash_table_unref (limits->uids);
-  g_hash_table_unref (limits->unanswered);
-  g_hash_table_unref (limits->unanswered_by_uid);
-  g_mutex_clear (&limits->lock);
-  g_free (limits->object_path);
+  shared_unref (limits->shared);
   for (gsize i = 0; i < G_N_ELEMENTS (limits->pools); i++)
     g_hash_table_unref (limits->pools[i].by_uid);
   g_clear_object (&limits->cancellable);
@@ -189,11 +230,11 @@ on_uid (GObject *source, GAsyncResult *res, gpointer user_data)
   if (reply != NULL)
     {
       g_variant_get (reply, "(u)", &uid);
-      g_mutex_lock (&limits->lock);
-      if (g_hash_table_size (limits->uids) >= UID_CACHE_MAX)
-        g_hash_table_remove_all (limits->uids);
-      g_hash_table_insert (limits->uids, g_strdup (lookup->sender), GUINT_TO_POINTER (uid + 1));
-      g_mutex_unlock (&limits->lock);
+      g_mutex_lock (&limits->shared->lock);
+      if (g_hash_table_size (limits->shared->uids) >= UID_CACHE_MAX)
+        g_hash_table_remove_all (limits->shared->uids);
+      g_hash_table_insert (limits->shared->uids, g_strdup (lookup->sender), GUINT_TO_POINTER (uid + 1));
+      g_mutex_unlock (&limits->shared->lock);
     }
   lookup_answer (lookup, uid, error);
   lookup_free (lookup);
@@ -228,12 +269,12 @@ nts_caller_uid_async (NtsCallerLimits     *limits,
   task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (task, nts_caller_uid_async);
 
-  g_mutex_lock (&limits->lock);
-  known = g_hash_table_lookup (limits->uids, sender);
-  g_mutex_unlock (&limits->lock);
+  g_mutex_lock (&limits->shared->lock);
+  known = g_hash_table_lookup (limits->shared->uids, sender);
+  g_mutex_unlock (&limits->shared->lock);
   if (known != NULL)
     {
-      g_task_return_int (task, GPOINTER_TO_UINT (known) - 1);
+      g_task_return_pointer (task, GUINT_TO_POINTER (GPOINTER_TO_UINT (known) - 1), NULL);
       return;
     }
 
@@ -264,15 +305,21 @@ nts_caller_uid_finish (NtsCallerLimits *limits,
                        guint32         *uid,
                        GError         **error)
 {
-  gssize value;
+  GError *local_error = NULL;
+  gpointer value;
 
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_caller_uid_async, FALSE);
 
-  value = g_task_propagate_int (G_TASK (result), error);
-  if (value < 0)
-    return FALSE;
-  *uid = (guint32) value;
+  /* A pointer, not an int: uid 0 is a valid answer, and a uid above
+   * G_MAXINT would be negative as a gssize on 32-bit machines. */
+  value = g_task_propagate_pointer (G_TASK (result), &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  *uid = GPOINTER_TO_UINT (value);
   return TRUE;
 }
 
@@ -284,9 +331,9 @@ nts_caller_uid_lookup_cached (NtsCallerLimits *limits, const char *sender, guint
   g_return_val_if_fail (limits != NULL, FALSE);
   g_return_val_if_fail (sender != NULL, FALSE);
 
-  g_mutex_lock (&limits->lock);
-  known = g_hash_table_lookup (limits->uids, sender);
-  g_mutex_unlock (&limits->lock);
+  g_mutex_lock (&limits->shared->lock);
+  known = g_hash_table_lookup (limits->shared->uids, sender);
+  g_mutex_unlock (&limits->shared->lock);
   if (known == NULL)
     return FALSE;
   *uid = GPOINTER_TO_UINT (known) - 1;
@@ -359,90 +406,142 @@ nts_caller_limits_give_back (NtsCallerLimits *limits,
  * caller's call, and every reply from polkit and systemd the daemon
  * waits for, queue behind all of them, even though each is refused
  * quickly. So in GDBus's worker thread, as each message arrives, calls
- * to our object from a user who already has NTS_LIMIT_UNANSWERED_PER_UID
- * unanswered are refused there and then, and never reach the main loop.
- * "Unanswered" is counted at the connection: a call counts from its
- * arrival until its reply (or error) goes out, whatever answers it —
- * the service, or GDBus itself for a bad signature or property. Calls
- * from a name whose user is not known yet pass (the main loop looks it
- * up); so do calls that expect no reply. */
+ * to our object are counted from their arrival until their reply (or
+ * error) goes out, whoever answers them — the service, or GDBus itself
+ * for a bad signature or property — and refused there and then, never
+ * reaching the main loop, past NTS_LIMIT_UNANSWERED_PER_UID for their
+ * user. A caller whose user is not known yet (its connection's first
+ * calls, while the main loop asks the bus) is counted by its unique name,
+ * with the same bound per name and NTS_LIMIT_UNANSWERED_UNKNOWN for all
+ * such calls together. Calls that expect no reply are dropped: every
+ * method of ours answers, and one that cannot be answered cannot be
+ * counted. */
+static GDBusMessage *
+refuse (GDBusConnection *connection, GDBusMessage *message, const char *why)
+{
+  g_autoptr(GDBusMessage) reply = NULL;
+
+  reply = g_dbus_message_new_method_error (message, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                           "%s; try again when one has ended", why);
+  g_dbus_connection_send_message (connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+  g_object_unref (message);
+  return NULL;
+}
+
+static guint
+count_of (GHashTable *table, gconstpointer key)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (table, key));
+}
+
+/* Called with the lock held. */
+static void
+count_down (Shared *shared, const Unanswered *u)
+{
+  GHashTable *table = u->known ? shared->unanswered_by_uid : shared->unanswered_by_name;
+  gconstpointer key = u->known ? GUINT_TO_POINTER (u->uid) : (gconstpointer) u->sender;
+  guint count = count_of (table, key);
+
+  if (!u->known)
+    shared->unanswered_unknown--;
+  if (count <= 1)
+    g_hash_table_remove (table, key);
+  else if (u->known)
+    g_hash_table_insert (table, GUINT_TO_POINTER (u->uid), GUINT_TO_POINTER (count - 1));
+  else
+    g_hash_table_insert (table, g_strdup (u->sender), GUINT_TO_POINTER (count - 1));
+}
+
+static GDBusMessage *
+filter_incoming_call (Shared *shared, GDBusConnection *connection, GDBusMessage *message)
+{
+  const char *sender = g_dbus_message_get_sender (message);
+  g_autofree char *why = NULL;
+  Unanswered *u;
+  gpointer known;
+  guint count;
+
+  if (sender == NULL || g_strcmp0 (g_dbus_message_get_path (message), shared->object_path) != 0)
+    return message;
+  if ((g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0)
+    {
+      g_object_unref (message);
+      return NULL;
+    }
+
+  u = g_new0 (Unanswered, 1);
+  u->sender = g_strdup (sender);
+  u->serial = g_dbus_message_get_serial (message);
+
+  g_mutex_lock (&shared->lock);
+  known = g_hash_table_lookup (shared->uids, sender);
+  u->known = known != NULL;
+  u->uid = u->known ? GPOINTER_TO_UINT (known) - 1 : 0;
+  if (u->known)
+    {
+      count = count_of (shared->unanswered_by_uid, GUINT_TO_POINTER (u->uid));
+      if (count >= NTS_LIMIT_UNANSWERED_PER_UID)
+        why = g_strdup_printf ("user %u already has %u calls waiting for an answer, the most "
+                               "one user may have", u->uid, count);
+    }
+  else
+    {
+      count = count_of (shared->unanswered_by_name, sender);
+      if (count >= NTS_LIMIT_UNANSWERED_PER_UID)
+        why = g_strdup_printf ("%u calls from this connection are already waiting for an "
+                               "answer", count);
+      else if (shared->unanswered_unknown >= NTS_LIMIT_UNANSWERED_UNKNOWN)
+        why = g_strdup_printf ("%u calls from new connections are already waiting for an "
+                               "answer", shared->unanswered_unknown);
+    }
+  /* dbus-daemon refuses a serial still unanswered; should one come
+   * twice anyway, it is counted once. */
+  if (why == NULL && !g_hash_table_contains (shared->unanswered, u))
+    {
+      g_hash_table_add (shared->unanswered, u);
+      if (u->known)
+        g_hash_table_insert (shared->unanswered_by_uid, GUINT_TO_POINTER (u->uid),
+                             GUINT_TO_POINTER (count + 1));
+      else
+        {
+          g_hash_table_insert (shared->unanswered_by_name, g_strdup (sender),
+                               GUINT_TO_POINTER (count + 1));
+          shared->unanswered_unknown++;
+        }
+      u = NULL;
+    }
+  g_mutex_unlock (&shared->lock);
+  if (u != NULL)
+    unanswered_free (u);
+  return why != NULL ? refuse (connection, message, why) : message;
+}
+
 static GDBusMessage *
 filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
         gpointer user_data)
 {
-  NtsCallerLimits *limits = user_data;
+  Shared *shared = user_data;
   GDBusMessageType type = g_dbus_message_get_message_type (message);
 
   if (incoming && type == G_DBUS_MESSAGE_TYPE_METHOD_CALL)
-    {
-      const char *sender = g_dbus_message_get_sender (message);
-      gpointer known;
-      guint count;
-      Unanswered *u;
-
-      if (sender == NULL || g_strcmp0 (g_dbus_message_get_path (message), limits->object_path) != 0 ||
-          (g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0)
-        return message;
-
-      g_mutex_lock (&limits->lock);
-      known = g_hash_table_lookup (limits->uids, sender);
-      if (known == NULL)
-        {
-          g_mutex_unlock (&limits->lock);
-          return message;
-        }
-      u = g_new0 (Unanswered, 1);
-      u->uid = GPOINTER_TO_UINT (known) - 1;
-      count = GPOINTER_TO_UINT (g_hash_table_lookup (limits->unanswered_by_uid,
-                                                     GUINT_TO_POINTER (u->uid)));
-      if (count >= NTS_LIMIT_UNANSWERED_PER_UID)
-        {
-          g_autoptr(GDBusMessage) reply = NULL;
-
-          g_mutex_unlock (&limits->lock);
-          reply = g_dbus_message_new_method_error (
-              message, "org.freedesktop.DBus.Error.LimitsExceeded",
-              "user %u already has %u calls waiting for an answer, the most one user may "
-              "have; try again when one has ended", u->uid, count);
-          g_free (u);
-          g_dbus_connection_send_message (connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
-                                          NULL, NULL);
-          g_object_unref (message);
-          return NULL;
-        }
-      u->sender = g_strdup (sender);
-      u->serial = g_dbus_message_get_serial (message);
-      if (g_hash_table_add (limits->unanswered, u))
-        g_hash_table_insert (limits->unanswered_by_uid, GUINT_TO_POINTER (u->uid),
-                             GUINT_TO_POINTER (count + 1));
-      g_mutex_unlock (&limits->lock);
-      return message;
-    }
+    return filter_incoming_call (shared, connection, message);
 
   if (!incoming && (type == G_DBUS_MESSAGE_TYPE_METHOD_RETURN ||
                     type == G_DBUS_MESSAGE_TYPE_ERROR))
     {
       Unanswered key = { (char *) g_dbus_message_get_destination (message),
-                         g_dbus_message_get_reply_serial (message), 0 };
+                         g_dbus_message_get_reply_serial (message), 0, FALSE };
       gpointer found;
 
       if (key.sender == NULL)
         return message;
-      g_mutex_lock (&limits->lock);
-      if (g_hash_table_steal_extended (limits->unanswered, &key, &found, NULL))
+      g_mutex_lock (&shared->lock);
+      if (g_hash_table_steal_extended (shared->unanswered, &key, &found, NULL))
         {
-          Unanswered *u = found;
-          guint count = GPOINTER_TO_UINT (g_hash_table_lookup (limits->unanswered_by_uid,
-                                                               GUINT_TO_POINTER (u->uid)));
-
-          if (count <= 1)
-            g_hash_table_remove (limits->unanswered_by_uid, GUINT_TO_POINTER (u->uid));
-          else
-            g_hash_table_insert (limits->unanswered_by_uid, GUINT_TO_POINTER (u->uid),
-                                 GUINT_TO_POINTER (count - 1));
-          unanswered_free (u);
+          count_down (shared, found);
+          unanswered_free (found);
         }
-      g_mutex_unlock (&limits->lock);
+      g_mutex_unlock (&shared->lock);
     }
   return message;
 }
@@ -453,6 +552,7 @@ nts_caller_limits_filter_object (NtsCallerLimits *limits, const char *object_pat
   g_return_if_fail (limits != NULL);
   g_return_if_fail (limits->filter_id == 0);
 
-  limits->object_path = g_strdup (object_path);
-  limits->filter_id = g_dbus_connection_add_filter (limits->bus, filter, limits, NULL);
+  limits->shared->object_path = g_strdup (object_path);
+  limits->filter_id = g_dbus_connection_add_filter (limits->bus, filter,
+                                                    shared_ref (limits->shared), shared_unref);
 }

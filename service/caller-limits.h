@@ -11,15 +11,23 @@
  * of polkit or systemd:
  *
  *   calls in flight   NTS_LIMIT_CALLS_PER_UID per user, NTS_LIMIT_CALLS_TOTAL
- *                     in all (root's calls do not count towards the total,
- *                     so an administrator is never locked out by others)
+ *                     in all
  *   Verify waits      NTS_LIMIT_WAITS_PER_UID per user, NTS_LIMIT_WAITS_TOTAL
  *                     in all (each polls chronyd and systemd twice a second)
  *
- * Budget on the daemon's connection at the bounds: a polkit check and a
- * name watch per call (32), two systemd calls per waiting Verify round
- * (16), NTS_CALLER_UID_LOOKUPS uid look-ups (16) and the daemon's own few:
- * about 70 pending replies of 128, about 45 match rules of 512.
+ * root's calls count only towards root's own bounds, never the totals, so
+ * other users cannot lock root out (a non-root administrator acting
+ * through polkit can be, by four users holding all their places).
+ *
+ * Budget on the daemon's connection at the bounds (only calls dbus-daemon
+ * routes to another connection count against its 128): a polkit check per
+ * call (32, and root's 8), two systemd calls per waiting Verify round and
+ * the shared report's (8 + root's 2 + 1, two each), and the daemon's own
+ * few (layout resolutions, property refreshes): about 70 pending replies
+ * of 128. Name watches: one per caller waiting for polkit or a Verify
+ * wait, about 50 match rules of 512. The bus's own calls
+ * (GetConnectionUnixUser, at most NTS_CALLER_UID_LOOKUPS at once) are
+ * not counted by it, but are bounded all the same.
  *
  * The user is the bus's answer to GetConnectionUnixUser for the caller's
  * unique name (never reused while the bus runs, so the answer is kept);
@@ -40,6 +48,9 @@ G_BEGIN_DECLS
  * next at once; above NTS_LIMIT_CALLS_PER_UID, so that the precise limits
  * answer everyday use. */
 #define NTS_LIMIT_UNANSWERED_PER_UID 16
+/* Calls from connections whose user is not known yet (their first ones,
+ * while the bus is asked), all together, before the filter refuses. */
+#define NTS_LIMIT_UNANSWERED_UNKNOWN 64
 
 typedef enum {
   NTS_LIMIT_CALLS,
@@ -83,8 +94,10 @@ void     nts_caller_limits_give_back (NtsCallerLimits *limits,
 
 /* Refuses calls to @object_path in GDBus's worker thread, before they
  * reach the main loop, from a user with NTS_LIMIT_UNANSWERED_PER_UID
- * calls already waiting for an answer there (see the filter in
- * caller-limits.c for why). Once, at start. */
+ * calls already waiting for an answer there, or from a connection whose
+ * user is not known yet past its own share (see the filter in
+ * caller-limits.c for why); drops calls that expect no reply. Once, at
+ * start. */
 void nts_caller_limits_filter_object (NtsCallerLimits *limits,
                                       const char      *object_path);
 

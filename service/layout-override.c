@@ -240,8 +240,12 @@ nts_layout_override_parse (NtsLayout               *layout,
        * error: the value is not what the administrator meant. */
       if (local_error != NULL)
         {
+          /* GKeyFile quotes one byte after a bad backslash, which may be
+           * half a UTF-8 character; the message goes out over D-Bus. */
+          g_autofree char *message = g_utf8_make_valid (local_error->message, -1);
+
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       "%s: %s: %s", NTS_LAYOUT_OVERRIDE_FILE, *name, local_error->message);
+                       "%s: %s: %s", NTS_LAYOUT_OVERRIDE_FILE, *name, message);
           return FALSE;
         }
       problem = shape_problem (keys[i].shape, value);

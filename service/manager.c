@@ -249,6 +249,13 @@ call_admit (Call *call, CallStep next)
   const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
 
   call->next = next;
+  if (sender == NULL)
+    {
+      /* A peer-to-peer connection: no bus to say who it is. */
+      call_return_error (call, g_error_new (G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED,
+                                            "callers must come through the system bus"));
+      return;
+    }
   /* Known callers (every call after a connection's first) are admitted
    * or refused at once: a flood costs a hash lookup per call. */
   if (nts_caller_uid_lookup_cached (call->manager->limits, sender, &call->uid))
@@ -1173,7 +1180,9 @@ nts_manager_free (NtsManager *manager)
   if (manager == NULL)
     return;
   g_cancellable_cancel (manager->cancellable);
-  /* Before the rest: freeing them answers what still waits on them. */
+  /* Before the rest. A Verify still in flight holds the verifier (and
+   * its layout cache); whatever waits is answered only if the main loop
+   * runs again, which it does not after shutdown. */
   manager->layouts = NULL;
   g_clear_pointer (&manager->verifier, nts_verifier_unref);
   g_clear_pointer (&manager->limits, nts_caller_limits_free);
