@@ -206,6 +206,51 @@ test_filter_refuses_past_unanswered (Fixture *f, gconstpointer data)
   g_free (r.message);
 }
 
+/* A connection whose user is not known yet is bounded by its own name
+ * (no look-up is asked here, so it stays unknown); a call that expects no
+ * reply never reaches the object. */
+static void
+test_filter_unknown_and_no_reply (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GDBusConnection) stranger = fixture_connect (&f->fx);
+  Replies r = { 0 };
+
+  for (guint i = 0; i < NTS_LIMIT_UNANSWERED_PER_UID + 1; i++)
+    g_dbus_connection_call (stranger, "org.ntssetup.Manager", PATH, IFACE, "Hold", NULL, NULL,
+                            G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, on_reply, &r);
+  wait_for (&r.answered, 1);
+  wait_for (&f->held->len, NTS_LIMIT_UNANSWERED_PER_UID);
+  g_assert_cmpuint (r.limited, ==, 1);
+  g_assert_nonnull (strstr (r.message, "from this connection"));
+
+  /* Fire and forget: dropped, while a normal call after it is seen. */
+  {
+    g_autoptr(GDBusMessage) message = g_dbus_message_new_method_call (
+        "org.ntssetup.Manager", PATH, IFACE, "Hold");
+    g_autoptr(GError) error = NULL;
+
+    g_dbus_message_set_flags (message, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
+    g_assert_true (g_dbus_connection_send_message (f->caller, message,
+                                                   G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, &error));
+    g_assert_no_error (error);
+  }
+  call_hold (f, &r);
+  wait_for (&f->held->len, NTS_LIMIT_UNANSWERED_PER_UID + 1);
+  {
+    GDBusMethodInvocation *last = f->held->pdata[f->held->len - 1];
+
+    g_assert_cmpstr (g_dbus_method_invocation_get_sender (last), ==,
+                     g_dbus_connection_get_unique_name (f->caller));
+  }
+  g_assert_cmpuint (f->held->len, ==, NTS_LIMIT_UNANSWERED_PER_UID + 1);
+
+  for (guint i = 0; i < f->held->len; i++)
+    g_dbus_method_invocation_return_value (g_object_ref (f->held->pdata[i]), NULL);
+  g_ptr_array_set_size (f->held, 0);
+  wait_for (&r.answered, NTS_LIMIT_UNANSWERED_PER_UID + 2);
+  g_free (r.message);
+}
+
 /* Calls to other objects are not the filter's business. */
 static void
 test_filter_only_our_object (Fixture *f, gconstpointer data)
@@ -291,6 +336,8 @@ main (int argc, char **argv)
     }
   g_test_add ("/caller-limits/filter/refuses-past-unanswered", Fixture, NULL, fixture_set_up,
               test_filter_refuses_past_unanswered, fixture_tear_down);
+  g_test_add ("/caller-limits/filter/unknown-and-no-reply", Fixture, NULL, fixture_set_up,
+              test_filter_unknown_and_no_reply, fixture_tear_down);
   g_test_add ("/caller-limits/filter/only-our-object", Fixture, NULL, fixture_set_up,
               test_filter_only_our_object, fixture_tear_down);
   g_test_add ("/caller-limits/places", Fixture, NULL, fixture_set_up, test_places,
