@@ -22,6 +22,11 @@ struct _NtsChronyClient {
   int             fd;
   char           *socket_path;
   char           *local_path;
+  /* The directory our socket was bound in, and its name there: it is
+   * removed through them, never through a path chronyd's user could
+   * have redirected since. */
+  int             dir_fd;
+  char           *local_name;
   guint           first_timeout_ms;
   guint           attempts;
   guint           fetch_timeout_ms;
@@ -182,6 +187,7 @@ nts_chrony_client_new (const char  *socket_path,
   g_atomic_ref_count_init (&client->ref_count);
   g_mutex_init (&client->lock);
   client->fd = -1;
+  client->dir_fd = -1;
   client->socket_path = g_strdup (socket_path);
   client->first_timeout_ms = NTS_CHRONY_CLIENT_DEFAULT_FIRST_TIMEOUT_MS;
   client->attempts = NTS_CHRONY_CLIENT_DEFAULT_ATTEMPTS;
@@ -239,12 +245,34 @@ nts_chrony_client_new (const char  *socket_path,
     client->local_path = g_steal_pointer (&local);
   }
 
+  /* From here on, the client removes its socket through the directory
+   * it was bound in. */
+  client->dir_fd = g_steal_fd (&dir_fd);
+  client->local_name = g_steal_pointer (&local_name);
+
   if (bound_hook != NULL)
     bound_hook (client->local_path, bound_hook_data);
 
+  /* bind() went by path, and chronyd will send to that path: the
+   * directory's own name must still be the directory we opened (its
+   * parent is root's in every layout we ship, but layout.conf may put
+   * the socket deeper). */
+  {
+    struct stat by_path, by_fd;
+
+    if (fstatat (AT_FDCWD, dir, &by_path, AT_SYMLINK_NOFOLLOW) < 0 ||
+        fstat (client->dir_fd, &by_fd) < 0 ||
+        by_path.st_dev != by_fd.st_dev || by_path.st_ino != by_fd.st_ino)
+      {
+        g_set_error (error, NTS_CHRONY_ERROR, NTS_CHRONY_ERROR_FAILED,
+                     "%s was replaced while our socket was bound in it; not using it", dir);
+        return NULL;
+      }
+  }
+
   /* chronyd may run as its own user: it must be allowed to send to us.
    * The directory, not this file, is what keeps others out. */
-  if (!make_socket_writable (dir_fd, local_name, client->local_path, error))
+  if (!make_socket_writable (client->dir_fd, client->local_name, client->local_path, error))
     return NULL;
 
   if (connect (client->fd, (struct sockaddr *) &server_sa, sizeof server_sa) < 0)
@@ -277,11 +305,16 @@ nts_chrony_client_unref (NtsChronyClient *client)
 
   if (client->fd >= 0)
     close (client->fd);
-  /* By name, in a directory chronyd's user may change: if the entry was
-   * replaced meanwhile, unlink() removes that entry and never what a link
-   * points to, and that user could have removed it anyway. */
-  if (client->local_path != NULL)
+  /* In the directory we bound in, by name: if chronyd's user replaced the
+   * entry meanwhile, only that entry goes (never what a link points to),
+   * and that user could have removed it anyway. */
+  if (client->local_name != NULL && client->dir_fd >= 0)
+    (void) unlinkat (client->dir_fd, client->local_name, 0);
+  else if (client->local_path != NULL)
     (void) unlink (client->local_path);
+  if (client->dir_fd >= 0)
+    close (client->dir_fd);
+  g_free (client->local_name);
   g_mutex_clear (&client->lock);
   g_free (client->socket_path);
   g_free (client->local_path);

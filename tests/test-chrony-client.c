@@ -316,6 +316,59 @@ test_planted_link (void)
   remove_dir_files (dir);
 }
 
+typedef struct {
+  const char *dir;       /* the directory the socket is bound in */
+  const char *moved;     /* where it is moved */
+  const char *elsewhere; /* what a link at its old name then points to */
+} DirSwap;
+
+static void
+swap_dir_hook (const char *local_path, gpointer user_data)
+{
+  DirSwap *swap = user_data;
+
+  g_assert_cmpint (rename (swap->dir, swap->moved), ==, 0);
+  g_assert_cmpint (symlink (swap->elsewhere, swap->dir), ==, 0);
+}
+
+/* The socket's directory (deeper than layouts ship: layout.conf may put
+ * it there) swapped for a link right after bind(): refused, since chronyd
+ * would send to the path; and the socket is removed from the directory it
+ * was bound in, not through the link. */
+static void
+test_dir_swapped (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *top = make_temp_dir ();
+  g_autofree char *dir = g_build_filename (top, "run", NULL);
+  g_autofree char *moved = g_build_filename (top, "run.moved", NULL);
+  g_autofree char *elsewhere = g_build_filename (top, "elsewhere", NULL);
+  g_autofree char *server = g_build_filename (dir, "chronyd.sock", NULL);
+  DirSwap swap = { dir, moved, elsewhere };
+  NtsChronyClient *client;
+  int server_fd;
+
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (elsewhere, 0755), ==, 0);
+  server_fd = bind_dgram (server);
+
+  nts_chrony_client_set_bound_hook_for_tests (swap_dir_hook, &swap);
+  client = nts_chrony_client_new (server, &error);
+  nts_chrony_client_set_bound_hook_for_tests (NULL, NULL);
+  g_assert_null (client);
+  g_assert_error (error, NTS_CHRONY_ERROR, NTS_CHRONY_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "was replaced"));
+  g_test_message ("%s", error->message);
+  g_assert_cmpuint (count_client_sockets (moved), ==, 0);
+  g_assert_cmpuint (count_client_sockets (elsewhere), ==, 0);
+
+  close (server_fd);
+  g_assert_cmpint (unlink (dir), ==, 0);
+  remove_dir_files (moved);
+  remove_dir_files (elsewhere);
+  g_assert_cmpint (rmdir (top), ==, 0);
+}
+
 #define RACE_CLIENTS 2000
 #define RACE_MAX_SECONDS 30
 
@@ -1353,6 +1406,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chrony-client/timeout", test_timeout);
   g_test_add_func ("/chrony-client/remove-stale", test_remove_stale);
   g_test_add_func ("/chrony-client/planted-link", test_planted_link);
+  g_test_add_func ("/chrony-client/dir-swapped", test_dir_swapped);
   g_test_add_func ("/chrony-client/racing-replacer", test_racing_replacer);
   g_test_add ("/chrony-client/fake/stale-and-resend", FakeFixture, NULL,
               fake_setup, test_fake_stale_and_resend, fake_teardown);
