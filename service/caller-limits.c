@@ -10,8 +10,7 @@
 
 typedef struct {
   guint per_uid;
-  guint total;
-  gboolean root_counts;   /* towards the total */
+  guint total;           /* root's places never count towards it */
   const char *what;
   GHashTable *by_uid;     /* uid -> count, GUINT_TO_POINTER both */
   guint in_use;
@@ -59,11 +58,10 @@ struct _NtsCallerLimits {
 };
 
 static void
-pool_init (Pool *pool, guint per_uid, guint total, gboolean root_counts, const char *what)
+pool_init (Pool *pool, guint per_uid, guint total, const char *what)
 {
   pool->per_uid = per_uid;
   pool->total = total;
-  pool->root_counts = root_counts;
   pool->what = what;
   pool->by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
 }
@@ -141,9 +139,9 @@ nts_caller_limits_new (GDBusConnection *bus)
   limits->bus = g_object_ref (bus);
   limits->cancellable = g_cancellable_new ();
   pool_init (&limits->pools[NTS_LIMIT_CALLS], NTS_LIMIT_CALLS_PER_UID, NTS_LIMIT_CALLS_TOTAL,
-             FALSE, "calls in flight");
+             "calls in flight");
   pool_init (&limits->pools[NTS_LIMIT_WAITS], NTS_LIMIT_WAITS_PER_UID, NTS_LIMIT_WAITS_TOTAL,
-             FALSE, "Verify calls waiting");
+             "Verify calls waiting");
   limits->shared = shared_new ();
   limits->lookups = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&limits->queued);
@@ -355,7 +353,7 @@ nts_caller_limits_take (NtsCallerLimits *limits,
 
   pool = &limits->pools[kind];
   mine = GPOINTER_TO_UINT (g_hash_table_lookup (pool->by_uid, GUINT_TO_POINTER (uid)));
-  counts = uid != 0 || pool->root_counts;
+  counts = uid != 0;
   if (mine >= pool->per_uid)
     {
       g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
@@ -394,7 +392,7 @@ nts_caller_limits_give_back (NtsCallerLimits *limits,
     g_hash_table_remove (pool->by_uid, GUINT_TO_POINTER (uid));
   else
     g_hash_table_insert (pool->by_uid, GUINT_TO_POINTER (uid), GUINT_TO_POINTER (mine - 1));
-  if (uid != 0 || pool->root_counts)
+  if (uid != 0)
     pool->in_use--;
 }
 

@@ -33,7 +33,6 @@ struct _NtsLayoutCache {
   NtsFileStamp     stamps[N_STAMPS];
   Flight          *flight;          /* the one new calls join, or NULL */
   GPtrArray       *flights;         /* every one still running, invalidated ones too */
-  guint            resolutions;
 };
 
 static void
@@ -128,12 +127,6 @@ nts_layout_cache_invalidate (NtsLayoutCache *cache)
   cache->flight = NULL;
 }
 
-guint
-nts_layout_cache_get_resolutions (NtsLayoutCache *cache)
-{
-  return cache->resolutions;
-}
-
 static void
 on_resolved (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -208,7 +201,6 @@ nts_layout_cache_get_async (NtsLayoutCache      *cache,
   g_ptr_array_add (cache->flight->waiters, g_steal_pointer (&task));
   take_stamps (cache, NULL, cache->flight->stamps);
   g_ptr_array_add (cache->flights, cache->flight);
-  cache->resolutions++;
   nts_layout_resolve_async (cache->root, cache->bus, cache->cancellable, on_resolved,
                             cache->flight);
 }

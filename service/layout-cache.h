@@ -41,8 +41,4 @@ NtsLayout *nts_layout_cache_get_finish (NtsLayoutCache      *cache,
                                         GAsyncResult        *result,
                                         GError             **error);
 
-/* How many resolutions have been started since the cache was made: what
- * the tests and the flood benchmark watch. */
-guint nts_layout_cache_get_resolutions (NtsLayoutCache *cache);
-
 G_END_DECLS

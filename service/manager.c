@@ -957,7 +957,6 @@ typedef struct {
   GCancellable *cancellable;
   gulong        shutdown_handler;
   guint         caller_watch;
-  gboolean      holds_wait_slot;
 } VerifyWait;
 
 static void
@@ -965,8 +964,8 @@ verify_wait_free (VerifyWait *vw)
 {
   NtsManager *manager = vw->call->manager;
 
-  if (vw->holds_wait_slot)
-    nts_caller_limits_give_back (manager->limits, NTS_LIMIT_WAITS, vw->call->uid);
+  /* Made only once the place was taken. */
+  nts_caller_limits_give_back (manager->limits, NTS_LIMIT_WAITS, vw->call->uid);
   if (vw->caller_watch != 0)
     g_bus_unwatch_name (vw->caller_watch);
   g_cancellable_disconnect (manager->cancellable, vw->shutdown_handler);
@@ -1023,7 +1022,6 @@ verify_wait (Call *call)
     }
   vw = g_new0 (VerifyWait, 1);
   vw->call = call;
-  vw->holds_wait_slot = TRUE;
   vw->cancellable = g_cancellable_new ();
   vw->shutdown_handler = g_cancellable_connect (manager->cancellable,
                                                 G_CALLBACK (on_verify_cancel),
