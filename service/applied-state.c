@@ -86,10 +86,7 @@ nts_rollback_record_save (NtsRoot            *root,
       /* Something the restore did not leave (it writes regular files
        * only) got there in between: noted as such, so the next Rollback
        * calls it a change rather than this one failing for ever. */
-      if (data == NULL &&
-          (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
-           g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE) ||
-           g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)))
+      if (data == NULL && nts_root_read_found_other (local_error))
         {
           g_key_file_set_boolean (keys, group, "exists", FALSE);
           g_key_file_set_boolean (keys, group, "unreadable", TRUE);

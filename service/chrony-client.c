@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "safe-fs.h"   /* NtsSafeFd */
+
 /* Large enough for any datagram chronyd sends, and one byte more so that an
  * oversized one is noticed rather than silently cut to a valid length. */
 #define RECV_BUF_LEN (NTS_CHRONY_PACKET_MAX_LEN + 1)
@@ -75,15 +77,6 @@ fill_sockaddr (struct sockaddr_un *sa, const char *path, GError **error)
   return TRUE;
 }
 
-/* g_autofd arrived in GLib 2.76; we target 2.74. */
-typedef int NtsClientFd;
-static void
-close_fd (int fd)
-{
-  close (fd);
-}
-G_DEFINE_AUTO_CLEANUP_FREE_FUNC (NtsClientFd, close_fd, -1)
-
 static NtsChronyClientBoundHook bound_hook;
 static gpointer bound_hook_data;
 
@@ -122,7 +115,7 @@ make_socket_writable (int         dir_fd,
                       const char *path,
                       GError    **error)
 {
-  g_auto(NtsClientFd) fd = -1;
+  g_auto(NtsSafeFd) fd = -1;
   struct stat st;
   char proc_path[sizeof "/proc/self/fd/" + 3 * sizeof (int)];
 
@@ -174,7 +167,7 @@ nts_chrony_client_new (const char  *socket_path,
   g_autoptr(NtsChronyClient) client = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *local_name = NULL;
-  g_auto(NtsClientFd) dir_fd = -1;
+  g_auto(NtsSafeFd) dir_fd = -1;
   struct sockaddr_un server_sa, local_sa;
 
   g_return_val_if_fail (socket_path != NULL, NULL);

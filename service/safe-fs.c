@@ -22,15 +22,6 @@ struct _NtsRoot {
   gboolean  use_openat2;   /* cleared for good once the kernel says ENOSYS */
 };
 
-/* g_autofd arrived in GLib 2.76; we target 2.74. */
-typedef int NtsSafeFd;
-static void
-close_fd (int fd)
-{
-  close (fd);
-}
-G_DEFINE_AUTO_CLEANUP_FREE_FUNC (NtsSafeFd, close_fd, -1)
-
 /* ---- paths and messages ---- */
 
 gboolean
@@ -398,6 +389,14 @@ nts_root_read (NtsRoot *root, const char *path, gsize max_size, GError **error)
   data->gid = st.st_gid;
   data->mode = st.st_mode & 07777;
   return g_steal_pointer (&data);
+}
+
+gboolean
+nts_root_read_found_other (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
 }
 
 gboolean

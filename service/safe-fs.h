@@ -26,10 +26,21 @@
 #include <gio/gio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "render.h"
 
 G_BEGIN_DECLS
+
+/* A file descriptor closed when it goes out of scope (-1: none):
+ * g_autofd arrived in GLib 2.76; we target 2.74. */
+typedef int NtsSafeFd;
+static inline void
+nts_safe_fd_close (int fd)
+{
+  close (fd);
+}
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (NtsSafeFd, nts_safe_fd_close, -1)
 
 /* Largest file nts_root_read() accepts unless told otherwise. */
 #define NTS_ROOT_READ_MAX (1024 * 1024)
@@ -84,6 +95,12 @@ NtsFileData *nts_root_read (NtsRoot     *root,
                             const char  *path,
                             gsize        max_size,
                             GError     **error);
+
+/* Whether @error from nts_root_read() says that something other than a
+ * readable regular file is at the path (a link, a non-file, a file too
+ * large), as opposed to a failure to look: for whoever compares a path
+ * with what was noted of it, that is a difference, not a reason to fail. */
+gboolean nts_root_read_found_other (const GError *error);
 
 /* lstat without following anything; *@exists FALSE for a missing file
  * (or missing parent), which is not an error. @st may be NULL. */

@@ -908,10 +908,7 @@ nts_snapshot_path_differs (NtsRoot     *root,
 
   /* A link, a directory or a huge file where a file was (or nothing
    * was): that is a change, not a reason to fail. */
-  if (now == NULL &&
-      (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
-       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE) ||
-       g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)))
+  if (now == NULL && nts_root_read_found_other (local_error))
     {
       *differs = TRUE;
       return TRUE;
