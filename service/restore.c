@@ -580,6 +580,19 @@ resolve_snapshot_id (NtsRoot     *root,
   return g_strdup (*applied_id);
 }
 
+/* The refusal of a Rollback without 'force' whose files were edited
+ * @since ntssetup last wrote them. */
+static gboolean
+refuse_changed (GError **error, GStrv paths, const char *since)
+{
+  g_autofree char *list = g_strjoinv (", ", paths);
+
+  g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+               "nothing was changed: %s changed since %s; "
+               "restore anyway with 'force' (ntsctl rollback --force)", list, since);
+  return FALSE;
+}
+
 /* Someone may have edited the files since ntssetup last wrote them: a
  * Rollback would throw their work away. What ntssetup last wrote is the
  * Apply in place, if any, else what the last Rollback left. */
@@ -587,7 +600,6 @@ static gboolean
 check_unchanged (Restore *rs, GError **error)
 {
   g_auto(GStrv) paths = NULL;
-  g_autofree char *list = NULL;
   g_autoptr(GError) local_error = NULL;
   gboolean changed = FALSE, recorded = TRUE;
 
@@ -596,13 +608,7 @@ check_unchanged (Restore *rs, GError **error)
       if (!nts_snapshot_store_changed_since (rs->store, rs->applied_id, NULL, &changed, &paths,
                                              error))
         return FALSE;
-      if (!changed)
-        return TRUE;
-      list = g_strjoinv (", ", paths);
-      g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
-                   "nothing was changed: %s changed since ntssetup wrote it; "
-                   "restore anyway with 'force' (ntsctl rollback --force)", list);
-      return FALSE;
+      return !changed || refuse_changed (error, paths, "ntssetup wrote it");
     }
 
   if (!nts_rollback_record_changed (rs->root, rs->state_dir, &recorded, &changed, &paths,
@@ -627,13 +633,7 @@ check_unchanged (Restore *rs, GError **error)
                    "restore anyway with 'force' (ntsctl rollback --force)");
       return FALSE;
     }
-  if (!changed)
-    return TRUE;
-  list = g_strjoinv (", ", paths);
-  g_set_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
-               "nothing was changed: %s changed since the last Rollback put it back; "
-               "restore anyway with 'force' (ntsctl rollback --force)", list);
-  return FALSE;
+  return !changed || refuse_changed (error, paths, "the last Rollback put it back");
 }
 
 /* Which snapshot, and whether it may be restored: every check before the
