@@ -51,27 +51,6 @@ percentile (GArray *samples, double p)
   return g_array_index (samples, double, i);
 }
 
-/* ---- --flood: as nobody (tests/flood-client.h) ----------------------- */
-
-static int
-flood_main (guint seconds, guint connections, guint depth)
-{
-  g_autoptr(GError) error = NULL;
-  FloodCounts counts;
-
-  if (!flood_run (g_getenv ("DBUS_SYSTEM_BUS_ADDRESS"), seconds * 1000, connections, depth,
-                  &counts, &error))
-    {
-      g_printerr ("flood: %s\n", error->message);
-      return 1;
-    }
-  printf ("%u %u %u %u\n", counts.sent, counts.answered, counts.limited, counts.other);
-  if (counts.other_example != NULL)
-    g_printerr ("flood: an error other than LimitsExceeded: %s\n", counts.other_example);
-  flood_counts_clear (&counts);
-  return 0;
-}
-
 /* ---- --probe: as the second user --------------------------------------- */
 
 static int
@@ -266,8 +245,10 @@ main (int argc, char **argv)
   guint sample_id, touch_id;
   guint touch_ms = 250;
 
+  /* As nobody: tests/flood-client.h. */
   if (argc == 5 && g_str_equal (argv[1], "--flood"))
-    return flood_main (atoi (argv[2]), atoi (argv[3]), atoi (argv[4]));
+    return flood_client_main (g_getenv ("DBUS_SYSTEM_BUS_ADDRESS"), atoi (argv[2]) * 1000,
+                              atoi (argv[3]), atoi (argv[4]));
   if (argc == 2 && g_str_equal (argv[1], "--probe"))
     return probe_main ();
   if (argc > 1)

@@ -32,7 +32,7 @@ typedef struct {
   gint          ref_count;
   NtsLayout    *layout;
   NtsOperators *operators;
-  NtsFileStamp     stamp;
+  NtsFileStamp  stamp;
   gint64        time_us;
 } Settings;
 
@@ -46,7 +46,7 @@ struct _NtsVerifier {
    * than the questions. Replaced when it fails (chronyd restarted). */
   NtsChronyClient *client;
   char            *client_socket;
-  NtsFileStamp        client_peer;    /* chronyd's socket when we connected */
+  NtsFileStamp     client_peer;    /* chronyd's socket when we connected */
 };
 
 static Settings *
@@ -200,7 +200,7 @@ typedef struct {
   GCancellable      *cancellable;  /* ours: cancelled with the caller's, and when we return */
   GCancellable      *caller_cancellable;
   gulong             cancel_handler;
-  NtsFileStamp          stamp;
+  NtsFileStamp       stamp;
   Settings          *settings;
   NtsLayout         *layout;       /* the settings' */
   NtsOperators      *operators;    /* the settings' */

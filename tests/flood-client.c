@@ -86,3 +86,21 @@ flood_counts_clear (FloodCounts *counts)
 {
   g_clear_pointer (&counts->other_example, g_free);
 }
+
+int
+flood_client_main (const char *address, guint ms, guint connections, guint depth)
+{
+  g_autoptr(GError) error = NULL;
+  FloodCounts counts;
+
+  if (!flood_run (address, ms, connections, depth, &counts, &error))
+    {
+      g_printerr ("flood: %s\n", error->message);
+      return 1;
+    }
+  g_print ("%u %u %u %u\n", counts.sent, counts.answered, counts.limited, counts.other);
+  if (counts.other_example != NULL)
+    g_printerr ("flood: an error other than LimitsExceeded: %s\n", counts.other_example);
+  flood_counts_clear (&counts);
+  return 0;
+}

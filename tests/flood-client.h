@@ -27,4 +27,9 @@ gboolean flood_run (const char  *address,
 
 void flood_counts_clear (FloodCounts *counts);
 
+/* A flood child's main(): flood_run(), then "SENT ANSWERED LIMITED OTHER"
+ * on standard output (the first other error on standard error); 1 when it
+ * cannot connect. */
+int flood_client_main (const char *address, guint ms, guint connections, guint depth);
+
 G_END_DECLS

@@ -254,28 +254,6 @@ run_client (const char *address, const Case *c, Outcome *out)
 
 /* ---- the flood ----------------------------------------------------------- */
 
-/* The child, as nobody: --flood ADDRESS MS CONNS DEPTH
- * (tests/flood-client.h); prints "sent answered limited other". */
-static int
-flood_main (int argc, char **argv)
-{
-  g_autoptr(GError) error = NULL;
-  FloodCounts counts;
-
-  if (argc != 6)
-    return 2;
-  if (!flood_run (argv[2], atoi (argv[3]), atoi (argv[4]), atoi (argv[5]), &counts, &error))
-    {
-      g_printerr ("flood: %s\n", error->message);
-      return 1;
-    }
-  g_print ("%u %u %u %u\n", counts.sent, counts.answered, counts.limited, counts.other);
-  if (counts.other_example != NULL)
-    g_printerr ("flood: %s\n", counts.other_example);
-  flood_counts_clear (&counts);
-  return 0;
-}
-
 static void drop_fixtures (void);
 
 static void
@@ -1107,8 +1085,9 @@ main (int argc, char **argv)
 
   if (argc > 1 && g_str_equal (argv[1], "--client"))
     return client_main (argc, argv);
-  if (argc > 1 && g_str_equal (argv[1], "--flood"))
-    return flood_main (argc, argv);
+  /* The child, as nobody: --flood ADDRESS MS CONNS DEPTH. */
+  if (argc == 6 && g_str_equal (argv[1], "--flood"))
+    return flood_client_main (argv[2], atoi (argv[3]), atoi (argv[4]), atoi (argv[5]));
 
   g_test_init (&argc, &argv, NULL);
 
