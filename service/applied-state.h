@@ -37,7 +37,7 @@ gboolean  nts_applied_state_set (NtsRoot     *root,
  *
  * With no Apply in place there is no Apply's record to tell an
  * administrator's later edits from ntssetup's own work; this is that
- * record for a Rollback by id (restore.c). Written by every Rollback
+ * record for a Rollback by id (rollback.c). Written by every Rollback
  * that completes, the recovery of an interrupted one included, just
  * before its journal is removed: a crash before that leaves the journal,
  * and recovery finishes the restore and writes the record then.

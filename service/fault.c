@@ -4,6 +4,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nts-errors.h"
 
@@ -13,6 +14,7 @@ typedef enum { FAULT_NONE, FAULT_FAIL, FAULT_ABORT, FAULT_STALL } FaultKind;
 
 static char *fault_step;
 static FaultKind fault_kind;
+static NtsFaultWhen fault_when;
 static GPtrArray *stalled;   /* GTask*, released together by SIGUSR1 */
 
 static gboolean
@@ -33,14 +35,22 @@ gboolean
 nts_fault_configure (const char *spec, GError **error)
 {
   const char *colon = strchr (spec, ':');
+  g_autofree char *kind = NULL;
 
   if (colon == NULL || colon == spec)
     goto bad;
-  if (g_str_equal (colon + 1, "fail"))
+  kind = g_strdup (colon + 1);
+  fault_when = NTS_FAULT_BEFORE;
+  if (g_str_has_suffix (kind, "-after"))
+    {
+      kind[strlen (kind) - strlen ("-after")] = '\0';
+      fault_when = NTS_FAULT_AFTER;
+    }
+  if (g_str_equal (kind, "fail"))
     fault_kind = FAULT_FAIL;
-  else if (g_str_equal (colon + 1, "abort"))
+  else if (g_str_equal (kind, "abort"))
     fault_kind = FAULT_ABORT;
-  else if (g_str_equal (colon + 1, "stall"))
+  else if (g_str_equal (kind, "stall"))
     fault_kind = FAULT_STALL;
   else
     goto bad;
@@ -57,18 +67,20 @@ nts_fault_configure (const char *spec, GError **error)
 
 bad:
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               "--fault: \"%s\" is not STEP:fail, STEP:abort or STEP:stall", spec);
+               "--fault: \"%s\" is not STEP:fail, STEP:abort or STEP:stall, "
+               "with -after or without", spec);
   return FALSE;
 }
 
 void
-nts_fault_point_async (const char *step, GCancellable *cancellable,
+nts_fault_point_async (const char *step, NtsFaultWhen when, GCancellable *cancellable,
                        GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  const char *where = when == NTS_FAULT_AFTER ? "after" : "at";
 
   g_task_set_source_tag (task, nts_fault_point_async);
-  if (fault_step == NULL || !g_str_equal (fault_step, step))
+  if (fault_step == NULL || !g_str_equal (fault_step, step) || fault_when != when)
     {
       g_task_return_boolean (task, TRUE);
       return;
@@ -78,13 +90,13 @@ nts_fault_point_async (const char *step, GCancellable *cancellable,
     {
     case FAULT_FAIL:
       g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_FAILED,
-                               "fault injected at step %s", step);
+                               "fault injected %s step %s", where, step);
       return;
     case FAULT_ABORT:
-      g_message ("fault injected: aborting at step %s", step);
+      g_message ("fault injected: aborting %s step %s", where, step);
       abort ();
     case FAULT_STALL:
-      g_debug ("fault injected: stalling at step %s until SIGUSR1", step);
+      g_debug ("fault injected: stalling %s step %s until SIGUSR1", where, step);
       g_ptr_array_add (stalled, g_steal_pointer (&task));
       return;
     case FAULT_NONE:
@@ -105,7 +117,7 @@ nts_fault_configure (const char *spec, GError **error)
 }
 
 void
-nts_fault_point_async (const char *step, GCancellable *cancellable,
+nts_fault_point_async (const char *step, NtsFaultWhen when, GCancellable *cancellable,
                        GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);

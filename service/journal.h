@@ -13,14 +13,19 @@
  *   kind=apply                       apply | rollback
  *   snapshot=20261127T044512Z-000123 the snapshot the transaction returns to
  *   started=<microseconds since the epoch>
- *   steps=write-chrony-conf;write-keys-file;   steps done, in order
+ *   steps=snapshot;ensure-chrony;write-config;  steps done, in order
  *   end=true                         written last: without it the file is torn
  *
  * Atomic replacement means a crash leaves the old or the new file, never a
  * mix; a torn file can still come from outside (a disk error, a person).
  * It is then reported as an unfinished transaction with no step done, with
- * whatever kind and snapshot id could be read (possibly unknown): the
- * caller restores the whole snapshot, which is safe to do twice. */
+ * whatever kind and snapshot id could be read (possibly unknown): recovery
+ * then undoes every step of an Apply, or restores the whole snapshot when
+ * the kind is unknown, both safe to do twice.
+ *
+ * The step list is what recovery reads back (recovery.h): the undos of
+ * the steps an Apply recorded, and of the one in flight; the steps a
+ * Rollback has yet to do. */
 #pragma once
 
 #include <gio/gio.h>

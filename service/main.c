@@ -57,7 +57,7 @@ on_properties_ready (GObject *source, GAsyncResult *res, gpointer user_data)
   Daemon *daemon = user_data;
   guint owner_id;
 
-  nts_manager_refresh_finish (res, NULL);
+  nts_manager_start_finish (res, NULL);
   owner_id = g_bus_own_name_on_connection (daemon->connection, BUS_NAME,
                                            G_BUS_NAME_OWNER_FLAGS_NONE,
                                            on_name_acquired, on_name_lost, daemon, NULL);
@@ -258,7 +258,7 @@ main (int argc, char **argv)
   daemon.connection = connection;
   daemon.lifetime = lifetime;
   daemon.manager = manager;
-  nts_manager_refresh_async (manager, on_properties_ready, &daemon);
+  nts_manager_start_async (manager, on_properties_ready, &daemon);
 
   g_unix_signal_add (SIGTERM, on_terminate, &daemon);
   g_unix_signal_add (SIGINT, on_terminate, &daemon);

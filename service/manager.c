@@ -2,29 +2,26 @@
 #include "manager.h"
 
 #include "applied-state.h"
+#include "apply.h"
 #include "authorization.h"
 #include "caller-limits.h"
 #include "chrony-client.h"
 #include "ensure-chrony.h"
-#include "fault.h"
 #include "last-result.h"
 #include "layout.h"
 #include "layout-cache.h"
 #include "nts-errors.h"
 #include "nts-manager-generated.h"
 #include "options.h"
-#include "preflight.h"
 #include "recovery.h"
 #include "render.h"
-#include "restore.h"
+#include "rollback.h"
 #include "safe-fs.h"
 #include "snapshot-store.h"
 #include "systemd-client.h"
-#include "transaction.h"
 #include "verify.h"
 
 #define MANAGER_PATH "/org/ntssetup/Manager"
-#define TIMESYNCD_UNIT "systemd-timesyncd.service"
 
 struct _NtsManager {
   GDBusConnection *connection;
@@ -52,7 +49,6 @@ struct _NtsManager {
   gboolean         recovery_pending;
   gboolean         recovery_failed;
   gboolean         name_owned;
-  gboolean         swept_sockets;
 };
 
 /* One method call from arrival to reply. It holds the daemon alive. */
@@ -74,7 +70,6 @@ struct _Call {
   char                  *state_before;
   NtsLayout             *layout;
   const char            *step;               /* the Progress step running */
-  gboolean               install;            /* chrony missing, installing allowed */
   gint64                 started;            /* monotonic, at arrival */
   char                  *result_snapshot_id; /* for LastResult */
   gboolean               install_authorized; /* the caller may install packages */
@@ -111,6 +106,7 @@ call_free (Call *call)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
 
 static void refresh_properties (NtsManager *manager);
+static void check_recovery (NtsManager *manager);
 
 /* LastResult, in the property and on disk (it outlives the daemon). */
 static void
@@ -145,6 +141,8 @@ call_unlock (Call *call)
   call->holds_lock = FALSE;
   /* It may have installed packages or changed units. */
   nts_verifier_forget_layout (call->manager->verifier);
+  /* A Rollback cut short, or an Apply not fully undone, left its journal. */
+  check_recovery (call->manager);
   refresh_properties (call->manager);
 }
 
@@ -287,20 +285,19 @@ call_authorize_then (Call *call, const char *action, CallStep next)
 
 /* ---- properties ------------------------------------------------------ */
 
-/* One refresh of the properties that come from outside (chrony's layout,
- * systemd): @task, when set, completes once both answers are in, so the
- * daemon can take its name only when its first answer is already true. */
+/* A refresh only reads: what chrony's layout says (ChronyInstalled), what
+ * systemd says of the layout's timesyncd unit (TimesyncdActive), and what
+ * ntssetup put in place (State, Servers, MinSources). @task, when set,
+ * completes once every answer is in, so the daemon can take its name only
+ * when its first answer is already true. */
 typedef struct {
   NtsManager *manager;
   GTask      *task;
-  guint       pending;
 } Refresh;
 
 static void
 refresh_done (Refresh *refresh)
 {
-  if (--refresh->pending > 0)
-    return;
   if (refresh->task)
     {
       g_task_return_boolean (refresh->task, TRUE);
@@ -319,7 +316,7 @@ on_timesyncd_state (GObject *source, GAsyncResult *res, gpointer user_data)
   if (state == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("cannot ask systemd about %s: %s", TIMESYNCD_UNIT, error->message);
+        g_debug ("cannot ask systemd about timesyncd: %s", error->message);
     }
   else
     nts_manager1_set_timesyncd_active (refresh->manager->skeleton,
@@ -331,52 +328,25 @@ static void
 on_layout_for_properties (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   Refresh *refresh = user_data;
+  NtsManager *manager = refresh->manager;
   g_autoptr(GError) error = NULL;
-  g_autoptr(NtsLayout) layout = nts_layout_cache_get_finish (refresh->manager->layouts, res,
-                                                             &error);
+  g_autoptr(NtsLayout) layout = nts_layout_cache_get_finish (manager->layouts, res, &error);
 
   if (layout == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_debug ("cannot resolve chrony's layout: %s", error->message);
+      refresh_done (refresh);
+      return;
     }
-  else
-    {
-      nts_manager1_set_chrony_installed (refresh->manager->skeleton, layout->chrony_installed);
-      /* Once per start: a daemon killed mid-Verify (a crash in the commit
-       * check) left its client socket in chronyd's directory. */
-      if (!refresh->manager->swept_sockets)
-        {
-          g_autofree char *socket = nts_layout_host_path (layout, layout->socket_path);
-
-          nts_chrony_client_remove_stale (socket);
-          refresh->manager->swept_sockets = TRUE;
-        }
-    }
-  refresh_done (refresh);
+  nts_manager1_set_chrony_installed (manager->skeleton, layout->chrony_installed);
+  nts_systemd_get_unit_state_async (manager->connection, layout->timesyncd_unit,
+                                    manager->cancellable, on_timesyncd_state, refresh);
 }
-
-static void refresh_applied_state (NtsManager *manager);
-
-static void
-start_refresh (NtsManager *manager, GTask *task)
-{
-  Refresh *refresh = g_new0 (Refresh, 1);
-
-  refresh_applied_state (manager);
-
-  refresh->manager = manager;
-  refresh->task = task;
-  refresh->pending = 2;
-  nts_layout_cache_get_async (manager->layouts, on_layout_for_properties, refresh);
-  nts_systemd_get_unit_state_async (manager->connection, TIMESYNCD_UNIT, manager->cancellable,
-                                    on_timesyncd_state, refresh);
-}
-
-static void start_recovery (NtsManager *manager);
 
 /* State, Servers and MinSources: what ntssetup put in place, from the
- * applied marker and its snapshot; read while no mutating call runs. */
+ * applied marker and its snapshot; read while no mutating call (nor
+ * recovery) runs. */
 static void
 refresh_applied_state (NtsManager *manager)
 {
@@ -391,19 +361,9 @@ refresh_applied_state (NtsManager *manager)
 
   if (manager->mutating || manager->recovery_failed)
     return;
-  if (nts_recovery_needed (root, NULL, &error))
-    {
-      /* Busy for mutating calls from now on, until recovery ends. */
-      manager->mutating = TRUE;
-      manager->recovery_pending = TRUE;
-      nts_manager1_set_state (manager->skeleton, "recovering");
-      start_recovery (manager);
-      return;
-    }
-  if (error == NULL)
-    id = nts_applied_state_get (root, NULL, &error);
+  id = nts_applied_state_get (root, NULL, &error);
   if (id != NULL)
-    store = nts_snapshot_store_open (root, NULL, &error);
+    store = nts_snapshot_store_open_readonly (root, NULL, &error);
   if (store != NULL)
     snapshot = nts_snapshot_store_load (store, id, &error);
   if (snapshot != NULL &&
@@ -426,6 +386,17 @@ refresh_applied_state (NtsManager *manager)
     nts_manager1_set_servers (manager->skeleton, servers);
   g_variant_lookup (snapshot->state, "min-sources", "u", &min_sources);
   nts_manager1_set_min_sources (manager->skeleton, min_sources);
+}
+
+static void
+start_refresh (NtsManager *manager, GTask *task)
+{
+  Refresh *refresh = g_new0 (Refresh, 1);
+
+  refresh_applied_state (manager);
+  refresh->manager = manager;
+  refresh->task = task;
+  nts_layout_cache_get_async (manager->layouts, on_layout_for_properties, refresh);
 }
 
 static void
@@ -471,7 +442,6 @@ on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 start_recovery (NtsManager *manager)
 {
-  const char *units[] = { TIMESYNCD_UNIT, "chrony.service", "chronyd.service", NULL };
   NtsRecoveryParams params = { 0 };
 
   if (!manager->name_owned || !manager->recovery_pending)
@@ -481,8 +451,31 @@ start_recovery (NtsManager *manager)
   params.root = manager->fs_root;
   params.system_bus = manager->connection;
   /* Jobs the dead daemon queued may still be running. */
-  params.wait_for_units = units;
+  params.wait_for_jobs = TRUE;
   nts_recovery_run_async (&params, manager->cancellable, on_recovered, manager);
+}
+
+/* A journal on disk is a transaction to undo or finish: found at start,
+ * or left by a call whose undo or restore could not finish. Recovery
+ * holds the lock (mutating calls get Busy, State says "recovering") and
+ * starts once the name is ours. */
+static void
+check_recovery (NtsManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (manager->mutating || manager->recovery_failed)
+    return;
+  if (!nts_recovery_needed (manager->fs_root, NULL, &error))
+    {
+      if (error != NULL)
+        g_debug ("cannot tell whether a transaction is unfinished: %s", error->message);
+      return;
+    }
+  manager->mutating = TRUE;
+  manager->recovery_pending = TRUE;
+  nts_manager1_set_state (manager->skeleton, "recovering");
+  start_recovery (manager);
 }
 
 void
@@ -505,15 +498,32 @@ load_last_result (NtsManager *manager)
     g_debug ("cannot read the last result: %s", error->message);
 }
 
+/* A daemon killed mid-Verify (a crash in the commit check) left its
+ * client socket in chronyd's directory: swept once, at start. */
+static void
+on_layout_for_sweep (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  NtsLayoutCache *layouts = user_data;
+  g_autoptr(NtsLayout) layout = nts_layout_cache_get_finish (layouts, res, NULL);
+  g_autofree char *socket = NULL;
+
+  if (layout == NULL)
+    return;
+  socket = nts_layout_host_path (layout, layout->socket_path);
+  nts_chrony_client_remove_stale (socket);
+}
+
 void
-nts_manager_refresh_async (NtsManager *manager, GAsyncReadyCallback callback, gpointer user_data)
+nts_manager_start_async (NtsManager *manager, GAsyncReadyCallback callback, gpointer user_data)
 {
   load_last_result (manager);
+  check_recovery (manager);
+  nts_layout_cache_get_async (manager->layouts, on_layout_for_sweep, manager->layouts);
   start_refresh (manager, g_task_new (NULL, NULL, callback, user_data));
 }
 
 gboolean
-nts_manager_refresh_finish (GAsyncResult *result, GError **error)
+nts_manager_start_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -583,29 +593,13 @@ handle_preview_config (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 
 /* ---- ApplyHardenedConfig --------------------------------------------- */
 
-/* validate, resolve and preflight run here; the transaction's steps
- * follow them in Progress. */
-#define APPLY_OWN_STEPS 3
-
-static guint
-apply_step_count (void)
-{
-  return APPLY_OWN_STEPS + g_strv_length ((char **) nts_transaction_step_names ());
-}
-
 static void
-call_progress (Call *call, const char *step, guint index, guint count)
-{
-  call->step = step;
-  nts_manager1_emit_progress (call->manager->skeleton, step, index + 1, count);
-}
-
-static void
-on_transaction_progress (const char *step, guint index, guint count, gpointer user_data)
+on_step_progress (const char *step, guint index, guint count, gpointer user_data)
 {
   Call *call = user_data;
 
-  call_progress (call, step, APPLY_OWN_STEPS + index, APPLY_OWN_STEPS + count);
+  call->step = step;
+  nts_manager1_emit_progress (call->manager->skeleton, step, index + 1, count);
 }
 
 /* Apply's and Rollback's reply: the result dict (its snapshot id goes
@@ -621,7 +615,7 @@ call_return_transaction (Call *call, GVariant *result, GError *error)
   GVariantDict dict;
 
   g_variant_lookup (result, "snapshot-id", "s", &call->result_snapshot_id);
-  /* The whole call, preflight and polkit included: what the caller waited. */
+  /* The whole call, polkit included: what the caller waited. */
   g_variant_dict_init (&dict, result);
   g_variant_dict_insert (&dict, "duration-ms", "t",
                          (guint64) ((g_get_monotonic_time () - call->started) / 1000));
@@ -630,143 +624,20 @@ call_return_transaction (Call *call, GVariant *result, GError *error)
 }
 
 static void
-on_transaction_done (GObject *source, GAsyncResult *res, gpointer user_data)
+on_apply_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GError *error = NULL;
-  GVariant *result = nts_transaction_run_finish (res, &error);
+  GVariant *result = nts_apply_run_finish (res, &error);
 
   call_return_transaction (user_data, result, error);
-}
-
-static void
-apply_run_transaction (Call *call)
-{
-  NtsManager *manager = call->manager;
-  NtsTransactionParams params = { 0 };
-
-  params.root = manager->fs_root;
-  params.layout = call->layout;
-  params.system_bus = manager->connection;
-  params.servers = (const char *const *) call->apply->servers;
-  params.min_sources = call->apply->min_sources;
-  params.wait_sync_s = call->apply->wait_sync;
-  params.install = call->install;
-  params.preflight_after_install = call->install && call->apply->preflight;
-  nts_transaction_run_async (&params, on_transaction_progress, call, manager->cancellable,
-                             on_transaction_done, call);
-}
-
-static void
-on_preflight_done (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Call *call = user_data;
-  GError *error = NULL;
-
-  if (!nts_preflight_finish (res, NULL, &error))
-    {
-      call_return_error (call, error);
-      return;
-    }
-  apply_run_transaction (call);
-}
-
-static void
-apply_preflight (Call *call)
-{
-  NtsPreflightOptions options;
-
-  call_progress (call, "preflight", 2, apply_step_count ());
-  if (!call->apply->preflight)
-    {
-      apply_run_transaction (call);
-      return;
-    }
-  nts_preflight_options_init (&options, call->manager->root, call->layout,
-                              call->apply->min_sources);
-  nts_preflight_async ((const char *const *) call->apply->servers, &options,
-                       call->manager->cancellable, on_preflight_done, call);
-}
-
-/* A failure before the transaction: ApplyFailed as the XML promises,
- * naming the step, and saying that nothing had been touched yet. */
-static void
-call_return_step_failed (Call *call, GError *error)
-{
-  GError *failed = g_error_new (NTS_ERROR, NTS_ERROR_APPLY_FAILED,
-                                "step %s failed: %s; nothing was changed",
-                                call->step, error->message);
-
-  g_error_free (error);
-  call_return_error (call, failed);
-}
-
-static void
-on_apply_layout (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  g_autoptr(Call) call = user_data;
-  GError *error = NULL;
-
-  call->layout = nts_layout_resolve_finish (res, &error);
-  if (call->layout == NULL)
-    {
-      call_return_step_failed (g_steal_pointer (&call), error);
-      return;
-    }
-  if (call->layout->chrony_installed)
-    {
-      apply_preflight (g_steal_pointer (&call));
-      return;
-    }
-  if (!call->apply->install)
-    {
-      call_return_error (g_steal_pointer (&call),
-                         g_error_new (NTS_ERROR, NTS_ERROR_CHRONY_MISSING,
-                                      "chrony is not installed (no %s); nothing was changed. "
-                                      "Install it (%s), or let ntssetup: ntsctl apply --install",
-                                      call->layout->chronyd_path,
-                                      nts_chrony_install_command (call->layout)));
-      return;
-    }
-  if (!call->install_authorized)
-    {
-      /* chrony was there when the caller was authorised, and is gone
-       * now: asking again would mean a password dialog under the lock. */
-      call_return_error (g_steal_pointer (&call),
-                         g_error_new (NTS_ERROR, NTS_ERROR_CHRONY_MISSING,
-                                      "chrony was removed (no %s) while this call was being "
-                                      "authorised; nothing was changed. Call again",
-                                      call->layout->chronyd_path));
-      return;
-    }
-  /* No chronyd to run the preflight with yet: the transaction runs it
-   * right after installing chrony, and a failure removes it again. */
-  call->install = TRUE;
-  call_progress (call, "preflight", 2, apply_step_count ());
-  apply_run_transaction (g_steal_pointer (&call));
-}
-
-static void
-on_apply_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  g_autoptr(Call) call = user_data;
-  NtsManager *manager = call->manager;
-  GError *error = NULL;
-
-  if (!nts_fault_point_finish (res, &error))
-    {
-      call_return_step_failed (g_steal_pointer (&call), error);
-      return;
-    }
-
-  /* Afresh, under the lock: this is what the transaction acts on. */
-  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
-                            on_apply_layout, g_steal_pointer (&call));
 }
 
 /* Every authorization the call needs is in: only now the lock. */
 static void
 apply_lock (Call *call)
 {
+  NtsManager *manager = call->manager;
+  NtsApplyParams params = { 0 };
   GError *error = NULL;
 
   if (!call_try_lock (call, "applying", &error))
@@ -774,10 +645,15 @@ apply_lock (Call *call)
       call_return_error (call, error);
       return;
     }
-  /* The options were validated before polkit was asked. */
-  call_progress (call, "validate", 0, apply_step_count ());
-  call_progress (call, "resolve", 1, apply_step_count ());
-  nts_fault_point_async ("resolve", call->manager->cancellable, on_apply_fault_point, call);
+  params.root = manager->fs_root;
+  params.system_bus = manager->connection;
+  params.servers = (const char *const *) call->apply->servers;
+  params.min_sources = call->apply->min_sources;
+  params.wait_sync_s = call->apply->wait_sync;
+  params.preflight = call->apply->preflight;
+  params.install = call->apply->install;
+  params.install_authorized = call->install_authorized;
+  nts_apply_run_async (&params, on_step_progress, call, manager->cancellable, on_apply_done, call);
 }
 
 static void
@@ -847,16 +723,10 @@ handle_apply (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
 /* ---- Rollback -------------------------------------------------------- */
 
 static void
-on_restore_progress (const char *step, guint index, guint count, gpointer user_data)
-{
-  call_progress (user_data, step, index, count);
-}
-
-static void
 on_restore_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GError *error = NULL;
-  GVariant *result = nts_restore_run_finish (res, &error);
+  GVariant *result = nts_rollback_run_finish (res, &error);
 
   call_return_transaction (user_data, result, error);
 }
@@ -867,7 +737,7 @@ rollback_lock (Call *call)
 {
   NtsManager *manager = call->manager;
   GError *error = NULL;
-  NtsRestoreParams params = { 0 };
+  NtsRollbackParams params = { 0 };
 
   if (!call_try_lock (call, "rolling-back", &error))
     {
@@ -879,8 +749,8 @@ rollback_lock (Call *call)
   params.snapshot_id = call->snapshot_id;
   params.force = call->force;
   params.packages_forbidden = !call->install_authorized;
-  nts_restore_run_async (&params, on_restore_progress, call, manager->cancellable,
-                         on_restore_done, call);
+  nts_rollback_run_async (&params, on_step_progress, call, manager->cancellable,
+                          on_restore_done, call);
 }
 
 static void
@@ -902,7 +772,7 @@ rollback_authorized (Call *call)
   gboolean changes_packages = FALSE;
 
   if (!call_check_not_busy (call, &error) ||
-      !nts_restore_changes_packages (call->manager->fs_root, NULL, call->snapshot_id,
+      !nts_rollback_changes_packages (call->manager->fs_root, NULL, call->snapshot_id,
                                      &changes_packages, &error))
     {
       call_return_error (call, error);

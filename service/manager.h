@@ -22,14 +22,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsManager, nts_manager_free)
  * see the name without the object. */
 gboolean    nts_manager_export (NtsManager *manager, GError **error);
 
-/* Reads the properties that come from outside (ChronyInstalled from the
- * layout, TimesyncdActive from systemd). Never fails: what cannot be
- * learned keeps its default. */
-void        nts_manager_refresh_async  (NtsManager          *manager,
-                                        GAsyncReadyCallback  callback,
-                                        gpointer             user_data);
-gboolean    nts_manager_refresh_finish (GAsyncResult        *result,
-                                        GError             **error);
+/* The daemon's start: the last result from disk, an unfinished
+ * transaction found (State "recovering" until the name is ours), the
+ * client socket a killed daemon left swept, and the properties read
+ * (ChronyInstalled from the layout, TimesyncdActive from systemd). Never
+ * fails: what cannot be learned keeps its default. */
+void        nts_manager_start_async  (NtsManager          *manager,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data);
+gboolean    nts_manager_start_finish (GAsyncResult        *result,
+                                      GError             **error);
 
 /* The bus name is ours: an unfinished transaction found at start is
  * recovered now (State "recovering", mutating calls Busy meanwhile), so

@@ -1,8 +1,11 @@
 /* Recovery after a crash: see recovery.h. */
 #include "recovery.h"
 
+#include "apply.h"
+#include "fault.h"
 #include "journal.h"
-#include "restore.h"
+#include "rollback.h"
+#include "snapshot-undo.h"
 #include "systemd-jobs.h"
 
 typedef struct {
@@ -38,12 +41,9 @@ nts_recovery_needed (NtsRoot *root, const char *state_dir, GError **error)
 }
 
 static void
-on_restored (GObject *source, GAsyncResult *res, gpointer user_data)
+recovered (GTask *task, GVariant *result, GError *error)
 {
-  g_autoptr(GTask) task = user_data;
   Recovery *rc = g_task_get_task_data (task);
-  GError *error = NULL;
-  g_autoptr(GVariant) result = nts_restore_run_finish (res, &error);
   GVariantDict dict;
 
   if (result == NULL)
@@ -55,13 +55,38 @@ on_restored (GObject *source, GAsyncResult *res, gpointer user_data)
   g_variant_dict_insert (&dict, "recovered-kind", "s", nts_journal_kind_to_string (rc->entry->kind));
   g_task_return_pointer (task, g_variant_ref_sink (g_variant_dict_end (&dict)),
                          (GDestroyNotify) g_variant_unref);
+  g_variant_unref (result);
 }
 
 static void
-restore (GTask *task)
+on_apply_undone (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GVariant *result = nts_apply_recover_finish (res, &error);
+
+  recovered (task, result, error);
+}
+
+static void
+on_rollback_finished (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GVariant *result = nts_rollback_run_finish (res, &error);
+
+  recovered (task, result, error);
+}
+
+/* An interrupted Apply is undone, step by step as its journal says, by
+ * Apply's own undos; an interrupted Rollback is finished. A journal too
+ * torn to say which it was restores its snapshot whole, which is right
+ * for either. */
+static void
+recover (GTask *task)
 {
   Recovery *rc = g_task_get_task_data (task);
-  NtsRestoreParams params = {
+  NtsRollbackParams params = {
     .root = rc->root,
     .system_bus = rc->bus,
     .state_dir = rc->state_dir,
@@ -70,7 +95,36 @@ restore (GTask *task)
     .at_boot = rc->at_boot,
   };
 
-  nts_restore_run_async (&params, NULL, NULL, g_task_get_cancellable (task), on_restored, task);
+  if (rc->entry->kind == NTS_JOURNAL_APPLY)
+    nts_apply_recover_async (rc->root, rc->bus, rc->state_dir, rc->entry, rc->job_timeout_ms,
+                             rc->at_boot, g_task_get_cancellable (task), on_apply_undone, task);
+  else
+    nts_rollback_run_async (&params, NULL, NULL, g_task_get_cancellable (task),
+                            on_rollback_finished, task);
+}
+
+static void
+on_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+
+  if (!nts_fault_point_finish (res, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  recover (task);
+}
+
+/* Tests hold recovery here ("recover:stall") to see the daemon while it
+ * recovers. */
+static void
+restore (GTask *task)
+{
+  nts_fault_point_async ("recover", NTS_FAULT_BEFORE, g_task_get_cancellable (task),
+                         on_fault_point, task);
 }
 
 static void
@@ -86,6 +140,26 @@ on_jobs_done (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
   restore (task);
+}
+
+/* The units the interrupted transaction's snapshot names (none when it
+ * cannot be read: the undo then fails on its own, saying why). */
+static GStrv
+snapshot_units (Recovery *rc)
+{
+  g_autoptr(GStrvBuilder) units = g_strv_builder_new ();
+  g_autoptr(NtsSnapshotStore) store = NULL;
+  g_autoptr(NtsSnapshot) snapshot = NULL;
+
+  if (rc->entry->snapshot_id != NULL)
+    store = nts_snapshot_store_open_readonly (rc->root, rc->state_dir, NULL);
+  if (store != NULL)
+    snapshot = nts_snapshot_store_load (store, rc->entry->snapshot_id, NULL);
+  if (snapshot != NULL && nts_snapshot_chrony_unit (snapshot) != NULL)
+    g_strv_builder_add (units, nts_snapshot_chrony_unit (snapshot));
+  if (snapshot != NULL && nts_snapshot_timesyncd_unit (snapshot) != NULL)
+    g_strv_builder_add (units, nts_snapshot_timesyncd_unit (snapshot));
+  return g_strv_builder_end (units);
 }
 
 void
@@ -114,9 +188,13 @@ nts_recovery_run_async (const NtsRecoveryParams *params, GCancellable *cancellab
       g_object_unref (task);
       return;
     }
-  if (params->wait_for_units != NULL)
-    nts_systemd_wait_jobs_async (rc->bus, params->wait_for_units, rc->job_timeout_ms,
-                                 cancellable, on_jobs_done, task);
+  if (params->wait_for_jobs)
+    {
+      g_auto(GStrv) units = snapshot_units (rc);
+
+      nts_systemd_wait_jobs_async (rc->bus, (const char *const *) units, rc->job_timeout_ms,
+                                   cancellable, on_jobs_done, task);
+    }
   else
     restore (task);
 }

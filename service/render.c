@@ -34,14 +34,16 @@ nts_rendered_file_preview (const NtsRenderedFile *file)
 }
 
 static NtsRenderedFile *
-add_file (GPtrArray  *files,
-          const char *path,
+add_file (GPtrArray   *files,
+          NtsFileRole  role,
+          const char  *path,
           char       *content,
           guint       mode,
           const char *group)
 {
   NtsRenderedFile *file = g_new0 (NtsRenderedFile, 1);
 
+  file->role = role;
   file->path = g_strdup (path);
   file->content = content;
   file->mode = mode;
@@ -104,16 +106,17 @@ nts_render_files (const NtsLayout   *layout,
     return NULL;
 
   files = g_ptr_array_new_with_free_func ((GDestroyNotify) nts_rendered_file_free);
-  add_file (files, layout->config_file,
+  add_file (files, NTS_FILE_CHRONY_CONF, layout->config_file,
             nts_render_chrony_conf (layout, servers, min_sources), 0644, "root");
   /* 0640 root:chrony's group: chronyd reads it after dropping root. */
-  add_file (files, layout->keys_file,
+  add_file (files, NTS_FILE_KEYS, layout->keys_file,
             nts_render_keys_file (layout, existing_keys), 0640, layout->group)->kept =
     existing_keys != NULL;
   dropin_path = nts_hardening_dropin_path (layout);
-  add_file (files, dropin_path, nts_render_hardening_dropin (layout), 0644, "root");
+  add_file (files, NTS_FILE_HARDENING_DROPIN, dropin_path, nts_render_hardening_dropin (layout),
+            0644, "root");
   if (list_path != NULL)
-    add_file (files, list_path, list_content, 0644, "root");
+    add_file (files, NTS_FILE_NTP_UNITS_LIST, list_path, list_content, 0644, "root");
 
   return g_steal_pointer (&files);
 }

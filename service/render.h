@@ -9,7 +9,17 @@
 
 G_BEGIN_DECLS
 
+/* What a rendered file is for: the Apply step that writes it is given
+ * its role, never its path. */
+typedef enum {
+  NTS_FILE_CHRONY_CONF,
+  NTS_FILE_KEYS,
+  NTS_FILE_HARDENING_DROPIN,
+  NTS_FILE_NTP_UNITS_LIST,
+} NtsFileRole;
+
 typedef struct {
+  NtsFileRole role;
   char  *path;     /* absolute path on the managed system */
   char  *content;
   guint  mode;     /* 0644, 0640, ... */

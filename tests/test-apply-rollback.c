@@ -35,6 +35,7 @@
 #include "package-changes.h"
 #include "safe-fs.h"
 #include "service-fixture.h"
+#include "xml-steps.h"
 #include "snapshot-store.h"
 
 #define WAIT_MS 30000
@@ -88,19 +89,13 @@ typedef struct {
   const Profile *profile;
   const char    *step;
   guint          kind;   /* the fault tests' column of the table */
+  gboolean       after;  /* the fault fires after the step's work */
 } Case;
 
-/* Where the fault hook sits during Apply: the manager's resolve, then the
- * transaction's steps (service/transaction.c), in order. */
-static const char *const apply_fault_steps[] = {
-  "resolve", "snapshot", "ensure-chrony", "write-config", "keys-file", "log-dir", "hardening",
-  "ntp-units", "reload", "stop-timesyncd", "start-chronyd", "commit-check", "commit", NULL
-};
-
-/* The steps of a restore (service/restore.c): Rollback and recovery. */
-static const char *const restore_fault_steps[] = {
-  "restore-files", "restore-packages", "restore-units", NULL
-};
+/* The steps the fault hook can stop, as the XML documents them
+ * (xml-steps.h): Apply's, and a Rollback's (and its recovery's). */
+static GStrv apply_fault_steps;
+static GStrv restore_fault_steps;
 
 /* ---- process-wide setup ---------------------------------------------- */
 
@@ -515,13 +510,10 @@ test_round_trip (Fixture *f, gconstpointer data)
     g_assert_cmpstr (method, ==, "ApplyHardenedConfig");
     g_assert_cmpstr (last_id, ==, id);
   }
-  /* Every step announced once, in order, 1-based, out of 15. */
+  /* Every step the XML documents announced once, in order, 1-based. */
   {
     g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func (g_free);
-    const char *steps[] = { "validate", "resolve", "preflight", "snapshot", "ensure-chrony",
-                            "write-config", "keys-file", "log-dir", "hardening", "ntp-units",
-                            "reload", "stop-timesyncd", "start-chronyd", "commit-check",
-                            "commit", NULL };
+    const char *const *steps = (const char *const *) apply_fault_steps;
     g_autofree char *want_s = NULL;
     g_autofree char *got_s = NULL;
 
@@ -530,7 +522,8 @@ test_round_trip (Fixture *f, gconstpointer data)
       ;
     g_dbus_connection_signal_unsubscribe (f->fx.client, progress_sub);
     for (guint i = 0; steps[i]; i++)
-      g_ptr_array_add (want, g_strdup_printf ("%s %u/15", steps[i], i + 1));
+      g_ptr_array_add (want, g_strdup_printf ("%s %u/%u", steps[i], i + 1,
+                                              g_strv_length ((char **) steps)));
     g_ptr_array_add (want, NULL);
     g_ptr_array_add (progress, NULL);
     want_s = g_strjoinv (", ", (char **) want->pdata);
@@ -827,7 +820,8 @@ static GHashTable *table;   /* "profile/kind/step" -> outcome */
 static void
 print_table (void)
 {
-  const char *const *lists[] = { apply_fault_steps, restore_fault_steps };
+  const char *const *lists[] = { (const char *const *) apply_fault_steps,
+                                 (const char *const *) restore_fault_steps };
 
   if (table == NULL)
     return;
@@ -835,22 +829,25 @@ print_table (void)
     {
       g_print ("# %s: step x outcome; in every cell shown the files (content, owner, mode)\n"
                "# and the units were as before the call, and no journal was left\n", (*p)->name);
-      g_print ("#   %-16s %-29s %-42s %s\n", "step", kind_names[0], kind_names[1], kind_names[2]);
+      g_print ("#   %-22s %-29s %-42s %s\n", "step[/after its work]", kind_names[0], kind_names[1],
+               kind_names[2]);
       for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
         for (guint i = 0; lists[l][i]; i++)
-          {
-            const char *cells[N_KINDS];
+          for (guint after = 0; after < 2; after++)
+            {
+              g_autofree char *row = g_strdup_printf ("%s%s", lists[l][i], after ? "/after" : "");
+              const char *cells[N_KINDS];
 
-            for (guint k = 0; k < N_KINDS; k++)
-              {
-                g_autofree char *key = g_strdup_printf ("%s/%s/%s", (*p)->name, kind_names[k],
-                                                        lists[l][i]);
-                cells[k] = g_hash_table_lookup (table, key);
-                if (cells[k] == NULL)
-                  cells[k] = "-";
-              }
-            g_print ("#   %-16s %-29s %-42s %s\n", lists[l][i], cells[0], cells[1], cells[2]);
-          }
+              for (guint k = 0; k < N_KINDS; k++)
+                {
+                  g_autofree char *key = g_strdup_printf ("%s/%s/%s", (*p)->name, kind_names[k],
+                                                          row);
+                  cells[k] = g_hash_table_lookup (table, key);
+                  if (cells[k] == NULL)
+                    cells[k] = "-";
+                }
+              g_print ("#   %-22s %-29s %-42s %s\n", row, cells[0], cells[1], cells[2]);
+            }
     }
   g_hash_table_unref (table);
 }
@@ -859,37 +856,65 @@ print_table (void)
  * fault hook (-Dfault_injection=true), and are not built without it. */
 #if NTS_FAULT_INJECTION
 static void
-record_outcome (Fixture *f, guint kind, const char *step, const char *outcome)
+record_outcome (Fixture *f, guint kind, const Case *c, const char *outcome)
 {
   if (table == NULL)
     table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_hash_table_insert (table, g_strdup_printf ("%s/%s/%s", f->profile->name, kind_names[kind], step),
+  g_hash_table_insert (table, g_strdup_printf ("%s/%s/%s%s", f->profile->name, kind_names[kind],
+                                               c->step, c->after ? "/after" : ""),
                        g_strdup (outcome));
 }
 
-/* Whether the daemon got as far as writing the journal before @step:
- * it is written at the end of the snapshot step. */
+/* Whether @step is one of Apply's steps before the snapshot, which
+ * change nothing. */
 static gboolean
-journal_expected (const char *step)
+changes_nothing (const char *step)
 {
-  return !g_str_equal (step, "resolve") && !g_str_equal (step, "snapshot");
+  for (guint i = 0; apply_fault_steps[i] && !g_str_equal (apply_fault_steps[i], "snapshot"); i++)
+    if (g_str_equal (apply_fault_steps[i], step))
+      return TRUE;
+  return FALSE;
+}
+
+/* Whether the daemon got as far as writing the journal when the fault
+ * fired: it is written by the snapshot step, once the snapshot is taken. */
+static gboolean
+journal_expected (const Case *c)
+{
+  return !changes_nothing (c->step) && (c->after || !g_str_equal (c->step, "snapshot"));
+}
+
+/* The fault hook's spec for @c: "STEP:KIND" or "STEP:KIND-after". */
+static char *
+fault_spec (const Case *c, const char *kind)
+{
+  return g_strdup_printf ("%s:%s%s", c->step, kind, c->after ? "-after" : "");
+}
+
+/* How the fault hook words its failure. */
+static char *
+fault_message (const Case *c)
+{
+  return g_strdup_printf ("fault injected %s step %s", c->after ? "after" : "at", c->step);
 }
 
 /* A step of Rollback's restore rather than of Apply. */
 static gboolean
 is_restore_step (const char *step)
 {
-  return g_strv_contains (restore_fault_steps, step);
+  return g_strv_contains ((const char *const *) restore_fault_steps, step);
 }
 
 static void
 test_step_fails (Fixture *f, gconstpointer data)
 {
-  const char *step = ((const Case *) data)->step;
-  g_autofree char *fault = g_strdup_printf ("%s:fail", step);
+  const Case *c = data;
+  const char *step = c->step;
+  g_autofree char *fault = fault_spec (c, "fail");
+  g_autofree char *injected = fault_message (c);
   g_autofree char *before = NULL;
   g_autofree char *units_before = NULL;
-  g_autofree char *prefix = NULL;
+  g_autofree char *want = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) result = NULL;
 
@@ -902,20 +927,12 @@ test_step_fails (Fixture *f, gconstpointer data)
   result = apply (f, &error);
   g_assert_null (result);
   g_test_message ("%s", error->message);
-  if (g_str_equal (step, "resolve"))
-    {
-      /* Before the transaction: nothing to undo. */
-      assert_remote_error (error, ERR ("ApplyFailed"));
-      g_assert_nonnull (strstr (error->message, "step resolve failed: fault injected at step "
-                                                "resolve; nothing was changed"));
-    }
-  else
-    {
-      assert_remote_error (error, ERR ("ApplyFailed"));
-      prefix = g_strdup_printf ("step %s failed: fault injected at step %s; ", step, step);
-      g_assert_nonnull (strstr (error->message, prefix));
-      g_assert_true (g_str_has_suffix (error->message, "every step done was undone"));
-    }
+  assert_remote_error (error, ERR ("ApplyFailed"));
+  /* Before the snapshot there is nothing to undo. */
+  want = g_strdup_printf ("step %s failed: %s; %s", step, injected,
+                          changes_nothing (step) ? "nothing was changed"
+                                                 : "every step done was undone");
+  g_assert_true (g_str_has_suffix (error->message, want));
   assert_as_before (f, before, units_before, 0);
   {
     g_autofree char *last_step = last_result (f, "step");
@@ -927,16 +944,17 @@ test_step_fails (Fixture *f, gconstpointer data)
     /* An Apply undone leaves no snapshot behind. */
     g_assert_cmpstr (ids, ==, "");
   }
-  record_outcome (f, COL_FAIL, step, "ApplyFailed");
+  record_outcome (f, COL_FAIL, c, "ApplyFailed");
 }
 
-/* Starts the daemon with the fault @fault at @step and makes it die
- * there (SIGABRT, as a crash would): in Apply, or, for a restore step, in
- * the Rollback of an Apply that went through. Returns its pid. */
+/* Starts the daemon with the fault of @c and makes it die there (SIGABRT,
+ * as a crash would): in Apply, or, for a restore step, in the Rollback of
+ * an Apply that went through. Returns its pid. */
 static GPid
-call_and_die (Fixture *f, const char *step)
+call_and_die (Fixture *f, const Case *c)
 {
-  g_autofree char *fault = g_strdup_printf ("%s:abort", step);
+  const char *step = c->step;
+  g_autofree char *fault = fault_spec (c, "abort");
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) result = NULL;
   GPid pid;
@@ -958,12 +976,12 @@ call_and_die (Fixture *f, const char *step)
   g_assert_true (g_subprocess_get_if_signaled (f->fx.daemon));
   g_assert_cmpint (g_subprocess_get_term_sig (f->fx.daemon), ==, SIGABRT);
   g_clear_object (&f->fx.daemon);
-  g_assert_cmpint (root_has (f, STATE_DIR "/journal"), ==, journal_expected (step));
+  g_assert_cmpint (root_has (f, STATE_DIR "/journal"), ==, journal_expected (c));
   return pid;
 }
 
 /* Starts the daemon (again) on a journal: State "recovering" (held there
- * by the fault hook at restore-files, so the test can see it and be
+ * by the fault hook as recovery starts, so the test can see it and be
  * refused), mutating calls Busy, then "unconfigured", LastResult saying
  * so. */
 static void
@@ -971,7 +989,7 @@ recover_at_start (Fixture *f)
 {
   g_autofree char *state = NULL;
 
-  start_daemon (f, "restore-files:stall");
+  start_daemon (f, "recover:stall");
   state = get_state (f);
   g_assert_cmpstr (state, ==, "recovering");
   {
@@ -1016,15 +1034,12 @@ recover_at_start (Fixture *f)
 }
 
 static void
-record_recovered (Fixture *f, guint kind, const char *step, const char *how, gboolean stale)
+record_recovered (Fixture *f, const Case *c, const char *how, gboolean stale)
 {
   g_autofree char *outcome = g_strdup_printf ("%s%s", how, stale ? " +stale socket" : "");
-  record_outcome (f, kind, step, outcome);
+  record_outcome (f, c->kind, c, outcome);
 }
 
-/* The daemon killed as it starts @step; started again it recovers: State
- * "recovering" (held there by the fault hook at restore-files, so the test
- * can see it and be refused), mutating calls Busy, then "unconfigured". */
 /* A Rollback step failing: ApplyFailed naming it, the journal kept; the
  * daemon tries to finish the restore at once (failing again here, the
  * fault being still armed: State stays "recovering", mutating calls get
@@ -1032,8 +1047,10 @@ record_recovered (Fixture *f, guint kind, const char *step, const char *how, gbo
 static void
 test_restore_step_fails (Fixture *f, gconstpointer data)
 {
-  const char *step = ((const Case *) data)->step;
-  g_autofree char *fault = g_strdup_printf ("%s:fail", step);
+  const Case *c = data;
+  const char *step = c->step;
+  g_autofree char *fault = fault_spec (c, "fail");
+  g_autofree char *injected = fault_message (c);
   g_autofree char *before = NULL;
   g_autofree char *units_before = NULL;
   g_autofree char *id = NULL;
@@ -1056,8 +1073,8 @@ test_restore_step_fails (Fixture *f, gconstpointer data)
   }
   g_test_message ("%s", error->message);
   assert_remote_error (error, ERR ("ApplyFailed"));
-  want = g_strdup_printf ("restoring snapshot %s: step %s failed: fault injected at step %s; "
-                          "the journal is kept", id, step, step);
+  want = g_strdup_printf ("restoring snapshot %s: step %s failed: %s; the journal is kept",
+                          id, step, injected);
   g_assert_nonnull (strstr (error->message, want));
   g_assert_true (root_has (f, STATE_DIR "/journal"));
   {
@@ -1070,7 +1087,7 @@ test_restore_step_fails (Fixture *f, gconstpointer data)
   stop_daemon (f);
   recover_at_start (f);
   assert_as_before (f, before, units_before, 0);
-  record_outcome (f, COL_FAIL, step, "ApplyFailed, restart recovers");
+  record_outcome (f, COL_FAIL, c, "ApplyFailed, restart recovers");
 }
 
 /* Runs `ntssetupd --recover` on the fixture's root; its output in @out. */
@@ -1084,7 +1101,7 @@ run_recover (Fixture *f, char **out)
   return fixture_run (&f->fx, out, argv);
 }
 
-/* The daemon killed as it starts @step (in Apply, or in the Rollback of
+/* The daemon killed at the fault of @c (in Apply, or in the Rollback of
  * an Apply that went through); then started again, which recovers, or
  * first `ntssetupd --recover`, as the boot-time unit runs it without the
  * bus name, after which the daemon finds nothing to do. */
@@ -1095,7 +1112,7 @@ test_step_aborts (Fixture *f, gconstpointer data)
   g_autofree char *before = NULL;
   g_autofree char *units_before = NULL;
   g_autofree char *state = NULL;
-  gboolean journal = journal_expected (c->step);
+  gboolean journal = journal_expected (c);
   gboolean stale;
   GPid dead;
 
@@ -1103,7 +1120,7 @@ test_step_aborts (Fixture *f, gconstpointer data)
     return;
   before = fingerprint (f);
   units_before = units_summary (f);
-  dead = call_and_die (f, c->step);
+  dead = call_and_die (f, c);
 
   if (c->kind == COL_ABORT_RECOVER)
     {
@@ -1124,7 +1141,7 @@ test_step_aborts (Fixture *f, gconstpointer data)
   /* The daemon started after the crash (to recover, or after --recover)
    * removed the dead one's client socket from chronyd's directory. */
   g_assert_false (stale);
-  record_recovered (f, c->kind, c->step,
+  record_recovered (f, c,
                     c->kind == COL_ABORT_RECOVER ? (journal ? "exit 0, recovered" : "exit 0, no journal")
                     : journal ? "recovering (Busy), recovered" : "no journal",
                     stale);
@@ -1409,7 +1426,7 @@ test_rollback_record_after_crash (Fixture *f, gconstpointer data)
     return;
   before = fingerprint (f);
   units_before = units_summary (f);
-  call_and_die (f, "restore-units");
+  call_and_die (f, &(Case) { .profile = f->profile, .step = "restore-units" });
   g_assert_false (root_has (f, STATE_DIR "/rolled-back"));
   g_assert_cmpint (run_recover (f, &out), ==, 0);
   g_test_message ("--recover: %s", out);
@@ -1834,6 +1851,7 @@ add (const char *what, const Profile *profile, const char *step,
   c->profile = profile;
   c->step = step;
   c->kind = strstr (what, "abort-recover") ? COL_ABORT_RECOVER : COL_ABORT_RESTART;
+  c->after = g_str_has_suffix (what, "-after");
   path = step ? g_strdup_printf ("/apply-rollback/%s/%s/%s", profile->name, what, step)
               : g_strdup_printf ("/apply-rollback/%s/%s", profile->name, what);
   g_ptr_array_add (cases, c);
@@ -1859,6 +1877,8 @@ main (int argc, char **argv)
   int status;
 
   g_test_init (&argc, &argv, NULL);
+  apply_fault_steps = xml_apply_step_names ();
+  restore_fault_steps = xml_rollback_step_names ();
   /* The abort cases kill the daemon on purpose. */
   setrlimit (RLIMIT_CORE, &no_core);
 
@@ -1897,17 +1917,25 @@ main (int argc, char **argv)
       add ("unwritable", *p, "state-full", test_unwritable);
 #if NTS_FAULT_INJECTION
       add ("rollback-record-after-crash", *p, NULL, test_rollback_record_after_crash);
+      /* Each step made to fail, or the daemon to die, before its work
+       * and after it (done, but not yet in the journal). */
       for (guint i = 0; apply_fault_steps[i]; i++)
         {
           add ("fail", *p, apply_fault_steps[i], test_step_fails);
+          add ("fail-after", *p, apply_fault_steps[i], test_step_fails);
           add ("abort-restart", *p, apply_fault_steps[i], test_step_aborts);
+          add ("abort-restart-after", *p, apply_fault_steps[i], test_step_aborts);
           add ("abort-recover", *p, apply_fault_steps[i], test_step_aborts);
+          add ("abort-recover-after", *p, apply_fault_steps[i], test_step_aborts);
         }
       for (guint i = 0; restore_fault_steps[i]; i++)
         {
           add ("rollback-fail", *p, restore_fault_steps[i], test_restore_step_fails);
+          add ("rollback-fail-after", *p, restore_fault_steps[i], test_restore_step_fails);
           add ("rollback-abort-restart", *p, restore_fault_steps[i], test_step_aborts);
+          add ("rollback-abort-restart-after", *p, restore_fault_steps[i], test_step_aborts);
           add ("rollback-abort-recover", *p, restore_fault_steps[i], test_step_aborts);
+          add ("rollback-abort-recover-after", *p, restore_fault_steps[i], test_step_aborts);
         }
 #endif
     }

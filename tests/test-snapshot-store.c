@@ -5,7 +5,7 @@
 
 #include "applied-state.h"
 #include "nts-errors.h"
-#include "restore.h"
+#include "rollback.h"
 #include "snapshot-store.h"
 #include "temp-tree.h"
 
@@ -708,7 +708,7 @@ changes_packages (Fixture *f, const char *id)
   g_autoptr(GError) error = NULL;
   gboolean changes = -1;   /* neither: the call must set it */
 
-  g_assert_true (nts_restore_changes_packages (f->root, NULL, id, &changes, &error));
+  g_assert_true (nts_rollback_changes_packages (f->root, NULL, id, &changes, &error));
   g_assert_no_error (error);
   g_assert_true (changes == TRUE || changes == FALSE);
   return changes;
@@ -742,7 +742,7 @@ test_restore_changes_packages (Fixture *f, gconstpointer data)
   g_assert_true (changes_packages (f, with_packages));
 
   /* "" and NULL: the Apply in place, or none. */
-  g_assert_false (nts_restore_changes_packages (f->root, NULL, "", &changes, &error));
+  g_assert_false (nts_rollback_changes_packages (f->root, NULL, "", &changes, &error));
   g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
   g_clear_error (&error);
   temp_tree_assert_unchanged (before, f->host);
@@ -757,7 +757,7 @@ test_restore_changes_packages (Fixture *f, gconstpointer data)
   /* Ids Rollback would not find. */
   for (const char *const *id = (const char *[]) { "20200101T000000Z-000000", "../../etc", NULL }; *id; id++)
     {
-      g_assert_false (nts_restore_changes_packages (f->root, NULL, *id, &changes, &error));
+      g_assert_false (nts_rollback_changes_packages (f->root, NULL, *id, &changes, &error));
       g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
       g_clear_error (&error);
     }

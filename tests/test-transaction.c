@@ -1,4 +1,4 @@
-/* The Apply transaction (service/transaction.c) on a temp root seeded like
+/* The Apply transaction (service/apply.c) on a temp root seeded like
  * Debian, against the systemd stand-in on a private bus: the happy path
  * writes what render.h renders with the right owner and mode and drives
  * systemd in order; every step made to fail (the fault hook, in process)
@@ -11,9 +11,10 @@
 #include "nts-errors.h"
 #include "packagekit-stand-in.h"
 #include "render.h"
-#include "restore.h"
+#include "rollback.h"
 #include "service-fixture.h"
-#include "transaction.h"
+#include "apply.h"
+#include "xml-steps.h"
 
 #define WAIT_MS 30000
 #define STATE_DIR "/var/lib/ntssetup"
@@ -25,6 +26,9 @@ static const char *units_json =
   "}}";
 
 static const char *servers[] = { "time.cloudflare.com", "nts.netnod.se", NULL };
+
+/* Apply's steps as the XML documents them. */
+static GStrv apply_steps;
 
 typedef struct {
   ServiceFixture fx;
@@ -114,7 +118,7 @@ on_progress (const char *step, guint index, guint count, gpointer user_data)
   GPtrArray *seen = user_data;
 
   g_assert_cmpuint (index, ==, seen->len);
-  g_assert_cmpuint (count, ==, g_strv_length ((char **) nts_transaction_step_names ()));
+  g_assert_cmpuint (count, ==, g_strv_length (apply_steps));
   g_ptr_array_add (seen, g_strdup (step));
 }
 
@@ -144,7 +148,7 @@ unauthenticated_report (guint wait_s, gpointer user_data)
   return g_variant_dict_end (&dict);
 }
 
-static NtsTransactionReportFunc report_func = healthy_report;
+static NtsApplyReportFunc report_func = healthy_report;
 
 static void
 on_done (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -166,15 +170,16 @@ wait_result (GAsyncResult **res)
 static GVariant *
 run_with (Fixture *f, GPtrArray *seen, gboolean install, GError **error)
 {
-  NtsTransactionParams params = {
+  NtsApplyParams params = {
     .root = f->root, .layout = &f->layout, .system_bus = f->fx.client,
     .state_dir = STATE_DIR, .servers = servers, .min_sources = 2, .wait_sync_s = 5,
     .job_timeout_ms = 10000, .report_func = report_func, .install = install,
+    .install_authorized = install,
   };
   g_autoptr(GAsyncResult) res = NULL;
 
-  nts_transaction_run_async (&params, on_progress, seen, NULL, on_done, &res);
-  return nts_transaction_run_finish (wait_result (&res), error);
+  nts_apply_run_async (&params, on_progress, seen, NULL, on_done, &res);
+  return nts_apply_run_finish (wait_result (&res), error);
 }
 
 static GVariant *
@@ -187,14 +192,14 @@ run (Fixture *f, GPtrArray *seen, GError **error)
 static GVariant *
 restore (Fixture *f, const char *id, GError **error)
 {
-  NtsRestoreParams params = {
+  NtsRollbackParams params = {
     .root = f->root, .system_bus = f->fx.client, .state_dir = STATE_DIR,
     .snapshot_id = id, .job_timeout_ms = 10000,
   };
   g_autoptr(GAsyncResult) res = NULL;
 
-  nts_restore_run_async (&params, NULL, NULL, NULL, on_done, &res);
-  return nts_restore_run_finish (wait_result (&res), error);
+  nts_rollback_run_async (&params, NULL, NULL, NULL, on_done, &res);
+  return nts_rollback_run_finish (wait_result (&res), error);
 }
 
 static void
@@ -279,7 +284,9 @@ test_happy_path (Fixture *f, gconstpointer data)
     g_assert_true (g_strv_contains (changed, dropin));
     g_assert_cmpuint (g_strv_length ((char **) changed), ==, 5);
   }
-  g_assert_cmpuint (seen->len, ==, g_strv_length ((char **) nts_transaction_step_names ()));
+  g_assert_cmpuint (seen->len, ==, g_strv_length (apply_steps));
+  for (guint i = 0; i < seen->len; i++)
+    g_assert_cmpstr (seen->pdata[i], ==, apply_steps[i]);
 
   for (guint i = 0; i < files->len; i++)
     {
@@ -351,7 +358,7 @@ test_judge (void)
     {
       g_autoptr(GVariant) report = parse_report (cases[i].report);
       g_autoptr(GError) error = NULL;
-      gboolean ok = nts_transaction_judge_report (report, 2, cases[i].wait_s, &error);
+      gboolean ok = nts_apply_judge_report (report, 2, cases[i].wait_s, &error);
 
       if (cases[i].error == NULL)
         {
@@ -568,7 +575,7 @@ test_chrony_missing (Fixture *f, gconstpointer data)
   f->layout.chrony_installed = FALSE;
   result = run (f, seen, &error);
   g_assert_null (result);
-  g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_CHRONY_MISSING);
   g_assert_nonnull (strstr (error->message, "apt install chrony"));
   after = fingerprint (f);
   g_assert_cmpstr (after, ==, before);
@@ -578,35 +585,46 @@ test_chrony_missing (Fixture *f, gconstpointer data)
 #if NTS_FAULT_INJECTION
 static GString *table;
 
+/* A fault case: the step, and whether it fails before its work or after. */
+typedef struct {
+  const char *step;
+  gboolean    after;
+  gboolean    changes_nothing;  /* before the snapshot: nothing to undo */
+} FaultCase;
+
 static void
 test_step_fails (Fixture *f, gconstpointer data)
 {
-  const char *step = data;
+  const FaultCase *c = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *spec = g_strdup_printf ("%s:fail", step);
+  g_autofree char *spec = g_strdup_printf ("%s:fail%s", c->step, c->after ? "-after" : "");
   g_autofree char *before = fingerprint (f);
   g_autofree char *units_before = units_summary (f);
   g_autofree char *after = NULL;
   g_autofree char *units_after = NULL;
-  g_autofree char *prefix = g_strdup_printf ("step %s failed: ", step);
+  g_autofree char *prefix = g_strdup_printf ("step %s failed: fault injected %s step %s; ",
+                                             c->step, c->after ? "after" : "at", c->step);
   g_autoptr(GVariant) id = NULL;
 
   g_assert_true (nts_fault_configure (spec, NULL));
   id = run (f, seen, &error);
   g_assert_null (id);
   g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  g_test_message ("%s", error->message);
   g_assert_true (g_str_has_prefix (error->message, prefix));
-  g_assert_true (g_str_has_suffix (error->message, "; every step done was undone"));
+  g_assert_true (g_str_has_suffix (error->message, c->changes_nothing
+                                                   ? "; nothing was changed"
+                                                   : "; every step done was undone"));
 
   after = fingerprint (f);
   units_after = units_summary (f);
   g_assert_cmpstr (after, ==, before);
   g_assert_cmpstr (units_after, ==, units_before);
   assert_no_journal (f);
-  g_string_append_printf (table, "  %-15s  ApplyFailed, tree identical, units %s, no journal\n",
-                          step, units_after);
-  if (g_str_equal (step, "commit"))
+  g_string_append_printf (table, "  %-15s %-6s  ApplyFailed, tree identical, units %s, no journal\n",
+                          c->step, c->after ? "after" : "before", units_after);
+  if (g_str_equal (c->step, "commit") && c->after)
     g_test_message ("step x outcome:\n%s", table->str);
 }
 #endif
@@ -614,9 +632,8 @@ test_step_fails (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  const char *const *names = nts_transaction_step_names ();
-
   g_test_init (&argc, &argv, NULL);
+  apply_steps = xml_apply_step_names ();
   g_test_add_func ("/transaction/judge", test_judge);
   g_test_add ("/transaction/happy-path", Fixture, NULL, setup, test_happy_path, teardown);
   g_test_add ("/transaction/undo-restarts-running-chronyd", Fixture, NULL, setup_chrony_running,
@@ -631,13 +648,27 @@ main (int argc, char **argv)
   g_test_add ("/transaction/chrony-missing", Fixture, NULL, setup, test_chrony_missing, teardown);
 #if NTS_FAULT_INJECTION
   table = g_string_new (NULL);
-  for (guint i = 0; names[i]; i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/transaction/fail/%s", names[i]);
-      g_test_add (path, Fixture, names[i], setup, test_step_fails, teardown);
-    }
-#else
-  (void) names;
+  {
+    gboolean changes_nothing = TRUE;
+
+    for (guint i = 0; apply_steps[i]; i++)
+      {
+        if (g_str_equal (apply_steps[i], "snapshot"))
+          changes_nothing = FALSE;
+        for (guint after = 0; after < 2; after++)
+          {
+            FaultCase *c = g_new0 (FaultCase, 1);
+            g_autofree char *path = g_strdup_printf ("/transaction/%s/%s",
+                                                     after ? "fail-after" : "fail",
+                                                     apply_steps[i]);
+
+            c->step = apply_steps[i];
+            c->after = after;
+            c->changes_nothing = changes_nothing;
+            g_test_add (path, Fixture, c, setup, test_step_fails, teardown);
+          }
+      }
+  }
 #endif
   return g_test_run ();
 }

@@ -400,7 +400,7 @@ manifest_trees() {
 	for d in "${SYS_MANIFEST_DIRS[@]}"; do pat+="|$d"; done
 	grep -vE "^[^ ]+ ([0-7]+ [^ ]+ )?(${pat#|})\$" <<<"$1"
 }
-# The log directory as before. restore.c puts back its owner and mode when it existed, and
+# The log directory as before. The restore puts back its owner and mode when it existed, and
 # removes it when the apply made it and it is still empty: chronyd's logs in it are never
 # ntssetup's to delete. So a directory the apply made may stay, holding only those.
 manifest_dirs_as_before() { # BEFORE AFTER

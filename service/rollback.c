@@ -1,18 +1,18 @@
-/* Rollback and recovery: see restore.h. */
-#include "restore.h"
+/* Rollback's steps: see rollback.h. */
+#include "rollback.h"
 
 #include <string.h>
 
 #include "applied-state.h"
 #include "ensure-chrony.h"
-#include "fault.h"
 #include "nts-errors.h"
 #include "snapshot-store.h"
+#include "snapshot-undo.h"
+#include "step-runner.h"
 #include "systemd-client.h"
 #include "systemd-jobs.h"
 
 typedef struct _Restore Restore;
-typedef void (*RestoreStep) (Restore *rs, GTask *task);
 
 struct _Restore {
   NtsRoot          *root;
@@ -22,15 +22,13 @@ struct _Restore {
   gboolean          force;
   NtsJournalEntry  *recover;
   guint             job_timeout_ms;
-  NtsRestoreProgress progress;
-  gpointer          progress_data;
   GCancellable     *cancellable;
+  NtsStepRunner    *runner;
 
   NtsSnapshotStore *store;
   NtsSnapshot      *snapshot;
   char             *applied_id;  /* the marker before the restore */
   NtsJournal       *journal;
-  guint             index;
   gint64            started;
 
   /* The units, in the order they are put back, and the one to restart. */
@@ -45,29 +43,18 @@ struct _Restore {
   GPtrArray        *unit_changes;
 };
 
-static void step_restore_files    (Restore *rs, GTask *task);
-static void step_restore_packages (Restore *rs, GTask *task);
-static void step_restore_units    (Restore *rs, GTask *task);
+static void step_restore_files    (gpointer data, const NtsStep *step, GTask *task);
+static void step_restore_packages (gpointer data, const NtsStep *step, GTask *task);
+static void step_restore_units    (gpointer data, const NtsStep *step, GTask *task);
 
-static const struct {
-  const char  *name;
-  RestoreStep  run;
-} steps[] = {
+/* No undos: a restore cut short is finished, never undone (each step may
+ * run twice with the same outcome). */
+static const NtsStep rollback_steps[] = {
   { "restore-files",    step_restore_files },
   /* Before the units: a package put back brings its unit back. */
   { "restore-packages", step_restore_packages },
   { "restore-units",    step_restore_units },
 };
-
-const char *const *
-nts_restore_step_names (void)
-{
-  static const char *names[G_N_ELEMENTS (steps) + 1];
-
-  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
-    names[i] = steps[i].name;
-  return names;
-}
 
 static void
 restore_free (Restore *rs)
@@ -77,6 +64,7 @@ restore_free (Restore *rs)
   g_free (rs->requested_id);
   g_clear_pointer (&rs->recover, nts_journal_entry_free);
   g_clear_object (&rs->cancellable);
+  g_clear_pointer (&rs->runner, nts_step_runner_free);
   g_clear_pointer (&rs->store, nts_snapshot_store_free);
   g_clear_pointer (&rs->snapshot, nts_snapshot_free);
   g_free (rs->applied_id);
@@ -88,103 +76,18 @@ restore_free (Restore *rs)
   g_free (rs);
 }
 
-static void
-step_return (GTask *task, gboolean ok, GError *error)
-{
-  if (ok)
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-  g_object_unref (task);
-}
-
 /* ---- restore-files ---------------------------------------------------- */
 
-static int
-longest_first (gconstpointer a, gconstpointer b)
-{
-  size_t la = strlen (*(const char *const *) a), lb = strlen (*(const char *const *) b);
-  return la < lb ? 1 : la > lb ? -1 : 0;
-}
-
-/* Removes @dir if it exists and is empty; one removed counts among the
- * restored files (Rollback's result says "restored or removed"). */
-static gboolean
-remove_dir_if_empty (Restore *rs, const char *dir, GError **error)
-{
-  gboolean existed = FALSE, exists = FALSE;
-
-  if (!nts_root_lstat (rs->root, dir, NULL, &existed, error) ||
-      !nts_root_remove_dir_if_empty (rs->root, dir, error) ||
-      !nts_root_lstat (rs->root, dir, NULL, &exists, error))
-    return FALSE;
-  if (existed && !exists)
-    g_ptr_array_add (rs->restored_files, g_strdup (dir));
-  return TRUE;
-}
-
-/* Removes, deepest first, the directories that did not exist before the
- * Apply. One that holds something now (chronyd's logs, a file someone
- * added) stays: removing it would mean walking what another user put
- * there. */
-static gboolean
-remove_absent_dirs (Restore *rs, GError **error)
-{
-  g_autofree const char **dirs = NULL;
-  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
-
-  if (!g_variant_lookup (rs->snapshot->state, "absent-dirs", "^a&s", &dirs))
-    return TRUE;
-  for (guint i = 0; dirs[i]; i++)
-    if (nts_guest_path_is_valid (dirs[i]) && !g_str_equal (dirs[i], "/"))
-      g_ptr_array_add (sorted, (gpointer) dirs[i]);
-  g_ptr_array_sort (sorted, longest_first);
-  for (guint i = 0; i < sorted->len; i++)
-    if (!remove_dir_if_empty (rs, sorted->pdata[i], error))
-      return FALSE;
-  return TRUE;
-}
-
-/* The log directory: its owner and mode as they were, or gone again if
- * the Apply made it and it is still empty. Never what is inside. */
-static gboolean
-restore_log_dir (Restore *rs, GError **error)
-{
-  g_autoptr(GVariant) log_dir = g_variant_lookup_value (rs->snapshot->state, "log-dir",
-                                                        G_VARIANT_TYPE_VARDICT);
-  const char *path = NULL;
-  gboolean existed = FALSE;
-  guint32 uid = 0, gid = 0, mode = 0;
-
-  if (log_dir == NULL || !g_variant_lookup (log_dir, "path", "&s", &path) ||
-      !nts_guest_path_is_valid (path))
-    return TRUE;
-  g_variant_lookup (log_dir, "existed", "b", &existed);
-  if (!existed)
-    return remove_dir_if_empty (rs, path, error);
-  if (!g_variant_lookup (log_dir, "uid", "u", &uid) ||
-      !g_variant_lookup (log_dir, "gid", "u", &gid) ||
-      !g_variant_lookup (log_dir, "mode", "u", &mode))
-    return TRUE;
-  if (!nts_root_ensure_dir (rs->root, path, uid, gid, mode & 07777, FALSE, error))
-    return FALSE;
-  g_ptr_array_add (rs->restored_files, g_strdup (path));
-  return TRUE;
-}
-
 static void
-step_restore_files (Restore *rs, GTask *task)
+step_restore_files (gpointer data, const NtsStep *step, GTask *task)
 {
+  Restore *rs = data;
   GError *error = NULL;
-  gboolean ok = nts_snapshot_restore_files (rs->root, rs->snapshot, &error) &&
-                restore_log_dir (rs, &error) &&
-                remove_absent_dirs (rs, &error);
+  gboolean ok = nts_snapshot_undo_file (rs->root, rs->snapshot, NULL, rs->restored_files, &error) &&
+                nts_snapshot_undo_log_dir (rs->root, rs->snapshot, rs->restored_files, &error) &&
+                nts_snapshot_undo_absent_dirs (rs->root, rs->snapshot, rs->restored_files, &error);
 
-  if (ok)
-    for (guint i = 0; i < rs->snapshot->files->len; i++)
-      g_ptr_array_add (rs->restored_files,
-                       g_strdup (((NtsSnapshotFile *) rs->snapshot->files->pdata[i])->path));
-  step_return (task, ok, error);
+  nts_step_return (task, ok, error);
 }
 
 /* ---- restore-packages ------------------------------------------------- */
@@ -196,73 +99,23 @@ on_packages_undone (GObject *source, GAsyncResult *res, gpointer user_data)
   GError *error = NULL;
   gboolean ok = nts_packages_undo_finish (res, &error);
 
-  step_return (task, ok, error);
+  nts_step_return (task, ok, error);
 }
 
 /* What the Apply installed goes, what it removed comes back: needs no
  * PackageKit when it changed no package, and may run twice. */
 static void
-step_restore_packages (Restore *rs, GTask *task)
+step_restore_packages (gpointer data, const NtsStep *step, GTask *task)
 {
+  Restore *rs = data;
+
   nts_packages_undo_async (rs->bus, rs->snapshot->packages, rs->cancellable,
                            on_packages_undone, task);
 }
 
 /* ---- restore-units ---------------------------------------------------- */
 
-static NtsUnitState *
-unit_state_from_variant (const char *name, GVariant *dict)
-{
-  NtsUnitState *state = g_new0 (NtsUnitState, 1);
-
-  state->name = g_strdup (name);
-  g_variant_lookup (dict, "id", "s", &state->id);
-  g_variant_lookup (dict, "load-state", "s", &state->load_state);
-  g_variant_lookup (dict, "active-state", "s", &state->active_state);
-  g_variant_lookup (dict, "unit-file-state", "s", &state->unit_file_state);
-  if (state->id != NULL && state->id[0] == '\0')
-    g_clear_pointer (&state->id, g_free);
-  return state;
-}
-
-/* chronyd's unit first: timesyncd starts last, once nothing else may
- * still be holding the clock. */
-static void
-collect_units (Restore *rs)
-{
-  g_autoptr(GVariant) units = g_variant_lookup_value (rs->snapshot->state, "units",
-                                                      G_VARIANT_TYPE_VARDICT);
-  const char *chrony = NULL;
-  GVariantIter iter;
-  const char *name;
-  GVariant *dict;
-
-  rs->units = g_ptr_array_new_with_free_func ((GDestroyNotify) nts_unit_state_free);
-  if (units == NULL)
-    return;
-  g_variant_lookup (rs->snapshot->state, "chrony-unit", "&s", &chrony);
-  rs->chrony_unit = g_strdup (chrony);
-  g_variant_iter_init (&iter, units);
-  while (g_variant_iter_next (&iter, "{&sv}", &name, &dict))
-    {
-      NtsUnitState *state = unit_state_from_variant (name, dict);
-
-      g_variant_unref (dict);
-      /* A unit that did not exist then has nothing to go back to. */
-      if (g_strcmp0 (state->load_state, "not-found") == 0 || state->load_state == NULL)
-        {
-          nts_unit_state_free (state);
-          continue;
-        }
-      if (g_strcmp0 (name, chrony) == 0)
-        g_ptr_array_insert (rs->units, 0, state);
-      else
-        g_ptr_array_add (rs->units, state);
-    }
-}
-
 static void restore_next_unit (GTask *task);
-static void on_unit_restarted (GObject *source, GAsyncResult *res, gpointer user_data);
 
 static void
 on_unit_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -272,8 +125,9 @@ on_unit_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autofree char *result = nts_systemd_unit_job_finish (res, &error);
 
   if (result == NULL)
-    return step_return (task, FALSE, error);
-  restore_next_unit (task);
+    nts_step_return (task, FALSE, error);
+  else
+    restore_next_unit (task);
 }
 
 /* At boot chronyd's own start job waits for the recovery (which is
@@ -294,18 +148,15 @@ unit_restored (GTask *task)
   g_autoptr(NtsUnitUndo) undo = nts_unit_undo_new_from_state (state);
 
   g_ptr_array_add (rs->unit_changes,
-                   g_strdup_printf ("%s: %s, %s", undo->unit,
-                                    !undo->restore_unit_file ? "unit file left as it is"
-                                    : undo->was_enabled ? "enabled" : "disabled",
-                                    left_to_boot (rs, state, undo) ? "started by boot"
-                                    : undo->was_active ? "running" : "stopped"));
+                   nts_unit_restored_line (undo, left_to_boot (rs, state, undo)));
   /* A chronyd that ran before the Apply runs on, but with the files the
    * Apply wrote until it reads the restored ones. */
   if (undo->was_active && g_strcmp0 (state->name, rs->chrony_unit) == 0 &&
       !left_to_boot (rs, state, undo))
-    return nts_systemd_restart_unit_async (rs->bus, undo->unit, rs->job_timeout_ms,
-                                           rs->cancellable, on_unit_restarted, task);
-  restore_next_unit (task);
+    nts_systemd_restart_unit_async (rs->bus, undo->unit, rs->job_timeout_ms,
+                                    rs->cancellable, on_unit_restarted, task);
+  else
+    restore_next_unit (task);
 }
 
 static void
@@ -315,8 +166,9 @@ on_unit_restored (GObject *source, GAsyncResult *res, gpointer user_data)
   GError *error = NULL;
 
   if (!nts_systemd_restore_unit_finish (res, &error))
-    return step_return (task, FALSE, error);
-  unit_restored (task);
+    nts_step_return (task, FALSE, error);
+  else
+    unit_restored (task);
 }
 
 static void
@@ -327,8 +179,9 @@ on_unit_file_restored (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(GPtrArray) changes = nts_systemd_unit_files_finish (res, &error);
 
   if (changes == NULL)
-    return step_return (task, FALSE, error);
-  unit_restored (task);
+    nts_step_return (task, FALSE, error);
+  else
+    unit_restored (task);
 }
 
 static void
@@ -337,22 +190,24 @@ restore_next_unit (GTask *task)
   Restore *rs = g_task_get_task_data (task);
   const NtsUnitState *state;
   g_autoptr(NtsUnitUndo) undo = NULL;
+  const char *units[2] = { NULL, NULL };
 
   if (rs->unit_index == rs->units->len)
-    return step_return (task, TRUE, NULL);
+    {
+      nts_step_return (task, TRUE, NULL);
+      return;
+    }
   state = rs->units->pdata[rs->unit_index++];
   undo = nts_unit_undo_new_from_state (state);
-  if (left_to_boot (rs, state, undo))
-    {
-      const char *units[] = { undo->unit, NULL };
-
-      if (!(undo->restore_unit_file && undo->was_enabled))
-        return unit_restored (task);
-      return nts_systemd_enable_unit_files_async (rs->bus, units, rs->cancellable,
-                                                  on_unit_file_restored, task);
-    }
-  nts_systemd_restore_unit_async (rs->bus, undo, rs->job_timeout_ms, rs->cancellable,
-                                  on_unit_restored, task);
+  units[0] = undo->unit;
+  if (!left_to_boot (rs, state, undo))
+    nts_systemd_restore_unit_async (rs->bus, undo, rs->job_timeout_ms, rs->cancellable,
+                                    on_unit_restored, task);
+  else if (undo->restore_unit_file && undo->was_enabled)
+    nts_systemd_enable_unit_files_async (rs->bus, units, rs->cancellable,
+                                         on_unit_file_restored, task);
+  else
+    unit_restored (task);
 }
 
 static void
@@ -362,14 +217,31 @@ on_units_reloaded (GObject *source, GAsyncResult *res, gpointer user_data)
   GError *error = NULL;
 
   if (!nts_systemd_reload_finish (res, &error))
-    return step_return (task, FALSE, error);
-  restore_next_unit (task);
+    nts_step_return (task, FALSE, error);
+  else
+    restore_next_unit (task);
 }
 
+/* chronyd's unit first: timesyncd starts last, once nothing else may
+ * still be holding the clock. Units that did not exist then have nothing
+ * to go back to. */
 static void
-step_restore_units (Restore *rs, GTask *task)
+step_restore_units (gpointer data, const NtsStep *step, GTask *task)
 {
-  g_task_set_task_data (task, rs, NULL);
+  Restore *rs = data;
+  const char *names[] = { nts_snapshot_chrony_unit (rs->snapshot),
+                          nts_snapshot_timesyncd_unit (rs->snapshot) };
+
+  g_clear_pointer (&rs->units, g_ptr_array_unref);
+  rs->units = g_ptr_array_new_with_free_func ((GDestroyNotify) nts_unit_state_free);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      NtsUnitState *state = nts_snapshot_unit_state (rs->snapshot, names[i]);
+      if (state != NULL)
+        g_ptr_array_add (rs->units, state);
+    }
+  g_free (rs->chrony_unit);
+  rs->chrony_unit = g_strdup (names[0]);
   rs->unit_index = 0;
   g_ptr_array_set_size (rs->unit_changes, 0);
   /* systemd must see the drop-in and ntp-units.d lists as they are again
@@ -377,48 +249,7 @@ step_restore_units (Restore *rs, GTask *task)
   nts_systemd_reload_async (rs->bus, rs->cancellable, on_units_reloaded, task);
 }
 
-/* ---- the runner ------------------------------------------------------- */
-
-static void run_step (GTask *task);
-
-static void
-fail (GTask *task, GError *error)
-{
-  Restore *rs = g_task_get_task_data (task);
-
-  g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
-                           "restoring snapshot %s: step %s failed: %s; the journal is kept, "
-                           "and the next start of ntssetupd finishes the restore",
-                           rs->snapshot->id, steps[rs->index].name, error->message);
-  g_error_free (error);
-  g_object_unref (task);
-}
-
-static void
-on_step_done (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  GTask *task = user_data;
-  Restore *rs = g_task_get_task_data (task);
-  GError *error = NULL;
-
-  if (!g_task_propagate_boolean (G_TASK (res), &error) ||
-      !nts_journal_step_done (rs->journal, steps[rs->index].name, &error))
-    return fail (task, error);
-  rs->index++;
-  run_step (task);
-}
-
-static void
-on_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  GTask *task = user_data;
-  Restore *rs = g_task_get_task_data (task);
-  GError *error = NULL;
-
-  if (!nts_fault_point_finish (res, &error))
-    return fail (task, error);
-  steps[rs->index].run (rs, g_task_new (NULL, rs->cancellable, on_step_done, task));
-}
+/* ---- the run ---------------------------------------------------------- */
 
 static GVariant *
 result_variant (Restore *rs)
@@ -498,36 +329,28 @@ record_rollback (Restore *rs, GError **error)
 }
 
 static void
-run_step (GTask *task)
+on_run_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
+  g_autoptr(GTask) task = user_data;
   Restore *rs = g_task_get_task_data (task);
-  GError *error = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *step = NULL;
 
-  if (rs->index == G_N_ELEMENTS (steps))
+  if (!nts_step_runner_run_finish (rs->runner, res, &error))
+    step = nts_step_runner_get_failed_step (rs->runner);
+  else if (!update_applied_marker (rs, &error) || !record_rollback (rs, &error) ||
+           !nts_journal_finish (rs->journal, &error))
+    step = rollback_steps[G_N_ELEMENTS (rollback_steps) - 1].name;
+  if (step != NULL)
     {
-      if (!update_applied_marker (rs, &error) || !record_rollback (rs, &error) ||
-          !nts_journal_finish (rs->journal, &error))
-        {
-          rs->index--;
-          return fail (task, error);
-        }
-      /* An Apply rolled back by recovery is like one that failed: nothing
-       * of it is left for a Rollback to want (after the journal, as in
-       * transaction.c). */
-      if (rs->recover != NULL && rs->recover->kind == NTS_JOURNAL_APPLY &&
-          !nts_snapshot_store_discard (rs->store, rs->snapshot->id, &error))
-        {
-          g_debug ("cannot remove the snapshot of the interrupted Apply: %s", error->message);
-          g_clear_error (&error);
-        }
-      g_task_return_pointer (task, g_variant_ref_sink (result_variant (rs)),
-                             (GDestroyNotify) g_variant_unref);
-      g_object_unref (task);
+      g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_APPLY_FAILED,
+                               "restoring snapshot %s: step %s failed: %s; the journal is kept, "
+                               "and the next start of ntssetupd finishes the restore",
+                               rs->snapshot->id, step, error->message);
       return;
     }
-  if (rs->progress)
-    rs->progress (steps[rs->index].name, rs->index, G_N_ELEMENTS (steps), rs->progress_data);
-  nts_fault_point_async (steps[rs->index].name, rs->cancellable, on_fault_point, task);
+  g_task_return_pointer (task, g_variant_ref_sink (result_variant (rs)),
+                         (GDestroyNotify) g_variant_unref);
 }
 
 static void
@@ -536,6 +359,7 @@ on_subscribed (GObject *source, GAsyncResult *res, gpointer user_data)
   GTask *task = user_data;
   Restore *rs = g_task_get_task_data (task);
   GError *error = NULL;
+  guint first = 0;
 
   if (!nts_systemd_subscribe_finish (res, &error))
     {
@@ -546,8 +370,13 @@ on_subscribed (GObject *source, GAsyncResult *res, gpointer user_data)
       g_object_unref (task);
       return;
     }
-  collect_units (rs);
-  run_step (task);
+  nts_step_runner_set_journal (rs->runner, rs->journal);
+  /* An interrupted Rollback is finished from the first step its journal
+   * does not record; a torn journal cannot say, so all run again. */
+  if (rs->recover != NULL && !rs->recover->torn)
+    first = nts_step_runner_first_not_done (rs->runner,
+                                            (const char *const *) rs->recover->steps);
+  nts_step_runner_run_async (rs->runner, first, rs->cancellable, on_run_done, task);
 }
 
 /* The snapshot a Rollback of @requested restores: @requested itself, or
@@ -667,7 +496,7 @@ prepare (Restore *rs, GError **error)
   rs->snapshot = nts_snapshot_store_load (rs->store, id, error);
   if (rs->snapshot == NULL)
     return FALSE;
-  /* The caller asked before the lock (nts_restore_changes_packages()):
+  /* The caller asked before the lock (nts_rollback_changes_packages()):
    * this is what it was authorised for, checked again under the lock. */
   if (rs->packages_forbidden && !nts_package_changes_is_empty (rs->snapshot->packages))
     {
@@ -684,7 +513,7 @@ prepare (Restore *rs, GError **error)
 }
 
 gboolean
-nts_restore_changes_packages (NtsRoot     *root,
+nts_rollback_changes_packages (NtsRoot     *root,
                               const char  *state_dir,
                               const char  *snapshot_id,
                               gboolean    *changes,
@@ -711,8 +540,8 @@ nts_restore_changes_packages (NtsRoot     *root,
 }
 
 void
-nts_restore_run_async (const NtsRestoreParams *params,
-                       NtsRestoreProgress      progress,
+nts_rollback_run_async (const NtsRollbackParams *params,
+                       NtsStepProgress         progress,
                        gpointer                progress_data,
                        GCancellable           *cancellable,
                        GAsyncReadyCallback     callback,
@@ -722,7 +551,7 @@ nts_restore_run_async (const NtsRestoreParams *params,
   Restore *rs = g_new0 (Restore, 1);
   GError *error = NULL;
 
-  g_task_set_source_tag (task, nts_restore_run_async);
+  g_task_set_source_tag (task, nts_rollback_run_async);
   rs->root = params->root;
   rs->bus = g_object_ref (params->system_bus);
   rs->state_dir = g_strdup (params->state_dir);
@@ -740,8 +569,8 @@ nts_restore_run_async (const NtsRestoreParams *params,
   rs->job_timeout_ms = params->job_timeout_ms;
   rs->at_boot = params->at_boot;
   rs->packages_forbidden = params->packages_forbidden;
-  rs->progress = progress;
-  rs->progress_data = progress_data;
+  rs->runner = nts_step_runner_new (rollback_steps, G_N_ELEMENTS (rollback_steps), FALSE, rs,
+                                    progress, progress_data);
   rs->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
   rs->started = g_get_monotonic_time ();
   rs->restored_files = g_ptr_array_new_with_free_func (g_free);
@@ -759,7 +588,7 @@ nts_restore_run_async (const NtsRestoreParams *params,
 }
 
 GVariant *
-nts_restore_run_finish (GAsyncResult *result, GError **error)
+nts_rollback_run_finish (GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

@@ -1,5 +1,6 @@
-/* Rollback, and the recovery of a transaction a crash interrupted: puts a
- * snapshot back as a transaction of its own.
+/* Rollback: puts a snapshot back as a transaction of its own, a table of
+ * steps run by the step runner (step-runner.h); and the recovery of an
+ * interrupted Rollback, which finishes it.
  *
  * Steps (the Progress names of org.ntssetup.Manager1.xml): restore-files
  * (every saved file byte for byte with owner, group and mode, or removed
@@ -10,18 +11,18 @@
  * state as they were; a chronyd that was running is restarted so it reads
  * the restored files).
  *
- * Everything it needs is in the snapshot (see transaction.c: the state
- * names the units, the log directory and the directories that were
- * missing), never in memory: that is what lets recovery use it after a
- * crash. Each step can run twice with the same outcome, so a restore cut
- * short is finished by running it again: the journal says a Rollback is
- * unfinished until the last step is done. */
+ * Everything it needs is in the snapshot (snapshot-undo.h), never in
+ * memory: that is what lets recovery use it after a crash. Each step can
+ * run twice with the same outcome, so a restore cut short is finished
+ * from the first step its journal does not record: the journal says a
+ * Rollback is unfinished until the last step is done. */
 #pragma once
 
 #include <gio/gio.h>
 
-#include "safe-fs.h"
 #include "journal.h"
+#include "safe-fs.h"
+#include "step-runner.h"
 
 G_BEGIN_DECLS
 
@@ -31,27 +32,19 @@ typedef struct {
   const char      *state_dir;     /* guest path; NULL: /var/lib/ntssetup */
   const char      *snapshot_id;   /* NULL or "": the Apply in place (applied-state.h) */
   gboolean         force;         /* restore even if the files changed since ntssetup wrote them */
-  /* Recovery: finish the transaction this journal entry describes (its
-   * snapshot is restored whatever kind it was) instead of starting one.
-   * No check for changes: a crash may have left anything half written. */
+  /* Recovery: finish the Rollback this journal entry describes (or
+   * restore the snapshot of one whose kind a torn journal does not say)
+   * instead of starting one. No check for changes: a crash may have left
+   * anything half written. */
   const NtsJournalEntry *recover;
   guint            job_timeout_ms; /* 0: NTS_SYSTEMD_JOB_TIMEOUT_MS */
   /* ntssetupd --recover at boot: chronyd's unit is ordered after us, so
-   * a chronyd that is to run is left to boot to start (restore.c). */
+   * a chronyd that is to run is left to boot to start. */
   gboolean         at_boot;
   /* The caller may not install or remove packages (it lacks the install
    * action): a snapshot whose restore would is refused, nothing changed. */
   gboolean         packages_forbidden;
-} NtsRestoreParams;
-
-/* Called as each step starts: @index counts from 0 up to @count - 1. */
-typedef void (*NtsRestoreProgress) (const char *step,
-                                    guint       index,
-                                    guint       count,
-                                    gpointer    user_data);
-
-/* The step names, in the order they run (NULL-terminated). */
-const char *const *nts_restore_step_names (void);
+} NtsRollbackParams;
 
 /* On success, Rollback's result a{sv} ('snapshot-id', 'restored-files',
  * 'unit-changes', 'packages-installed', 'packages-removed',
@@ -61,13 +54,13 @@ const char *const *nts_restore_step_names (void);
  * since the last Rollback left them (applied-state.h), or nothing
  * records either (nothing changed); or when a step failed (the journal
  * is kept: the next start finishes the restore). */
-void      nts_restore_run_async  (const NtsRestoreParams *params,
-                                  NtsRestoreProgress      progress,
+void      nts_rollback_run_async  (const NtsRollbackParams *params,
+                                  NtsStepProgress         progress,
                                   gpointer                progress_data,
                                   GCancellable           *cancellable,
                                   GAsyncReadyCallback     callback,
                                   gpointer                user_data);
-GVariant *nts_restore_run_finish (GAsyncResult           *result,
+GVariant *nts_rollback_run_finish (GAsyncResult           *result,
                                   GError                **error);
 
 /* Whether Rollback(@snapshot_id) (NULL or "": the Apply in place, as
@@ -77,7 +70,7 @@ GVariant *nts_restore_run_finish (GAsyncResult           *result,
  * Writes nothing. Errors: NTS_ERROR_NO_SUCH_SNAPSHOT (no such id, or ""
  * while no Apply is in place), G_IO_ERROR_INVALID_DATA (a damaged
  * snapshot, which Rollback would refuse too). */
-gboolean  nts_restore_changes_packages (NtsRoot     *root,
+gboolean  nts_rollback_changes_packages (NtsRoot     *root,
                                         const char  *state_dir,
                                         const char  *snapshot_id,
                                         gboolean    *changes,

@@ -1,0 +1,17 @@
+/* The Progress step names as the contract documents them: read from
+ * introspection/org.ntssetup.Manager1.xml (the Progress signal's 'step'
+ * argument), never from the service's own tables, so a test that walks
+ * the steps checks the service against its documentation. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* ApplyHardenedConfig's steps, in order. */
+GStrv xml_apply_step_names (void);
+
+/* Rollback's steps, in order (also the recovery of a Rollback). */
+GStrv xml_rollback_step_names (void);
+
+G_END_DECLS
