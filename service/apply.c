@@ -817,108 +817,34 @@ step_stop_timesyncd (gpointer data, const NtsStep *step, GTask *task)
                                tx->cancellable, on_timesyncd_stopped, task);
 }
 
-/* Putting a unit back as the snapshot found it (snapshot-undo.h). */
-typedef struct {
-  GTask       *task;
-  NtsUnitUndo *undo;
-  gboolean     left_to_boot;
-} UnitUndoOp;
-
 static void
-unit_undo_op_done (UnitUndoOp *op, gboolean ok, GError *error)
+on_unit_undone (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  Tx *tx = g_task_get_task_data (op->task);
-
-  if (ok)
-    g_ptr_array_add (tx->restored_units, nts_unit_restored_line (op->undo, op->left_to_boot));
-  nts_step_return (op->task, ok, error);
-  nts_unit_undo_free (op->undo);
-  g_free (op);
-}
-
-static void
-on_unit_restored (GObject *source, GAsyncResult *res, gpointer user_data)
-{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
   GError *error = NULL;
-  gboolean ok = nts_systemd_restore_unit_finish (res, &error);
+  char *line = nts_snapshot_undo_unit_finish (res, NULL, &error);
 
-  unit_undo_op_done (user_data, ok, error);
+  if (line != NULL)
+    g_ptr_array_add (tx->restored_units, line);
+  nts_step_return (task, error == NULL, error);
 }
 
-static void
-on_unit_file_restored (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  GError *error = NULL;
-  g_autoptr(GPtrArray) changes = nts_systemd_unit_files_finish (res, &error);
-
-  unit_undo_op_done (user_data, changes != NULL, error);
-}
-
-static void
-on_unit_state_now (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  UnitUndoOp *op = user_data;
-  Tx *tx = g_task_get_task_data (op->task);
-  GError *error = NULL;
-  g_autoptr(NtsUnitState) now = nts_systemd_get_unit_state_finish (res, &error);
-  const char *units[] = { op->undo->unit, NULL };
-
-  if (now == NULL)
-    {
-      unit_undo_op_done (op, FALSE, error);
-      return;
-    }
-  /* Gone with its package (installing chrony removes timesyncd's on
-   * Debian; the undo of ensure-chrony brings it back as it was), or never
-   * there (a crash before the install): nothing to put back. */
-  if (g_strcmp0 (now->load_state, "not-found") == 0)
-    {
-      nts_step_return (op->task, TRUE, NULL);
-      nts_unit_undo_free (op->undo);
-      g_free (op);
-      return;
-    }
-  if (!op->left_to_boot)
-    nts_systemd_restore_unit_async (tx->bus, op->undo, tx->job_timeout_ms, NULL,
-                                    on_unit_restored, op);
-  else if (op->undo->restore_unit_file && op->undo->was_enabled)
-    nts_systemd_enable_unit_files_async (tx->bus, units, NULL, on_unit_file_restored, op);
-  else
-    unit_undo_op_done (op, TRUE, NULL);
-}
-
-/* @unit as the snapshot found it: enablement, then running or not. A unit
- * the snapshot found missing (chrony before its install) is stopped and
- * its unit file left alone. */
+/* @unit as the snapshot found it; a chronyd that ran before is restarted
+ * by settle_start_chronyd(), once its files are back. */
 static void
 undo_unit (Tx *tx, const char *unit, GTask *task)
 {
   GError *error = NULL;
   const NtsSnapshot *snapshot = persisted_snapshot (tx, &error);
-  g_autoptr(NtsUnitState) before = NULL;
-  UnitUndoOp *op;
 
   if (snapshot == NULL || unit == NULL)
     {
       nts_step_return (task, snapshot != NULL, error);
       return;
     }
-  before = nts_snapshot_unit_state (snapshot, unit);
-  if (before == NULL)
-    {
-      before = g_new0 (NtsUnitState, 1);
-      before->name = g_strdup (unit);
-    }
-  op = g_new0 (UnitUndoOp, 1);
-  op->task = task;
-  op->undo = nts_unit_undo_new_from_state (before);
-  /* At boot chronyd's own start job waits for the recovery (ordered
-   * before chrony's unit, so chronyd never starts with half of a change):
-   * a start of ours would wait for ourselves. Its enablement is put back,
-   * and boot starts it with the restored files. */
-  op->left_to_boot = tx->at_boot && op->undo->was_active &&
-                     g_strcmp0 (unit, nts_snapshot_chrony_unit (snapshot)) == 0;
-  nts_systemd_get_unit_state_async (tx->bus, unit, NULL, on_unit_state_now, op);
+  nts_snapshot_undo_unit_async (tx->bus, snapshot, unit, tx->at_boot, tx->job_timeout_ms, NULL,
+                                on_unit_undone, task);
 }
 
 static void

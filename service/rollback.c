@@ -31,11 +31,7 @@ struct _Restore {
   NtsJournal       *journal;
   gint64            started;
 
-  /* The units, in the order they are put back, and the one to restart. */
-  GPtrArray        *units;       /* NtsUnitState* */
-  guint             unit_index;
-  char             *chrony_unit;
-  gboolean          restart_chrony;
+  guint             unit_index;  /* restore-units: the next of chronyd's, timesyncd's */
   gboolean          at_boot;
   gboolean          packages_forbidden;
 
@@ -69,8 +65,6 @@ restore_free (Restore *rs)
   g_clear_pointer (&rs->snapshot, nts_snapshot_free);
   g_free (rs->applied_id);
   g_clear_pointer (&rs->journal, nts_journal_free);
-  g_clear_pointer (&rs->units, g_ptr_array_unref);
-  g_free (rs->chrony_unit);
   g_clear_pointer (&rs->restored_files, g_ptr_array_unref);
   g_clear_pointer (&rs->unit_changes, g_ptr_array_unref);
   g_free (rs);
@@ -130,84 +124,53 @@ on_unit_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
     restore_next_unit (task);
 }
 
-/* At boot chronyd's own start job waits for the recovery (which is
- * ordered before chrony's unit, so chronyd never starts with half of a
- * change): a start of ours would wait for ourselves. Its enablement is
- * put back, and boot starts it with the restored files. */
-static gboolean
-left_to_boot (Restore *rs, const NtsUnitState *state, const NtsUnitUndo *undo)
-{
-  return rs->at_boot && undo->was_active && g_strcmp0 (state->name, rs->chrony_unit) == 0;
-}
-
-static void
-unit_restored (GTask *task)
-{
-  Restore *rs = g_task_get_task_data (task);
-  const NtsUnitState *state = rs->units->pdata[rs->unit_index - 1];
-  g_autoptr(NtsUnitUndo) undo = nts_unit_undo_new_from_state (state);
-
-  g_ptr_array_add (rs->unit_changes,
-                   nts_unit_restored_line (undo, left_to_boot (rs, state, undo)));
-  /* A chronyd that ran before the Apply runs on, but with the files the
-   * Apply wrote until it reads the restored ones. */
-  if (undo->was_active && g_strcmp0 (state->name, rs->chrony_unit) == 0 &&
-      !left_to_boot (rs, state, undo))
-    nts_systemd_restart_unit_async (rs->bus, undo->unit, rs->job_timeout_ms,
-                                    rs->cancellable, on_unit_restarted, task);
-  else
-    restore_next_unit (task);
-}
-
 static void
 on_unit_restored (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GTask *task = user_data;
+  Restore *rs = g_task_get_task_data (task);
   GError *error = NULL;
+  gboolean restart = FALSE;
+  char *line = nts_snapshot_undo_unit_finish (res, &restart, &error);
 
-  if (!nts_systemd_restore_unit_finish (res, &error))
-    nts_step_return (task, FALSE, error);
+  if (error != NULL)
+    {
+      nts_step_return (task, FALSE, error);
+      return;
+    }
+  if (line != NULL)
+    g_ptr_array_add (rs->unit_changes, line);
+  if (restart)
+    nts_systemd_restart_unit_async (rs->bus, nts_snapshot_chrony_unit (rs->snapshot),
+                                    rs->job_timeout_ms, rs->cancellable, on_unit_restarted, task);
   else
-    unit_restored (task);
+    restore_next_unit (task);
 }
 
-static void
-on_unit_file_restored (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  GTask *task = user_data;
-  GError *error = NULL;
-  g_autoptr(GPtrArray) changes = nts_systemd_unit_files_finish (res, &error);
-
-  if (changes == NULL)
-    nts_step_return (task, FALSE, error);
-  else
-    unit_restored (task);
-}
-
+/* chronyd's unit first: timesyncd starts last, once nothing else may
+ * still be holding the clock. Units that did not exist then have nothing
+ * to go back to. */
 static void
 restore_next_unit (GTask *task)
 {
   Restore *rs = g_task_get_task_data (task);
-  const NtsUnitState *state;
-  g_autoptr(NtsUnitUndo) undo = NULL;
-  const char *units[2] = { NULL, NULL };
+  const char *units[] = { nts_snapshot_chrony_unit (rs->snapshot),
+                          nts_snapshot_timesyncd_unit (rs->snapshot) };
+  const char *unit = NULL;
 
-  if (rs->unit_index == rs->units->len)
+  while (unit == NULL && rs->unit_index < G_N_ELEMENTS (units))
     {
-      nts_step_return (task, TRUE, NULL);
-      return;
+      g_autoptr(NtsUnitState) before = nts_snapshot_unit_state (rs->snapshot,
+                                                                units[rs->unit_index]);
+      if (before != NULL)
+        unit = units[rs->unit_index];
+      rs->unit_index++;
     }
-  state = rs->units->pdata[rs->unit_index++];
-  undo = nts_unit_undo_new_from_state (state);
-  units[0] = undo->unit;
-  if (!left_to_boot (rs, state, undo))
-    nts_systemd_restore_unit_async (rs->bus, undo, rs->job_timeout_ms, rs->cancellable,
-                                    on_unit_restored, task);
-  else if (undo->restore_unit_file && undo->was_enabled)
-    nts_systemd_enable_unit_files_async (rs->bus, units, rs->cancellable,
-                                         on_unit_file_restored, task);
+  if (unit == NULL)
+    nts_step_return (task, TRUE, NULL);
   else
-    unit_restored (task);
+    nts_snapshot_undo_unit_async (rs->bus, rs->snapshot, unit, rs->at_boot, rs->job_timeout_ms,
+                                  rs->cancellable, on_unit_restored, task);
 }
 
 static void
@@ -222,26 +185,11 @@ on_units_reloaded (GObject *source, GAsyncResult *res, gpointer user_data)
     restore_next_unit (task);
 }
 
-/* chronyd's unit first: timesyncd starts last, once nothing else may
- * still be holding the clock. Units that did not exist then have nothing
- * to go back to. */
 static void
 step_restore_units (gpointer data, const NtsStep *step, GTask *task)
 {
   Restore *rs = data;
-  const char *names[] = { nts_snapshot_chrony_unit (rs->snapshot),
-                          nts_snapshot_timesyncd_unit (rs->snapshot) };
 
-  g_clear_pointer (&rs->units, g_ptr_array_unref);
-  rs->units = g_ptr_array_new_with_free_func ((GDestroyNotify) nts_unit_state_free);
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    {
-      NtsUnitState *state = nts_snapshot_unit_state (rs->snapshot, names[i]);
-      if (state != NULL)
-        g_ptr_array_add (rs->units, state);
-    }
-  g_free (rs->chrony_unit);
-  rs->chrony_unit = g_strdup (names[0]);
   rs->unit_index = 0;
   g_ptr_array_set_size (rs->unit_changes, 0);
   /* systemd must see the drop-in and ntp-units.d lists as they are again

@@ -189,12 +189,124 @@ nts_snapshot_unit_state (const NtsSnapshot *snapshot, const char *unit)
   return g_steal_pointer (&state);
 }
 
-char *
-nts_unit_restored_line (const NtsUnitUndo *undo, gboolean left_to_boot)
+/* ---- units ------------------------------------------------------------ */
+
+typedef struct {
+  GDBusConnection *bus;
+  NtsUnitUndo     *undo;
+  gboolean         left_to_boot;
+  gboolean         restart;
+  guint            job_timeout_ms;
+} UnitOp;
+
+static void
+unit_op_free (UnitOp *op)
 {
-  return g_strdup_printf ("%s: %s, %s", undo->unit,
-                          !undo->restore_unit_file ? "unit file left as it is"
-                          : undo->was_enabled ? "enabled" : "disabled",
-                          left_to_boot ? "started by boot"
-                          : undo->was_active ? "running" : "stopped");
+  g_clear_object (&op->bus);
+  nts_unit_undo_free (op->undo);
+  g_free (op);
+}
+
+static void
+unit_done (GTask *task, gboolean ok, GError *error)
+{
+  UnitOp *op = g_task_get_task_data (task);
+
+  if (!ok)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task,
+                           g_strdup_printf ("%s: %s, %s", op->undo->unit,
+                                            !op->undo->restore_unit_file ? "unit file left as it is"
+                                            : op->undo->was_enabled ? "enabled" : "disabled",
+                                            op->left_to_boot ? "started by boot"
+                                            : op->undo->was_active ? "running" : "stopped"),
+                           g_free);
+  g_object_unref (task);
+}
+
+static void
+on_unit_restored (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GError *error = NULL;
+  gboolean ok = nts_systemd_restore_unit_finish (res, &error);
+
+  unit_done (user_data, ok, error);
+}
+
+static void
+on_unit_file_restored (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GError *error = NULL;
+  g_autoptr(GPtrArray) changes = nts_systemd_unit_files_finish (res, &error);
+
+  unit_done (user_data, changes != NULL, error);
+}
+
+static void
+on_unit_state_now (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  UnitOp *op = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(NtsUnitState) now = nts_systemd_get_unit_state_finish (res, &error);
+  const char *units[] = { op->undo->unit, NULL };
+
+  if (now == NULL)
+    unit_done (task, FALSE, error);
+  else if (g_strcmp0 (now->load_state, "not-found") == 0)
+    {
+      g_task_return_pointer (task, NULL, NULL);
+      g_object_unref (task);
+    }
+  else if (!op->left_to_boot)
+    nts_systemd_restore_unit_async (op->bus, op->undo, op->job_timeout_ms,
+                                    g_task_get_cancellable (task), on_unit_restored, task);
+  else if (op->undo->restore_unit_file && op->undo->was_enabled)
+    nts_systemd_enable_unit_files_async (op->bus, units, g_task_get_cancellable (task),
+                                         on_unit_file_restored, task);
+  else
+    unit_done (task, TRUE, NULL);
+}
+
+void
+nts_snapshot_undo_unit_async (GDBusConnection *bus, const NtsSnapshot *snapshot,
+                              const char *unit, gboolean at_boot, guint job_timeout_ms,
+                              GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(NtsUnitState) before = nts_snapshot_unit_state (snapshot, unit);
+  UnitOp *op = g_new0 (UnitOp, 1);
+  gboolean is_chrony = g_strcmp0 (unit, nts_snapshot_chrony_unit (snapshot)) == 0;
+
+  g_task_set_source_tag (task, nts_snapshot_undo_unit_async);
+  if (before == NULL)
+    {
+      before = g_new0 (NtsUnitState, 1);
+      before->name = g_strdup (unit);
+    }
+  op->bus = g_object_ref (bus);
+  op->undo = nts_unit_undo_new_from_state (before);
+  op->job_timeout_ms = job_timeout_ms;
+  /* At boot chronyd's own start job waits for the recovery (ordered
+   * before chrony's unit, so chronyd never starts with half of a change):
+   * a start of ours would wait for ourselves. */
+  op->left_to_boot = at_boot && op->undo->was_active && is_chrony;
+  /* A chronyd that ran before runs on, but with the files the Apply
+   * wrote until it reads the restored ones. */
+  op->restart = op->undo->was_active && is_chrony && !op->left_to_boot;
+  g_task_set_task_data (task, op, (GDestroyNotify) unit_op_free);
+  nts_systemd_get_unit_state_async (bus, unit, cancellable, on_unit_state_now, task);
+}
+
+char *
+nts_snapshot_undo_unit_finish (GAsyncResult *result, gboolean *restart, GError **error)
+{
+  UnitOp *op = g_task_get_task_data (G_TASK (result));
+  char *line = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (restart != NULL)
+    *restart = line != NULL && op->restart;
+  return line;
 }

@@ -60,8 +60,25 @@ const char *nts_snapshot_timesyncd_unit (const NtsSnapshot *snapshot);
 NtsUnitState *nts_snapshot_unit_state (const NtsSnapshot *snapshot,
                                        const char        *unit);
 
-/* The one "unit-changes" line for a unit put back. */
-char *nts_unit_restored_line (const NtsUnitUndo *undo,
-                              gboolean           left_to_boot);
+/* Puts @unit back as the snapshot found it: its enablement, then running
+ * or not. A unit the snapshot found missing (chrony before its install)
+ * is stopped and its unit file left alone; a unit missing now (gone with
+ * its package, or never installed) is left alone. @at_boot: chronyd's
+ * unit is ordered after the boot-time recovery, so a chronyd that is to
+ * run only gets its enablement back, and boot starts it. The result is the
+ * "unit-changes" line, or NULL with no error when nothing was to be done;
+ * *@restart (optional) says whether a running chronyd must be restarted to
+ * read restored files (it was running, and is not left to boot). */
+void   nts_snapshot_undo_unit_async  (GDBusConnection     *bus,
+                                      const NtsSnapshot   *snapshot,
+                                      const char          *unit,
+                                      gboolean             at_boot,
+                                      guint                job_timeout_ms,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data);
+char  *nts_snapshot_undo_unit_finish (GAsyncResult        *result,
+                                      gboolean            *restart,
+                                      GError             **error);
 
 G_END_DECLS
