@@ -526,24 +526,6 @@ fail:
 }
 
 gboolean
-nts_root_write_rendered (NtsRoot *root, const NtsRenderedFile *file, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  uid_t uid;
-  gid_t gid;
-
-  if (!nts_lookup_user (file->owner, &uid, &local_error) ||
-      !nts_lookup_group (file->group, &gid, &local_error))
-    {
-      g_set_error (error, local_error->domain, local_error->code,
-                   "cannot write %s: %s", file->path, local_error->message);
-      return FALSE;
-    }
-  return nts_root_write_atomic (root, file->path, file->content, strlen (file->content),
-                                uid, gid, file->mode, error);
-}
-
-gboolean
 nts_root_remove (NtsRoot *root, const char *path, gboolean *existed, GError **error)
 {
   g_autofree char *name = NULL;

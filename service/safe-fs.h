@@ -28,8 +28,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "render.h"
-
 G_BEGIN_DECLS
 
 /* A file descriptor closed when it goes out of scope (-1: none):
@@ -124,12 +122,6 @@ gboolean nts_root_write_atomic (NtsRoot     *root,
                                 gid_t        gid,
                                 guint        mode,
                                 GError     **error);
-
-/* nts_root_write_atomic() of a rendered file, owner and group resolved by
- * name through NSS. */
-gboolean nts_root_write_rendered (NtsRoot               *root,
-                                  const NtsRenderedFile *file,
-                                  GError               **error);
 
 /* Removes a file (never a directory) and fsyncs its directory. A missing
  * file is not an error; *@existed (may be NULL) says which it was. */

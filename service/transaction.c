@@ -261,7 +261,7 @@ write_file (Tx *tx, const char *step, const NtsRenderedFile *file, GError **erro
   dir = g_path_get_dirname (file->path);
   if (!make_dirs (tx, dir, made_parents_for (tx, step), error))
     return FALSE;
-  if (!nts_root_write_rendered (tx->root, file, error))
+  if (!nts_rendered_file_write (file, tx->root, error))
     return FALSE;
   g_ptr_array_add (tx->changed_files, g_strdup (file->path));
   return TRUE;
