@@ -14,15 +14,13 @@
 
 #include "layout.h"
 
+#include "accounts.h"
 #include "chronyd-help.h"
 #include "distro-profiles.h"
 #include "layout-override.h"
 #include "root-read.h"
 #include "systemd-client.h"
 
-#include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <string.h>
 
 #define OS_RELEASE_MAX_SIZE (64 * 1024)
@@ -225,38 +223,15 @@ check_complete (Resolve *r, GError **error)
 }
 
 /* NSS may sit on a network directory, so this runs in a worker thread.
- * Under a test root the host's user database answers; a user it does not
- * know gets its own name as group, which is what Debian's and Fedora's
- * packages create anyway. */
-#define NSS_BUFFER_MAX (1024 * 1024)
-
+ * Under a test root the host's user database answers (accounts.h); a
+ * user it does not know gets its own name as group, which is what
+ * Debian's and Fedora's packages create anyway. */
 static char *
 primary_group_of (const char *user)
 {
-  gsize size = 16384;
+  g_autofree char *group = nts_user_primary_group (user);
 
-  /* ERANGE: the entry (a group with many members) needs a bigger buffer. */
-  for (; size <= NSS_BUFFER_MAX; size *= 2)
-    {
-      g_autofree char *buffer = g_malloc (size);
-      struct passwd pw, *pw_result = NULL;
-      struct group gr, *gr_result = NULL;
-      int err;
-
-      err = getpwnam_r (user, &pw, buffer, size, &pw_result);
-      if (err == ERANGE)
-        continue;
-      if (err != 0 || pw_result == NULL)
-        return NULL;
-      /* Only pw's strings live in buffer; its gid may be reused. */
-      err = getgrgid_r (pw.pw_gid, &gr, buffer, size, &gr_result);
-      if (err == ERANGE)
-        continue;
-      if (err != 0 || gr_result == NULL)
-        return NULL;
-      return nts_layout_value_is_account (gr.gr_name) ? g_strdup (gr.gr_name) : NULL;
-    }
-  return NULL;
+  return group != NULL && nts_layout_value_is_account (group) ? g_steal_pointer (&group) : NULL;
 }
 
 static void

@@ -1,7 +1,7 @@
 #include "preflight.h"
 
 #include "nts-errors.h"
-#include "safe-fs.h"
+#include "accounts.h"
 
 typedef struct {
   GPtrArray   *verdicts;     /* NtsPreflightVerdict, one per server */

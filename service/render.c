@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "accounts.h"
 #include "root-read.h"
 #include "server-name.h"
 

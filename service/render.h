@@ -32,7 +32,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsRenderedFile, nts_rendered_file_free)
 char *nts_rendered_file_preview (const NtsRenderedFile *file);
 
 /* Writes @file under @root with nts_root_write_atomic(), its owner and
- * group looked up by name through NSS. An unknown name fails before
+ * group looked up by name (accounts.h). An unknown name fails before
  * anything is written; the message names the file. */
 gboolean nts_rendered_file_write (const NtsRenderedFile *file,
                                   NtsRoot               *root,

@@ -161,17 +161,4 @@ GPtrArray *nts_root_list_dir (NtsRoot     *root,
                               const char  *path,
                               GError     **error);
 
-/* Users and groups by name, through NSS (getpwnam_r / getgrnam_r), i.e.
- * the daemon's own view of them (the host's, also under a test --root).
- * An unknown name is G_IO_ERROR_NOT_FOUND: "no user named '_chrony'". */
-gboolean nts_lookup_user  (const char *name,
-                           uid_t      *uid,
-                           GError    **error);
-gboolean nts_lookup_group (const char *name,
-                           gid_t      *gid,
-                           GError    **error);
-/* The name of a uid / gid, or NULL when NSS knows none. */
-char    *nts_user_name    (uid_t uid);
-char    *nts_group_name   (gid_t gid);
-
 G_END_DECLS

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "accounts.h"
 #include "applied-state.h"
 #include "ensure-chrony.h"
 #include "fault.h"

@@ -3,6 +3,7 @@
  * would make every comment edit a test failure, so the tests assert the
  * lines that matter and the absence of the ones that must not be there. */
 
+#include "accounts.h"
 #include "distro-profiles.h"
 #include "render.h"
 #include "temp-tree.h"

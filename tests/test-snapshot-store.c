@@ -3,6 +3,7 @@
  * original), malformed ids, 50 cycles without strays, changed_since;
  * reading the store writes nothing. */
 
+#include "accounts.h"
 #include "applied-state.h"
 #include "nts-errors.h"
 #include "restore.h"
