@@ -23,7 +23,6 @@
 #include "layout-override.h"
 
 #include "operators.h"
-#include "root-read.h"
 
 #include <string.h>
 
@@ -151,8 +150,8 @@ nts_layout_override_load (NtsLayout               *layout,
   g_autofree char *text = NULL;
   gsize length;
 
-  if (!nts_root_read_file (layout->root, NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_MAX_SIZE,
-                           &text, &length, &local_error))
+  if (!nts_root_get_contents (layout->root, NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_MAX_SIZE,
+                              &text, &length, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return TRUE;

@@ -24,7 +24,7 @@ gboolean nts_layout_value_is_unit (const char *value);
  * options-var sets NULL and still counts as given). A missing file is no
  * error. Errors: G_IO_ERROR_INVALID_DATA naming the key for an unknown
  * group or key, a malformed file or a value of the wrong shape; the
- * errors of nts_root_read_file() otherwise. */
+ * errors of nts_root_get_contents() otherwise. */
 gboolean nts_layout_override_load (NtsLayout               *layout,
                                    const NtsDistroProfile **profile,
                                    gboolean                *options_given,

@@ -18,7 +18,6 @@
 #include "chronyd-help.h"
 #include "distro-profiles.h"
 #include "layout-override.h"
-#include "root-read.h"
 #include "systemd-client.h"
 
 #include <string.h>
@@ -40,7 +39,7 @@ nts_layout_copy (const NtsLayout *layout)
   g_return_val_if_fail (layout != NULL, NULL);
 
   copy = g_new0 (NtsLayout, 1);
-  copy->root = g_strdup (layout->root);
+  copy->root = layout->root != NULL ? nts_root_ref (layout->root) : NULL;
   copy->profile = g_strdup (layout->profile);
   copy->chronyd_path = g_strdup (layout->chronyd_path);
   copy->chrony_installed = layout->chrony_installed;
@@ -64,7 +63,7 @@ nts_layout_free (NtsLayout *layout)
 {
   if (layout == NULL)
     return;
-  g_free (layout->root);
+  g_clear_pointer (&layout->root, nts_root_unref);
   g_free (layout->profile);
   g_free (layout->chronyd_path);
   g_free (layout->config_file);
@@ -96,7 +95,7 @@ char *
 nts_layout_host_path (const NtsLayout *layout, const char *path)
 {
   g_return_val_if_fail (layout != NULL && path != NULL, NULL);
-  return root_join (layout->root, path);
+  return root_join (nts_root_get_host_path (layout->root), path);
 }
 
 /* ---- resolving ---- */
@@ -130,8 +129,8 @@ load_os_release (Resolve *r)
   static const char *const candidates[] = { "/etc/os-release", "/usr/lib/os-release" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (candidates); i++)
-    if (nts_root_read_file (r->layout->root, candidates[i], OS_RELEASE_MAX_SIZE,
-                            &r->os_release, NULL, NULL))
+    if (nts_root_get_contents (r->layout->root, candidates[i], OS_RELEASE_MAX_SIZE,
+                               &r->os_release, NULL, NULL))
       return;
 }
 
@@ -410,7 +409,7 @@ ask_chronyd (GTask *task)
 /* ---- entry points ---- */
 
 void
-nts_layout_resolve_async (const char          *root,
+nts_layout_resolve_async (NtsRoot             *root,
                           GDBusConnection     *system_bus,
                           GCancellable        *cancellable,
                           GAsyncReadyCallback  callback,
@@ -427,7 +426,7 @@ nts_layout_resolve_async (const char          *root,
   g_task_set_source_tag (task, nts_layout_resolve_async);
   r = g_new0 (Resolve, 1);
   r->layout = g_new0 (NtsLayout, 1);
-  r->layout->root = g_strdup (root[0] != '\0' ? root : "/");
+  r->layout->root = nts_root_ref (root);
   r->bus = system_bus != NULL ? g_object_ref (system_bus) : NULL;
   g_task_set_task_data (task, r, (GDestroyNotify) resolve_free);
 

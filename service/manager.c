@@ -681,7 +681,7 @@ apply_preflight (Call *call)
       apply_run_transaction (call);
       return;
     }
-  nts_preflight_options_init (&options, call->manager->root, call->layout,
+  nts_preflight_options_init (&options, call->layout,
                               call->apply->min_sources);
   nts_preflight_async ((const char *const *) call->apply->servers, &options,
                        call->manager->cancellable, on_preflight_done, call);
@@ -759,7 +759,7 @@ on_apply_fault_point (GObject *source, GAsyncResult *res, gpointer user_data)
     }
 
   /* Afresh, under the lock: this is what the transaction acts on. */
-  nts_layout_resolve_async (manager->root, manager->connection, manager->cancellable,
+  nts_layout_resolve_async (manager->fs_root, manager->connection, manager->cancellable,
                             on_apply_layout, g_steal_pointer (&call));
 }
 
@@ -1145,7 +1145,7 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
   manager->lifetime = lifetime;
   manager->cancellable = g_cancellable_new ();
   manager->skeleton = nts_manager1_skeleton_new ();
-  manager->verifier = nts_verifier_new (manager->root, connection);
+  manager->verifier = nts_verifier_new (manager->fs_root, connection);
   manager->layouts = nts_verifier_get_layout_cache (manager->verifier);
   manager->limits = nts_caller_limits_new (connection);
   nts_caller_limits_filter_object (manager->limits, MANAGER_PATH);
@@ -1190,7 +1190,7 @@ nts_manager_free (NtsManager *manager)
   g_clear_object (&manager->cancellable);
   g_clear_object (&manager->connection);
   g_clear_pointer (&manager->verify_now_calls, g_ptr_array_unref);
-  g_clear_pointer (&manager->fs_root, nts_root_free);
+  g_clear_pointer (&manager->fs_root, nts_root_unref);
   g_free (manager->root);
   g_free (manager);
 }

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "layout-override.h"
-#include "root-read.h"
 
 #define OVERRIDE_MAX_SIZE (64 * 1024)
 #define NAME_MAX_LEN 64
@@ -202,7 +201,7 @@ nts_operators_add_from_key_file (NtsOperators *operators,
 }
 
 NtsOperators *
-nts_operators_load (const char *root, GError **error)
+nts_operators_load (NtsRoot *root, GError **error)
 {
   g_autoptr(NtsOperators) operators = nts_operators_new_builtin ();
   g_autoptr(GKeyFile) keyfile = g_key_file_new ();
@@ -210,7 +209,7 @@ nts_operators_load (const char *root, GError **error)
   g_autofree char *text = NULL;
   gsize length;
 
-  if (!nts_root_read_file (root, NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_MAX_SIZE, &text, &length, &local_error))
+  if (!nts_root_get_contents (root, NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_MAX_SIZE, &text, &length, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return g_steal_pointer (&operators);

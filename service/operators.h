@@ -18,6 +18,8 @@
 
 #include <glib.h>
 
+#include "safe-fs.h"
+
 G_BEGIN_DECLS
 
 #define NTS_OPERATORS_OVERRIDE_GROUP "operators"
@@ -32,8 +34,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsOperators, nts_operators_free)
 /* The built-in table plus the [operators] group of the override file
  * under @root. A missing file or group is no error. Errors:
  * G_IO_ERROR_INVALID_DATA naming the key for a malformed entry, and
- * those of nts_root_read_file(). */
-NtsOperators *nts_operators_load (const char *root, GError **error);
+ * those of nts_root_get_contents(). */
+NtsOperators *nts_operators_load (NtsRoot *root, GError **error);
 
 /* Adds @name with the space-separated @patterns ahead of the built-in
  * entries. Fails (G_IO_ERROR_INVALID_DATA) for an empty or over-long name,

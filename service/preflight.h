@@ -27,7 +27,7 @@ G_BEGIN_DECLS
 #define NTS_PREFLIGHT_KILL_MARGIN_S 5
 
 typedef struct {
-  const char          *root;          /* "/" in production: chronyd is <root><chronyd_path> */
+  NtsRoot             *root;          /* NULL: "/"; chronyd is run as <root's host path><chronyd_path> */
   const char          *chronyd_path;  /* NtsLayout.chronyd_path */
   const char          *user;          /* NtsLayout.user; "root" where that user does not exist */
   guint                timeout_s;     /* chronyd -t; 0: NTS_PREFLIGHT_TIMEOUT_S */
@@ -44,11 +44,10 @@ typedef struct {
   double    elapsed;  /* seconds the check took */
 } NtsPreflightVerdict;
 
-/* @options for chrony as @layout says it lives under @root (a host path):
- * its chronyd, and its user where that user exists, else root (as
- * before chrony is installed); nothing else set. */
+/* @options for chrony as @layout says it lives under layout->root: its
+ * chronyd, and its user where that user exists, else root (as before
+ * chrony is installed); nothing else set. @options borrows from @layout. */
 void nts_preflight_options_init (NtsPreflightOptions *options,
-                                 const char          *root,
                                  const NtsLayout     *layout,
                                  guint                min_sources);
 

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "accounts.h"
-#include "root-read.h"
 #include "server-name.h"
 
 /* chrony's keys files are a few lines; anything larger is not one. */
@@ -85,8 +84,8 @@ read_existing_keys (const NtsLayout *layout, char **content, GError **error)
   gsize length;
 
   *content = NULL;
-  if (!nts_root_read_file (layout->root, layout->keys_file, KEYS_FILE_MAX,
-                           &text, &length, &local_error))
+  if (!nts_root_get_contents (layout->root, layout->keys_file, KEYS_FILE_MAX,
+                              &text, &length, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return TRUE;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 struct _NtsRoot {
+  gint      ref_count;
   int       fd;
   char     *host_path;
   gboolean  use_openat2;   /* cleared for good once the kernel says ENOSYS */
@@ -122,6 +123,7 @@ nts_root_open (const char *host_path, GError **error)
 
   g_return_val_if_fail (host_path != NULL, NULL);
 
+  root->ref_count = 1;
   root->host_path = g_strdup (host_path[0] != '\0' ? host_path : "/");
   root->use_openat2 = TRUE;
   root->fd = open (root->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -137,10 +139,18 @@ nts_root_open (const char *host_path, GError **error)
   return g_steal_pointer (&root);
 }
 
-void
-nts_root_free (NtsRoot *root)
+NtsRoot *
+nts_root_ref (NtsRoot *root)
 {
-  if (root == NULL)
+  g_return_val_if_fail (root != NULL, NULL);
+  g_atomic_int_inc (&root->ref_count);
+  return root;
+}
+
+void
+nts_root_unref (NtsRoot *root)
+{
+  if (root == NULL || !g_atomic_int_dec_and_test (&root->ref_count))
     return;
   if (root->fd >= 0)
     close (root->fd);
@@ -387,6 +397,34 @@ nts_root_read (NtsRoot *root, const char *path, gsize max_size, GError **error)
   data->gid = st.st_gid;
   data->mode = st.st_mode & 07777;
   return g_steal_pointer (&data);
+}
+
+gboolean
+nts_root_get_contents (NtsRoot     *root,
+                       const char  *path,
+                       gsize        max_size,
+                       char       **contents,
+                       gsize       *length,
+                       GError     **error)
+{
+  g_autoptr(NtsFileData) data = nts_root_read (root, path, max_size, error);
+  gsize size;
+
+  if (data == NULL)
+    return FALSE;
+  if (!data->exists)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "cannot read %s: No such file or directory", path);
+      return FALSE;
+    }
+  size = g_bytes_get_size (data->content);
+  *contents = g_malloc (size + 1);
+  memcpy (*contents, g_bytes_get_data (data->content, NULL), size);
+  (*contents)[size] = '\0';
+  if (length != NULL)
+    *length = size;
+  return TRUE;
 }
 
 gboolean

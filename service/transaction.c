@@ -515,7 +515,7 @@ on_timesyncd_after_install (GObject *source, GAsyncResult *res, gpointer user_da
     return return_result (task, TRUE, NULL);
   /* Preflight needs a chronyd: where there was none, it runs now, and a
    * failure undoes the install. */
-  nts_preflight_options_init (&options, nts_root_get_host_path (tx->root), tx->layout,
+  nts_preflight_options_init (&options, tx->layout,
                               tx->min_sources);
   nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
                        on_preflight_after_install, task);
@@ -910,7 +910,7 @@ step_commit_check (Tx *tx, GTask *task)
 
   /* A verifier of its own: chrony's layout was just changed, nothing
    * cached by the daemon's verifier applies. */
-  verifier = nts_verifier_new (nts_root_get_host_path (tx->root), tx->bus);
+  verifier = nts_verifier_new (tx->root, tx->bus);
   g_object_set_data_full (G_OBJECT (task), "verifier", verifier,
                           (GDestroyNotify) nts_verifier_unref);
   nts_verify_async (verifier, tx->wait_sync_s, tx->cancellable, on_verified, task);

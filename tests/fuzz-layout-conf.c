@@ -40,7 +40,7 @@ layout_clear (NtsLayout *layout)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  NtsLayout layout = { .root = (char *) "/" };
+  NtsLayout layout = { 0 };
   const NtsDistroProfile *profile = NULL;
   gboolean options_given = FALSE;
   g_autoptr(GError) error = NULL;

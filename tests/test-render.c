@@ -21,6 +21,8 @@ static const char *const profile_names[] = { "debian", "arch", "fedora" };
 
 /* ---- helpers ---- */
 
+/* @root is a host directory; one that does not exist gives a layout
+ * without a root, for the cases that must fail before reading anything. */
 static NtsLayout *
 layout_for (const char *profile_name, const char *root)
 {
@@ -28,7 +30,7 @@ layout_for (const char *profile_name, const char *root)
   NtsLayout *layout = g_new0 (NtsLayout, 1);
 
   g_assert_nonnull (p);
-  layout->root = g_strdup (root);
+  layout->root = nts_root_open (root, NULL);
   layout->profile = g_strdup (p->name);
   layout->chronyd_path = g_strdup (p->chronyd_path);
   layout->config_file = g_strdup (p->config_file);

@@ -45,7 +45,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  nts_root_free (f->root);
+  nts_root_unref (f->root);
   temp_tree_remove (f->host);
   temp_tree_remove (f->outside);
   g_free (f->host);

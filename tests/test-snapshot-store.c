@@ -39,7 +39,7 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   nts_snapshot_store_free (f->store);
-  nts_root_free (f->root);
+  nts_root_unref (f->root);
   temp_tree_remove (f->host);
   g_free (f->host);
 }
