@@ -418,6 +418,7 @@ nts_layout_resolve_async (NtsRoot             *root,
   GTask *task;
   Resolve *r;
   GError *error = NULL;
+  g_autoptr(NtsLayoutOverride) override = NULL;
 
   g_return_if_fail (root != NULL);
   g_return_if_fail (system_bus == NULL || G_IS_DBUS_CONNECTION (system_bus));
@@ -425,18 +426,22 @@ nts_layout_resolve_async (NtsRoot             *root,
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, nts_layout_resolve_async);
   r = g_new0 (Resolve, 1);
-  r->layout = g_new0 (NtsLayout, 1);
-  r->layout->root = nts_root_ref (root);
   r->bus = system_bus != NULL ? g_object_ref (system_bus) : NULL;
   g_task_set_task_data (task, r, (GDestroyNotify) resolve_free);
 
-  /* Two small local files; the slow sources below are asynchronous. */
-  if (!nts_layout_override_load (r->layout, &r->profile, &r->options_given, &error))
+  /* Two small local files; the slow sources below are asynchronous. The
+   * override's values come first: the layout starts as what it names. */
+  override = nts_layout_override_load (root, &error);
+  if (override == NULL)
     {
       g_task_return_error (task, error);
       g_object_unref (task);
       return;
     }
+  r->layout = g_steal_pointer (&override->layout);
+  r->layout->root = nts_root_ref (root);
+  r->profile = override->profile;
+  r->options_given = override->options_given;
   load_os_release (r);
   if (r->profile == NULL && r->os_release != NULL)
     r->profile = nts_distro_profile_for_os_release (r->os_release);

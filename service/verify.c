@@ -622,13 +622,13 @@ on_layout (GObject *source, GAsyncResult *result, gpointer user_data)
   Verify *v = g_task_get_task_data (task);
   NtsVerifier *verifier = v->verifier;
   g_autoptr(NtsLayout) layout = NULL;
+  g_autoptr(NtsLayoutOverride) override = NULL;
   Settings *settings;
   GError *error = NULL;
-  NtsOperators *operators;
 
   layout = nts_layout_cache_get_finish (verifier->layouts, result, &error);
-  operators = layout ? nts_operators_load (verifier->root, &error) : NULL;
-  if (operators == NULL)
+  override = layout ? nts_layout_override_load (verifier->root, &error) : NULL;
+  if (override == NULL)
     {
       verify_return (task, NULL, error);
       return;
@@ -637,7 +637,7 @@ on_layout (GObject *source, GAsyncResult *result, gpointer user_data)
   settings = g_new0 (Settings, 1);
   settings->ref_count = 1;
   settings->layout = g_steal_pointer (&layout);
-  settings->operators = operators;
+  settings->operators = g_steal_pointer (&override->operators);
   settings->stamp = v->stamp;
   settings->time_us = g_get_monotonic_time ();
   g_clear_pointer (&verifier->settings, settings_unref);

@@ -7,6 +7,7 @@
 #include "chrony-conf-scan.h"
 #include "diagnosis.h"
 #include "ke-backoff.h"
+#include "layout-override.h"
 #include "operators.h"
 
 /* ---- building snapshots -------------------------------------------- */
@@ -571,26 +572,26 @@ test_operators_load (void)
   g_autofree char *root = g_dir_make_tmp ("ops-XXXXXX", &error);
   g_autofree char *dir = g_build_filename (root, "etc", "ntssetup", NULL);
   g_autofree char *file = g_build_filename (dir, "layout.conf", NULL);
-  g_autoptr(NtsOperators) none = NULL;
-  g_autoptr(NtsOperators) ops = NULL;
-  g_autoptr(NtsOperators) broken = NULL;
+  g_autoptr(NtsLayoutOverride) none = NULL;
+  g_autoptr(NtsLayoutOverride) ops = NULL;
+  g_autoptr(NtsLayoutOverride) broken = NULL;
   g_autoptr(NtsRoot) fs = NULL;
 
   g_assert_no_error (error);
   fs = nts_root_open (root, &error);
   g_assert_no_error (error);
-  none = nts_operators_load (fs, &error);   /* no file: the table alone */
+  none = nts_layout_override_load (fs, &error);   /* no file: the table alone */
   g_assert_no_error (error);
-  g_assert_cmpstr (nts_operators_lookup (none, "nts.netnod.se", NULL), ==, "Netnod");
+  g_assert_cmpstr (nts_operators_lookup (none->operators, "nts.netnod.se", NULL), ==, "Netnod");
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
   g_assert_true (g_file_set_contents (file, "[operators]\nLab=10.0.0.*\n", -1, NULL));
-  ops = nts_operators_load (fs, &error);
+  ops = nts_layout_override_load (fs, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (nts_operators_lookup (ops, "clock", "10.0.0.7"), ==, "Lab");
+  g_assert_cmpstr (nts_operators_lookup (ops->operators, "clock", "10.0.0.7"), ==, "Lab");
 
   g_assert_true (g_file_set_contents (file, "[operators]\nLab=10.0.0.?\n", -1, NULL));
-  broken = nts_operators_load (fs, &error);
+  broken = nts_layout_override_load (fs, &error);
   g_assert_null (broken);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   g_assert_nonnull (strstr (error->message, "Lab"));
