@@ -6,9 +6,9 @@
  * with a configuration file: chronyd then reads no chrony.conf, and -Q
  * ("client only") opens no NTP or command port, writes no pid file, and
  * creates nothing under /var/lib/chrony, /var/log/chrony or /run/chrony
- * (chrony 4.3 under strace: it opens /etc/localtime, /etc/nsswitch.conf,
- * /etc/passwd and the CA bundle, all read-only, and nothing else;
- * tests/test-preflight.c checks the directories). With a full config
+ * (chronyd 4.3 opens only /etc/localtime, /etc/nsswitch.conf,
+ * /etc/passwd and the CA bundle, all read-only; tests/test-preflight.c
+ * checks the directories). With a full config
  * file it would create those directories and rewrite the drift file.
  * `-f /dev/null` is not needed: directives on the command line replace
  * the config file. `-4` is not needed on loopback either. */

@@ -1338,8 +1338,9 @@ test_loopback_benchmark (void)
   }
 }
 
-/* The failure kinds the test bed offers look to the client as measured by
- * hand (docs: shared notes on chrony 4.3): Verify's tests rely on these. */
+/* What each failure the loopback harness stages (nts-loopback.h) looks
+ * like to the client with chrony 4.3: Verify's tests rely on these, so a
+ * chronyd that reports them differently fails here first. */
 static void
 test_loopback_failure_kinds (void)
 {

@@ -253,14 +253,16 @@ test_override_errors (Fixture *f, gconstpointer data)
   expect_override_error (f, "[chrony]\nprofile=gentoo\n", "not a known profile");
   expect_override_error (f, "[chrony]\noptions-var=1X\n", "not an environment variable");
   expect_override_error (f, "not a key file\n", "layout.conf");
-  /* Bytes that are not UTF-8 in names GKeyFile accepts or quotes (found
-   * by tests/fuzz-layout-conf.c): shown escaped, never as they are. */
+  /* Bytes that are not UTF-8 in names GKeyFile accepts or quotes: the
+   * message goes out over D-Bus, so they are shown escaped, never as
+   * they are. */
   expect_override_error (f, "[chrony]\nlog\xc6-dir=/var/log/x\n", "no key \"log\\306-dir\"");
   expect_override_error (f, "[chr\xffony]\nlog-dir=/var/log/x\n", "unknown group [chr\\377ony]");
   expect_override_error (f, "[chrony\x01\xff]\n", "Invalid group name");
   expect_override_error (f, "[operators]\nTime\xff=ntp.example.net\n", "[operators] Time\\377");
   /* GKeyFile hands back a value and an error for a bad escape or a
-   * trailing backslash (found by the fuzzer): refused, not half-read. */
+   * trailing backslash: the value is not what was meant, so the file is
+   * refused, not half-read. */
   expect_override_error (f, "[chrony]\nuser=_chrony\\\n", "user: ");
   /* A GLib that quoted the byte after the backslash (half of "é" here)
    * would make the message invalid UTF-8; 2.74 does not quote it, and
