@@ -9,7 +9,6 @@ static const GDBusErrorEntry nts_error_entries[] = {
   { NTS_ERROR_PREFLIGHT_FAILED, "org.ntssetup.Manager1.Error.PreflightFailed" },
   { NTS_ERROR_APPLY_FAILED, "org.ntssetup.Manager1.Error.ApplyFailed" },
   { NTS_ERROR_NO_SUCH_SNAPSHOT, "org.ntssetup.Manager1.Error.NoSuchSnapshot" },
-  { NTS_ERROR_NOT_IMPLEMENTED, "org.ntssetup.Manager1.Error.NotImplemented" },
   { NTS_ERROR_FAILED, "org.ntssetup.Manager1.Error.Failed" },
 };
 

@@ -19,7 +19,6 @@ typedef enum {
   NTS_ERROR_PREFLIGHT_FAILED,
   NTS_ERROR_APPLY_FAILED,
   NTS_ERROR_NO_SUCH_SNAPSHOT,
-  NTS_ERROR_NOT_IMPLEMENTED,
   NTS_ERROR_FAILED,                              /* org.ntssetup.Manager1.Error.Failed: anything else */
 } NtsError;
 

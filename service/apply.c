@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "accounts.h"
 #include "applied-state.h"
 #include "ensure-chrony.h"
 #include "nts-errors.h"
@@ -228,8 +229,7 @@ step_resolve (gpointer data, const NtsStep *step, GTask *task)
 
   if (tx->layout == NULL)
     {
-      nts_layout_resolve_async (nts_root_get_host_path (tx->root), tx->bus, tx->cancellable,
-                                on_resolved, task);
+      nts_layout_resolve_async (tx->root, tx->bus, tx->cancellable, on_resolved, task);
       return;
     }
   ok = resolved (tx, &error);
@@ -252,8 +252,7 @@ run_preflight (Tx *tx, GTask *task)
 {
   NtsPreflightOptions options;
 
-  nts_preflight_options_init (&options, nts_root_get_host_path (tx->root), tx->layout,
-                              tx->min_sources);
+  nts_preflight_options_init (&options, tx->layout, tx->min_sources);
   nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
                        on_preflight_done, task);
 }
@@ -664,7 +663,7 @@ step_write_file (gpointer data, const NtsStep *step, GTask *task)
       ok = find_missing_dirs (tx, dir, missing, &error);
       for (guint i = 0; ok && i < missing->len; i++)
         ok = nts_root_ensure_dir (tx->root, missing->pdata[i], 0, 0, 0755, FALSE, &error);
-      ok = ok && nts_root_write_rendered (tx->root, file, &error);
+      ok = ok && nts_rendered_file_write (file, tx->root, &error);
       if (ok)
         g_ptr_array_add (tx->changed_files, g_strdup (file->path));
     }
@@ -1039,7 +1038,7 @@ step_commit_check (gpointer data, const NtsStep *step, GTask *task)
     }
   /* A verifier of its own: chrony's layout was just changed, nothing
    * cached by the daemon's verifier applies. */
-  verifier = nts_verifier_new (nts_root_get_host_path (tx->root), tx->bus);
+  verifier = nts_verifier_new (tx->root, tx->bus);
   g_object_set_data_full (G_OBJECT (task), "verifier", verifier,
                           (GDestroyNotify) nts_verifier_unref);
   nts_verify_async (verifier, tx->wait_sync_s, tx->cancellable, on_verified, task);

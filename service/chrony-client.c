@@ -315,12 +315,6 @@ nts_chrony_client_unref (NtsChronyClient *client)
 }
 
 const char *
-nts_chrony_client_get_socket_path (NtsChronyClient *client)
-{
-  return client->socket_path;
-}
-
-const char *
 nts_chrony_client_get_local_path (NtsChronyClient *client)
 {
   return client->local_path;
@@ -530,10 +524,7 @@ nts_chrony_client_request (NtsChronyClient        *client,
                    &answered, cancellable, error);
 }
 
-/* One request, decoded; the typed getters and fetch_report share it. */
-typedef enum { KIND_N_SOURCES, KIND_SOURCE_DATA, KIND_TRACKING, KIND_NTP_DATA,
-               KIND_AUTH_DATA, KIND_SOURCE_NAME } Kind;
-
+/* One request of fetch_report, decoded. */
 static gboolean
 ask (NtsChronyClient        *client,
      const NtsChronyRequest *request,
@@ -573,84 +564,6 @@ ask (NtsChronyClient        *client,
     default:
       g_assert_not_reached ();
     }
-}
-
-gboolean
-nts_chrony_client_get_n_sources (NtsChronyClient *client,
-                                 guint32         *n_sources,
-                                 GCancellable    *cancellable,
-                                 GError         **error)
-{
-  NtsChronyRequest req;
-
-  nts_chrony_request_init_n_sources (&req);
-  return ask (client, &req, 0, n_sources, NULL, cancellable, error);
-}
-
-gboolean
-nts_chrony_client_get_source_data (NtsChronyClient     *client,
-                                   guint32              index,
-                                   NtsChronySourceData *data,
-                                   GCancellable        *cancellable,
-                                   GError             **error)
-{
-  NtsChronyRequest req;
-
-  nts_chrony_request_init_source_data (&req, index);
-  return ask (client, &req, 0, data, NULL, cancellable, error);
-}
-
-gboolean
-nts_chrony_client_get_tracking (NtsChronyClient   *client,
-                                NtsChronyTracking *tracking,
-                                GCancellable      *cancellable,
-                                GError           **error)
-{
-  NtsChronyRequest req;
-
-  nts_chrony_request_init_tracking (&req);
-  return ask (client, &req, 0, tracking, NULL, cancellable, error);
-}
-
-gboolean
-nts_chrony_client_get_ntp_data (NtsChronyClient       *client,
-                                const NtsChronyIpAddr *address,
-                                NtsChronyNtpData      *data,
-                                GCancellable          *cancellable,
-                                GError               **error)
-{
-  NtsChronyRequest req;
-
-  nts_chrony_request_init_ntp_data (&req, address);
-  return ask (client, &req, 0, data, NULL, cancellable, error);
-}
-
-gboolean
-nts_chrony_client_get_auth_data (NtsChronyClient       *client,
-                                 const NtsChronyIpAddr *address,
-                                 NtsChronyAuthData     *data,
-                                 GCancellable          *cancellable,
-                                 GError               **error)
-{
-  NtsChronyRequest req;
-
-  nts_chrony_request_init_auth_data (&req, address);
-  return ask (client, &req, 0, data, NULL, cancellable, error);
-}
-
-char *
-nts_chrony_client_get_source_name (NtsChronyClient       *client,
-                                   const NtsChronyIpAddr *address,
-                                   GCancellable          *cancellable,
-                                   GError               **error)
-{
-  NtsChronyRequest req;
-  char *name = NULL;
-
-  nts_chrony_request_init_ntp_source_name (&req, address);
-  if (!ask (client, &req, 0, &name, NULL, cancellable, error))
-    return NULL;
-  return name;
 }
 
 /* ---- the report --------------------------------------------------------- */

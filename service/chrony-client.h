@@ -42,8 +42,8 @@ NtsChronyClient *nts_chrony_client_ref   (NtsChronyClient  *client);
 void             nts_chrony_client_unref (NtsChronyClient  *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsChronyClient, nts_chrony_client_unref)
 
-const char *nts_chrony_client_get_socket_path (NtsChronyClient *client);
-/* Our own socket's path (tests check that it disappears). */
+/* Our own socket's path: Verify checks that it is still ours before
+ * reusing the client, and the tests that it disappears. */
 const char *nts_chrony_client_get_local_path  (NtsChronyClient *client);
 
 /* For tests only: @hook runs inside nts_chrony_client_new() right after
@@ -66,7 +66,9 @@ void nts_chrony_client_set_timeouts (NtsChronyClient *client,
 /* Sends @request and waits for the matching reply, which is returned
  * validated (nts_chrony_reply_validate()) in @reply with its length and the
  * sequence number it answers, ready for an nts_chrony_decode_*() call.
- * Replies to other requests (stale sequence numbers) are skipped. */
+ * Replies to other requests (stale sequence numbers) are skipped. The one
+ * request fetch_report() makes many of, open to the tests, which aim at a
+ * single request (a resend, a refusal) the report would hide. */
 gboolean nts_chrony_client_request (NtsChronyClient        *client,
                                     const NtsChronyRequest *request,
                                     guint8                 *reply,
@@ -75,34 +77,6 @@ gboolean nts_chrony_client_request (NtsChronyClient        *client,
                                     guint32                *sequence,
                                     GCancellable           *cancellable,
                                     GError                **error);
-
-gboolean nts_chrony_client_get_n_sources   (NtsChronyClient        *client,
-                                            guint32                *n_sources,
-                                            GCancellable           *cancellable,
-                                            GError                **error);
-gboolean nts_chrony_client_get_source_data (NtsChronyClient        *client,
-                                            guint32                 index,
-                                            NtsChronySourceData    *data,
-                                            GCancellable           *cancellable,
-                                            GError                **error);
-gboolean nts_chrony_client_get_tracking    (NtsChronyClient        *client,
-                                            NtsChronyTracking      *tracking,
-                                            GCancellable           *cancellable,
-                                            GError                **error);
-gboolean nts_chrony_client_get_ntp_data    (NtsChronyClient        *client,
-                                            const NtsChronyIpAddr  *address,
-                                            NtsChronyNtpData       *data,
-                                            GCancellable           *cancellable,
-                                            GError                **error);
-gboolean nts_chrony_client_get_auth_data   (NtsChronyClient        *client,
-                                            const NtsChronyIpAddr  *address,
-                                            NtsChronyAuthData      *data,
-                                            GCancellable           *cancellable,
-                                            GError                **error);
-char    *nts_chrony_client_get_source_name (NtsChronyClient        *client,
-                                            const NtsChronyIpAddr  *address,
-                                            GCancellable           *cancellable,
-                                            GError                **error);
 
 /* One source as Verify sees it. The per-source requests that chronyd may
  * refuse (NTP_SOURCE_NAME for a reference clock, NTP_DATA/AUTH_DATA for an

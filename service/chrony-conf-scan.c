@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "root-read.h"
+#include "safe-fs.h"
+
 
 #define FILE_MAX_SIZE (1024 * 1024)
 #define MAX_DEPTH 4
@@ -18,7 +19,7 @@
 #define DEFAULT_NTS_PORT 4460
 
 typedef struct {
-  const char        *root;
+  NtsRoot           *root;     /* NULL when nothing is followed */
   NtsChronyConfScan *scan;
   guint              files;
   gboolean           follow;  /* read what include, confdir and sourcedir name */
@@ -91,18 +92,21 @@ path_is_safe (const char *path)
   return path[0] == '/' && strstr (path, "..") == NULL;
 }
 
+/* glob(3) takes a path, so the pattern goes below --root's host path;
+ * each match is then read through the handle like any other file. */
 static void
 scan_include (Scan *s, const char *pattern, guint depth)
 {
   g_autofree char *host_pattern = NULL;
-  gsize root_len = strlen (s->root);
+  const char *host_root = nts_root_get_host_path (s->root);
+  gsize root_len = strlen (host_root);
   glob_t matches = { 0 };
 
   if (!path_is_safe (pattern))
     return;
-  while (root_len > 0 && s->root[root_len - 1] == '/')
+  while (root_len > 0 && host_root[root_len - 1] == '/')
     root_len--;
-  host_pattern = g_strdup_printf ("%.*s%s", (int) root_len, s->root, pattern);
+  host_pattern = g_strdup_printf ("%.*s%s", (int) root_len, host_root, pattern);
   if (glob (host_pattern, GLOB_NOSORT, NULL, &matches) != 0)
     {
       globfree (&matches);
@@ -125,19 +129,24 @@ scan_directories (Scan *s, char **dirs, const char *suffix, guint depth, gboolea
 
   for (char **dir = dirs; *dir != NULL; dir++)
     {
-      g_autofree char *host_dir = NULL;
-      g_autoptr(GDir) listing = NULL;
-      const char *name;
+      g_autoptr(GPtrArray) listing = NULL;
+      g_autofree char *canonical = NULL;
 
       if (!path_is_safe (*dir))
         continue;
-      host_dir = g_build_filename (s->root, *dir, NULL);
-      listing = g_dir_open (host_dir, 0, NULL);
-      while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+      /* "/etc/chrony/conf.d/" names the same directory. A missing one, or
+       * one reached through a link, holds nothing. */
+      canonical = g_canonicalize_filename (*dir, "/");
+      listing = nts_root_list_dir (s->root, canonical, NULL);
+      if (listing == NULL)
+        continue;
+      for (guint i = 0; i < listing->len; i++)
         {
+          const char *name = listing->pdata[i];
+
           if (!g_str_has_suffix (name, suffix) || g_hash_table_contains (seen, name))
             continue;
-          g_hash_table_insert (seen, g_strdup (name), g_build_filename (*dir, name, NULL));
+          g_hash_table_insert (seen, g_strdup (name), g_build_filename (canonical, name, NULL));
         }
     }
 
@@ -224,7 +233,7 @@ scan_file (Scan *s, const char *path, guint depth, gboolean sources_only)
   if (depth > MAX_DEPTH || s->files >= MAX_FILES)
     return;
   s->files++;
-  if (!nts_root_read_file (s->root, path, FILE_MAX_SIZE, &text, &length, NULL))
+  if (!nts_root_get_contents (s->root, path, FILE_MAX_SIZE, &text, &length, NULL))
     return;
   scan_text (s, text, depth, sources_only);
 }
@@ -232,7 +241,7 @@ scan_file (Scan *s, const char *path, guint depth, gboolean sources_only)
 NtsChronyConfScan *
 nts_chrony_conf_scan_text (const char *text)
 {
-  Scan s = { .root = "/", .scan = scan_new (), .follow = FALSE };
+  Scan s = { .root = NULL, .scan = scan_new (), .follow = FALSE };
 
   g_return_val_if_fail (text != NULL, s.scan);
 
@@ -241,7 +250,7 @@ nts_chrony_conf_scan_text (const char *text)
 }
 
 NtsChronyConfScan *
-nts_chrony_conf_scan (const char  *root,
+nts_chrony_conf_scan (NtsRoot     *root,
                       const char  *config_file,
                       GError     **error)
 {
@@ -252,7 +261,7 @@ nts_chrony_conf_scan (const char  *root,
 
   g_return_val_if_fail (root != NULL && config_file != NULL, NULL);
 
-  if (!nts_root_read_file (root, config_file, FILE_MAX_SIZE, &text, &length, error))
+  if (!nts_root_get_contents (root, config_file, FILE_MAX_SIZE, &text, &length, error))
     return NULL;
   s.files = 1;
   scan_text (&s, text, 0, FALSE);

@@ -6,11 +6,13 @@
  * Follows `include` globs, `confdir` and `sourcedir` directories as chronyd
  * does (confdir: *.conf in name order, the first directory's file wins
  * for equal names; sourcedir: *.sources with source lines only), bounded
- * in depth and file count. Every path is read under the daemon's --root
- * without following symbolic links in the files themselves. */
+ * in depth and file count. Every file and directory is read through the
+ * daemon's --root handle, which follows no symbolic link. */
 #pragma once
 
 #include <glib.h>
+
+#include "safe-fs.h"
 
 G_BEGIN_DECLS
 
@@ -35,11 +37,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsChronyConfScan, nts_chrony_conf_scan_free)
 NtsChronyConfScan *nts_chrony_conf_scan_text (const char *text);
 
 /* @config_file (absolute, as on the managed system) under @root and what
- * it includes. Errors: those of nts_root_read_file() for @config_file
+ * it includes. Errors: those of nts_root_get_contents() for @config_file
  * itself (G_IO_ERROR_NOT_FOUND when it does not exist); an included file
  * that cannot be read is skipped, as chronyd skips a glob that matches
  * nothing. */
-NtsChronyConfScan *nts_chrony_conf_scan (const char  *root,
+NtsChronyConfScan *nts_chrony_conf_scan (NtsRoot     *root,
                                          const char  *config_file,
                                          GError     **error);
 

@@ -26,7 +26,7 @@ typedef struct {
 } Flight;
 
 struct _NtsLayoutCache {
-  char            *root;
+  NtsRoot         *root;
   GDBusConnection *bus;
   GCancellable    *cancellable;
   NtsLayout       *layout;          /* the kept answer, or NULL */
@@ -35,10 +35,13 @@ struct _NtsLayoutCache {
   GPtrArray       *flights;         /* every one still running, invalidated ones too */
 };
 
+/* By host path, as the kernel resolves it: chronyd is run by that path,
+ * and may be reached through a link (a merged /usr/sbin). */
 static void
-stamp_path (const char *root, const char *path, NtsFileStamp *stamp)
+stamp_path (NtsRoot *root, const char *path, NtsFileStamp *stamp)
 {
-  g_autofree char *host = path != NULL ? g_build_filename (root, path, NULL) : NULL;
+  g_autofree char *host = path != NULL
+    ? g_build_filename (nts_root_get_host_path (root), path, NULL) : NULL;
 
   nts_file_stamp_take (host, stamp);
 }
@@ -62,13 +65,13 @@ stamps_equal (const NtsFileStamp *a, const NtsFileStamp *b)
 }
 
 NtsLayoutCache *
-nts_layout_cache_new (const char *root, GDBusConnection *system_bus)
+nts_layout_cache_new (NtsRoot *root, GDBusConnection *system_bus)
 {
   NtsLayoutCache *cache = g_new0 (NtsLayoutCache, 1);
 
   g_return_val_if_fail (root != NULL, NULL);
 
-  cache->root = g_strdup (root[0] != '\0' ? root : "/");
+  cache->root = nts_root_ref (root);
   cache->bus = system_bus != NULL ? g_object_ref (system_bus) : NULL;
   cache->cancellable = g_cancellable_new ();
   cache->flights = g_ptr_array_new ();
@@ -111,7 +114,7 @@ nts_layout_cache_free (NtsLayoutCache *cache)
   g_clear_pointer (&cache->layout, nts_layout_free);
   g_clear_object (&cache->bus);
   g_clear_object (&cache->cancellable);
-  g_free (cache->root);
+  nts_root_unref (cache->root);
   g_free (cache);
 }
 

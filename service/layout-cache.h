@@ -23,7 +23,7 @@ typedef struct _NtsLayoutCache NtsLayoutCache;
 
 /* Freeing the cache cancels the resolution in flight; its waiters get
  * G_IO_ERROR_CANCELLED. */
-NtsLayoutCache *nts_layout_cache_new  (const char      *root,
+NtsLayoutCache *nts_layout_cache_new  (NtsRoot         *root,
                                        GDBusConnection *system_bus);
 void            nts_layout_cache_free (NtsLayoutCache  *cache);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsLayoutCache, nts_layout_cache_free)

@@ -18,12 +18,10 @@
  *
  * Every key is optional. An unknown key or group is an error rather than
  * ignored: a typo would otherwise silently leave the default in place.
- * The [operators] group (operators.h) is checked here and read there. */
+ * The [operators] group's entries are checked and kept by operators.c
+ * (nts_operators_add_from_key_file()). */
 
 #include "layout-override.h"
-
-#include "operators.h"
-#include "root-read.h"
 
 #include <string.h>
 
@@ -141,35 +139,52 @@ shape_problem (Shape shape, const char *value)
     }
 }
 
-gboolean
-nts_layout_override_load (NtsLayout               *layout,
-                          const NtsDistroProfile **profile,
-                          gboolean                *options_given,
-                          GError                 **error)
+static NtsLayoutOverride *
+override_new (void)
+{
+  NtsLayoutOverride *override = g_new0 (NtsLayoutOverride, 1);
+
+  override->layout = g_new0 (NtsLayout, 1);
+  override->operators = nts_operators_new_builtin ();
+  return override;
+}
+
+void
+nts_layout_override_free (NtsLayoutOverride *override)
+{
+  if (override == NULL)
+    return;
+  nts_layout_free (override->layout);
+  nts_operators_free (override->operators);
+  g_free (override);
+}
+
+NtsLayoutOverride *
+nts_layout_override_load (NtsRoot *root, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree char *text = NULL;
   gsize length;
 
-  if (!nts_root_read_file (layout->root, NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_MAX_SIZE,
-                           &text, &length, &local_error))
+  g_return_val_if_fail (root != NULL, NULL);
+
+  if (!nts_root_get_contents (root, NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_MAX_SIZE,
+                              &text, &length, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        return TRUE;
+        return override_new ();
       g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
+      return NULL;
     }
-  return nts_layout_override_parse (layout, profile, options_given, text, length, error);
+  return nts_layout_override_parse (text, length, error);
 }
 
-gboolean
-nts_layout_override_parse (NtsLayout               *layout,
-                           const NtsDistroProfile **profile,
-                           gboolean                *options_given,
-                           const char              *text,
-                           gsize                    length,
-                           GError                 **error)
+NtsLayoutOverride *
+nts_layout_override_parse (const char  *text,
+                           gsize        length,
+                           GError     **error)
 {
+  g_autoptr(NtsLayoutOverride) override = override_new ();
   g_autoptr(GKeyFile) keyfile = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
   g_auto(GStrv) groups = NULL;
@@ -183,7 +198,7 @@ nts_layout_override_parse (NtsLayout               *layout,
 
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    "%s: %s", NTS_LAYOUT_OVERRIDE_FILE, message);
-      return FALSE;
+      return NULL;
     }
 
   groups = g_key_file_get_groups (keyfile, NULL);
@@ -198,22 +213,17 @@ nts_layout_override_parse (NtsLayout               *layout,
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                      "%s: unknown group [%s]; the settings go in [%s] "
                      "(see docs/layout.md)", NTS_LAYOUT_OVERRIDE_FILE, shown, OVERRIDE_GROUP);
-        return FALSE;
+        return NULL;
       }
 
-  /* [operators] belongs to operators.c, which reads it for Verify; a
-   * mistake there must fail every call like one in [chrony]. */
-  {
-    g_autoptr(NtsOperators) operators = nts_operators_new_builtin ();
-
-    if (!nts_operators_add_from_key_file (operators, keyfile, NTS_OPERATORS_OVERRIDE_GROUP,
-                                          &local_error))
-      {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s",
-                     NTS_LAYOUT_OVERRIDE_FILE, local_error->message);
-        return FALSE;
-      }
-  }
+  /* A mistake in [operators] fails every call like one in [chrony]. */
+  if (!nts_operators_add_from_key_file (override->operators, keyfile,
+                                        NTS_OPERATORS_OVERRIDE_GROUP, &local_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s",
+                   NTS_LAYOUT_OVERRIDE_FILE, local_error->message);
+      return NULL;
+    }
 
   names = g_key_file_get_keys (keyfile, OVERRIDE_GROUP, NULL, NULL);
   for (char **name = names; names != NULL && *name != NULL; name++)
@@ -232,7 +242,7 @@ nts_layout_override_parse (NtsLayout               *layout,
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "%s: [%s] has no key \"%s\" (see docs/layout.md)",
                        NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_GROUP, shown);
-          return FALSE;
+          return NULL;
         }
 
       value = g_key_file_get_string (keyfile, OVERRIDE_GROUP, *name, &local_error);
@@ -246,7 +256,7 @@ nts_layout_override_parse (NtsLayout               *layout,
 
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "%s: %s: %s", NTS_LAYOUT_OVERRIDE_FILE, *name, message);
-          return FALSE;
+          return NULL;
         }
       problem = shape_problem (keys[i].shape, value);
       if (problem != NULL)
@@ -255,18 +265,18 @@ nts_layout_override_parse (NtsLayout               *layout,
 
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "%s: %s=\"%s\" is %s", NTS_LAYOUT_OVERRIDE_FILE, *name, shown, problem);
-          return FALSE;
+          return NULL;
         }
 
       if (keys[i].shape == SHAPE_PROFILE)
-        *profile = nts_distro_profile_lookup (value);
+        override->profile = nts_distro_profile_lookup (value);
       if (keys[i].shape == SHAPE_OPTIONAL_PATH || keys[i].shape == SHAPE_OPTIONAL_VARIABLE)
-        *options_given = TRUE;
+        override->options_given = TRUE;
 
       /* An empty optional value stands for "none". */
-      g_free (FIELD (layout, keys[i].offset));
-      FIELD (layout, keys[i].offset) = value[0] != '\0' ? g_steal_pointer (&value) : NULL;
+      g_free (FIELD (override->layout, keys[i].offset));
+      FIELD (override->layout, keys[i].offset) = value[0] != '\0' ? g_steal_pointer (&value) : NULL;
     }
 
-  return TRUE;
+  return g_steal_pointer (&override);
 }

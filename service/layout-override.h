@@ -1,12 +1,16 @@
-/* The administrator's say over NtsLayout: <root>/etc/ntssetup/layout.conf
- * (format in docs/layout.md), and the shapes every layout value must
- * have, whichever source it came from: the values end up in chrony.conf,
- * a unit drop-in and file paths, so nothing with whitespace, quoting or
- * ".." gets through. */
+/* The administrator's say: <root>/etc/ntssetup/layout.conf (format in
+ * docs/layout.md), read and parsed here and nowhere else. Its [chrony]
+ * group overrides NtsLayout; its [operators] group adds to the table of
+ * time-server operators Verify uses (operators.h).
+ *
+ * Also the shapes every layout value must have, whichever source it came
+ * from: the values end up in chrony.conf, a unit drop-in and file paths,
+ * so nothing with whitespace, quoting or ".." gets through. */
 #pragma once
 
 #include "distro-profiles.h"
 #include "layout.h"
+#include "operators.h"
 
 G_BEGIN_DECLS
 
@@ -20,24 +24,34 @@ gboolean nts_layout_value_is_account (const char *value);
 /* NAME.service */
 gboolean nts_layout_value_is_unit (const char *value);
 
-/* Fills the fields of @layout the file names (an empty options-env-file or
- * options-var sets NULL and still counts as given). A missing file is no
- * error. Errors: G_IO_ERROR_INVALID_DATA naming the key for an unknown
- * group or key, a malformed file or a value of the wrong shape; the
- * errors of nts_root_read_file() otherwise. */
-gboolean nts_layout_override_load (NtsLayout               *layout,
-                                   const NtsDistroProfile **profile,
-                                   gboolean                *options_given,
-                                   GError                 **error);
+/* What the file says. */
+typedef struct {
+  /* The [chrony] values; a field the file does not name is NULL (an
+   * empty options-env-file or options-var too, which still counts as
+   * given). layout->root is not set. */
+  NtsLayout              *layout;
+  const NtsDistroProfile *profile;        /* profile=, or NULL */
+  gboolean                options_given;  /* options-env-file or options-var named */
+  /* The built-in table with the [operators] entries ahead of it. */
+  NtsOperators           *operators;
+} NtsLayoutOverride;
+
+void nts_layout_override_free (NtsLayoutOverride *override);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsLayoutOverride, nts_layout_override_free)
+
+/* Reads the file under @root. A missing file is no error: nothing is
+ * overridden and the operators are the built-in ones. Errors:
+ * G_IO_ERROR_INVALID_DATA naming the key for an unknown group or key, a
+ * malformed file or a value of the wrong shape; the errors of
+ * nts_root_get_contents() otherwise. */
+NtsLayoutOverride *nts_layout_override_load  (NtsRoot     *root,
+                                              GError     **error);
 
 /* The parse behind nts_layout_override_load(): @length bytes of @text,
  * the file's content, with the same results and errors. Separate so the
  * fuzzer (tests/fuzz-layout-conf.c) runs the daemon's own parser. */
-gboolean nts_layout_override_parse (NtsLayout               *layout,
-                                    const NtsDistroProfile **profile,
-                                    gboolean                *options_given,
-                                    const char              *text,
-                                    gsize                    length,
-                                    GError                 **error);
+NtsLayoutOverride *nts_layout_override_parse (const char  *text,
+                                              gsize        length,
+                                              GError     **error);
 
 G_END_DECLS

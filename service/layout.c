@@ -14,15 +14,12 @@
 
 #include "layout.h"
 
+#include "accounts.h"
 #include "chronyd-help.h"
 #include "distro-profiles.h"
 #include "layout-override.h"
-#include "root-read.h"
 #include "systemd-client.h"
 
-#include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <string.h>
 
 #define OS_RELEASE_MAX_SIZE (64 * 1024)
@@ -42,7 +39,7 @@ nts_layout_copy (const NtsLayout *layout)
   g_return_val_if_fail (layout != NULL, NULL);
 
   copy = g_new0 (NtsLayout, 1);
-  copy->root = g_strdup (layout->root);
+  copy->root = layout->root != NULL ? nts_root_ref (layout->root) : NULL;
   copy->profile = g_strdup (layout->profile);
   copy->chronyd_path = g_strdup (layout->chronyd_path);
   copy->chrony_installed = layout->chrony_installed;
@@ -66,7 +63,7 @@ nts_layout_free (NtsLayout *layout)
 {
   if (layout == NULL)
     return;
-  g_free (layout->root);
+  g_clear_pointer (&layout->root, nts_root_unref);
   g_free (layout->profile);
   g_free (layout->chronyd_path);
   g_free (layout->config_file);
@@ -98,7 +95,7 @@ char *
 nts_layout_host_path (const NtsLayout *layout, const char *path)
 {
   g_return_val_if_fail (layout != NULL && path != NULL, NULL);
-  return root_join (layout->root, path);
+  return root_join (nts_root_get_host_path (layout->root), path);
 }
 
 /* ---- resolving ---- */
@@ -132,8 +129,8 @@ load_os_release (Resolve *r)
   static const char *const candidates[] = { "/etc/os-release", "/usr/lib/os-release" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (candidates); i++)
-    if (nts_root_read_file (r->layout->root, candidates[i], OS_RELEASE_MAX_SIZE,
-                            &r->os_release, NULL, NULL))
+    if (nts_root_get_contents (r->layout->root, candidates[i], OS_RELEASE_MAX_SIZE,
+                               &r->os_release, NULL, NULL))
       return;
 }
 
@@ -225,38 +222,15 @@ check_complete (Resolve *r, GError **error)
 }
 
 /* NSS may sit on a network directory, so this runs in a worker thread.
- * Under a test root the host's user database answers; a user it does not
- * know gets its own name as group, which is what Debian's and Fedora's
- * packages create anyway. */
-#define NSS_BUFFER_MAX (1024 * 1024)
-
+ * Under a test root the host's user database answers (accounts.h); a
+ * user it does not know gets its own name as group, which is what
+ * Debian's and Fedora's packages create anyway. */
 static char *
 primary_group_of (const char *user)
 {
-  gsize size = 16384;
+  g_autofree char *group = nts_user_primary_group (user);
 
-  /* ERANGE: the entry (a group with many members) needs a bigger buffer. */
-  for (; size <= NSS_BUFFER_MAX; size *= 2)
-    {
-      g_autofree char *buffer = g_malloc (size);
-      struct passwd pw, *pw_result = NULL;
-      struct group gr, *gr_result = NULL;
-      int err;
-
-      err = getpwnam_r (user, &pw, buffer, size, &pw_result);
-      if (err == ERANGE)
-        continue;
-      if (err != 0 || pw_result == NULL)
-        return NULL;
-      /* Only pw's strings live in buffer; its gid may be reused. */
-      err = getgrgid_r (pw.pw_gid, &gr, buffer, size, &gr_result);
-      if (err == ERANGE)
-        continue;
-      if (err != 0 || gr_result == NULL)
-        return NULL;
-      return nts_layout_value_is_account (gr.gr_name) ? g_strdup (gr.gr_name) : NULL;
-    }
-  return NULL;
+  return group != NULL && nts_layout_value_is_account (group) ? g_steal_pointer (&group) : NULL;
 }
 
 static void
@@ -435,7 +409,7 @@ ask_chronyd (GTask *task)
 /* ---- entry points ---- */
 
 void
-nts_layout_resolve_async (const char          *root,
+nts_layout_resolve_async (NtsRoot             *root,
                           GDBusConnection     *system_bus,
                           GCancellable        *cancellable,
                           GAsyncReadyCallback  callback,
@@ -444,6 +418,7 @@ nts_layout_resolve_async (const char          *root,
   GTask *task;
   Resolve *r;
   GError *error = NULL;
+  g_autoptr(NtsLayoutOverride) override = NULL;
 
   g_return_if_fail (root != NULL);
   g_return_if_fail (system_bus == NULL || G_IS_DBUS_CONNECTION (system_bus));
@@ -451,18 +426,22 @@ nts_layout_resolve_async (const char          *root,
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, nts_layout_resolve_async);
   r = g_new0 (Resolve, 1);
-  r->layout = g_new0 (NtsLayout, 1);
-  r->layout->root = g_strdup (root[0] != '\0' ? root : "/");
   r->bus = system_bus != NULL ? g_object_ref (system_bus) : NULL;
   g_task_set_task_data (task, r, (GDestroyNotify) resolve_free);
 
-  /* Two small local files; the slow sources below are asynchronous. */
-  if (!nts_layout_override_load (r->layout, &r->profile, &r->options_given, &error))
+  /* Two small local files; the slow sources below are asynchronous. The
+   * override's values come first: the layout starts as what it names. */
+  override = nts_layout_override_load (root, &error);
+  if (override == NULL)
     {
       g_task_return_error (task, error);
       g_object_unref (task);
       return;
     }
+  r->layout = g_steal_pointer (&override->layout);
+  r->layout->root = nts_root_ref (root);
+  r->profile = override->profile;
+  r->options_given = override->options_given;
   load_os_release (r);
   if (r->profile == NULL && r->os_release != NULL)
     r->profile = nts_distro_profile_for_os_release (r->os_release);

@@ -10,15 +10,19 @@
  *   4. the distribution profile chosen from <root>/etc/os-release.
  *
  * Every path in NtsLayout is as seen on the managed system ("/etc/...");
- * nts_layout_host_path() puts the daemon's --root in front. */
+ * files are read through layout->root, and nts_layout_host_path() puts
+ * the daemon's --root in front for what needs a path (running chronyd,
+ * connecting to its socket). */
 #pragma once
 
 #include <gio/gio.h>
 
+#include "safe-fs.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
-  char *root;            /* "/" in production; a test directory under --root */
+  NtsRoot *root;         /* a reference to the daemon's --root ("/" in production) */
   char *profile;         /* distribution profile used for defaults: "debian", "arch", "fedora" */
   char *chronyd_path;    /* /usr/sbin/chronyd */
   gboolean chrony_installed; /* chronyd_path exists under root */
@@ -48,7 +52,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsLayout, nts_layout_free)
  * (G_IO_ERROR_INVALID_DATA) or can't be read (a symbolic link is
  * refused). The format is in docs/layout.md. When no profile fits and the
  * override names everything, layout->profile is "custom". */
-void       nts_layout_resolve_async  (const char          *root,
+void       nts_layout_resolve_async  (NtsRoot             *root,
                                       GDBusConnection     *system_bus,
                                       GCancellable        *cancellable,
                                       GAsyncReadyCallback  callback,
@@ -56,7 +60,7 @@ void       nts_layout_resolve_async  (const char          *root,
 NtsLayout *nts_layout_resolve_finish (GAsyncResult        *result,
                                       GError             **error);
 
-/* root + path, without doubling slashes. */
+/* The host path of --root + @path, without doubling slashes. */
 char *nts_layout_host_path (const NtsLayout *layout, const char *path);
 
 G_END_DECLS

@@ -26,7 +26,6 @@
 struct _NtsManager {
   GDBusConnection *connection;
   NtsManager1     *skeleton;
-  char            *root;
   /* Every file under --root (state directory, snapshots, journal) is
    * reached through this one handle, opened once at start. */
   NtsRoot         *fs_root;
@@ -1011,11 +1010,10 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
 
   manager->connection = g_object_ref (connection);
   manager->fs_root = root;
-  manager->root = g_strdup (nts_root_get_host_path (root));
   manager->lifetime = lifetime;
   manager->cancellable = g_cancellable_new ();
   manager->skeleton = nts_manager1_skeleton_new ();
-  manager->verifier = nts_verifier_new (manager->root, connection);
+  manager->verifier = nts_verifier_new (manager->fs_root, connection);
   manager->layouts = nts_verifier_get_layout_cache (manager->verifier);
   manager->limits = nts_caller_limits_new (connection);
   nts_caller_limits_filter_object (manager->limits, MANAGER_PATH);
@@ -1060,7 +1058,6 @@ nts_manager_free (NtsManager *manager)
   g_clear_object (&manager->cancellable);
   g_clear_object (&manager->connection);
   g_clear_pointer (&manager->verify_now_calls, g_ptr_array_unref);
-  g_clear_pointer (&manager->fs_root, nts_root_free);
-  g_free (manager->root);
+  g_clear_pointer (&manager->fs_root, nts_root_unref);
   g_free (manager);
 }

@@ -4,10 +4,6 @@
 #include <gio/gio.h>
 #include <string.h>
 
-#include "layout-override.h"
-#include "root-read.h"
-
-#define OVERRIDE_MAX_SIZE (64 * 1024)
 #define NAME_MAX_LEN 64
 #define PATTERN_MAX_LEN 253
 #define PATTERNS_MAX 64
@@ -199,41 +195,6 @@ nts_operators_add_from_key_file (NtsOperators *operators,
         }
     }
   return TRUE;
-}
-
-NtsOperators *
-nts_operators_load (const char *root, GError **error)
-{
-  g_autoptr(NtsOperators) operators = nts_operators_new_builtin ();
-  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *text = NULL;
-  gsize length;
-
-  if (!nts_root_read_file (root, NTS_LAYOUT_OVERRIDE_FILE, OVERRIDE_MAX_SIZE, &text, &length, &local_error))
-    {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        return g_steal_pointer (&operators);
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", NTS_LAYOUT_OVERRIDE_FILE);
-      return NULL;
-    }
-
-  if (!g_key_file_load_from_data (keyfile, text, length, G_KEY_FILE_NONE, &local_error))
-    {
-      /* As in layout-override.c: GKeyFile's message quotes raw bytes. */
-      g_autofree char *message = g_utf8_make_valid (local_error->message, -1);
-
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s",
-                   NTS_LAYOUT_OVERRIDE_FILE, message);
-      return NULL;
-    }
-  if (!nts_operators_add_from_key_file (operators, keyfile, NTS_OPERATORS_OVERRIDE_GROUP,
-                                        &local_error))
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", NTS_LAYOUT_OVERRIDE_FILE);
-      return NULL;
-    }
-  return g_steal_pointer (&operators);
 }
 
 static const char *

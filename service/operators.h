@@ -5,7 +5,8 @@
  *
  * The built-in table is data (operators.c). The administrator, and the
  * tests, add entries in the [operators] group of
- * <root>/etc/ntssetup/layout.conf (docs/layout.md):
+ * <root>/etc/ntssetup/layout.conf (docs/layout.md), which
+ * layout-override.c reads and hands here (nts_operators_add_from_key_file()):
  *
  *   [operators]
  *   Example Time=ntp*.example.net time.example.org 192.0.2.*
@@ -28,12 +29,6 @@ typedef struct _NtsOperators NtsOperators;
 NtsOperators *nts_operators_new_builtin (void);
 void          nts_operators_free        (NtsOperators *operators);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsOperators, nts_operators_free)
-
-/* The built-in table plus the [operators] group of the override file
- * under @root. A missing file or group is no error. Errors:
- * G_IO_ERROR_INVALID_DATA naming the key for a malformed entry, and
- * those of nts_root_read_file(). */
-NtsOperators *nts_operators_load (const char *root, GError **error);
 
 /* Adds @name with the space-separated @patterns ahead of the built-in
  * entries. Fails (G_IO_ERROR_INVALID_DATA) for an empty or over-long name,

@@ -1,7 +1,7 @@
 #include "preflight.h"
 
 #include "nts-errors.h"
-#include "safe-fs.h"
+#include "accounts.h"
 
 typedef struct {
   GPtrArray   *verdicts;     /* NtsPreflightVerdict, one per server */
@@ -281,7 +281,8 @@ nts_preflight_async (const char *const *servers, const NtsPreflightOptions *opti
   run->min_sources = MAX (options->min_sources, 1);
   g_task_set_task_data (task, run, (GDestroyNotify) preflight_run_free);
 
-  chronyd = g_build_filename (options->root ? options->root : "/", options->chronyd_path, NULL);
+  chronyd = g_build_filename (options->root != NULL ? nts_root_get_host_path (options->root) : "/",
+                              options->chronyd_path, NULL);
   if (!g_file_test (chronyd, G_FILE_TEST_IS_EXECUTABLE))
     {
       g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_CHRONY_MISSING,
@@ -380,13 +381,13 @@ nts_preflight_finish (GAsyncResult *result, GPtrArray **verdicts, GError **error
 }
 
 void
-nts_preflight_options_init (NtsPreflightOptions *options, const char *root,
-                            const NtsLayout *layout, guint min_sources)
+nts_preflight_options_init (NtsPreflightOptions *options, const NtsLayout *layout,
+                            guint min_sources)
 {
   uid_t uid;
 
   *options = (NtsPreflightOptions) {
-    .root = root,
+    .root = layout->root,
     .chronyd_path = layout->chronyd_path,
     .user = nts_lookup_user (layout->user, &uid, NULL) ? layout->user : "root",
     .min_sources = min_sources,

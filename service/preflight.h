@@ -6,9 +6,9 @@
  * with a configuration file: chronyd then reads no chrony.conf, and -Q
  * ("client only") opens no NTP or command port, writes no pid file, and
  * creates nothing under /var/lib/chrony, /var/log/chrony or /run/chrony
- * (chrony 4.3 under strace: it opens /etc/localtime, /etc/nsswitch.conf,
- * /etc/passwd and the CA bundle, all read-only, and nothing else;
- * tests/test-preflight.c checks the directories). With a full config
+ * (chronyd 4.3 opens only /etc/localtime, /etc/nsswitch.conf,
+ * /etc/passwd and the CA bundle, all read-only; tests/test-preflight.c
+ * checks the directories). With a full config
  * file it would create those directories and rewrite the drift file.
  * `-f /dev/null` is not needed: directives on the command line replace
  * the config file. `-4` is not needed on loopback either. */
@@ -27,7 +27,7 @@ G_BEGIN_DECLS
 #define NTS_PREFLIGHT_KILL_MARGIN_S 5
 
 typedef struct {
-  const char          *root;          /* "/" in production: chronyd is <root><chronyd_path> */
+  NtsRoot             *root;          /* NULL: "/"; chronyd is run as <root's host path><chronyd_path> */
   const char          *chronyd_path;  /* NtsLayout.chronyd_path */
   const char          *user;          /* NtsLayout.user; "root" where that user does not exist */
   guint                timeout_s;     /* chronyd -t; 0: NTS_PREFLIGHT_TIMEOUT_S */
@@ -44,11 +44,10 @@ typedef struct {
   double    elapsed;  /* seconds the check took */
 } NtsPreflightVerdict;
 
-/* @options for chrony as @layout says it lives under @root (a host path):
- * its chronyd, and its user where that user exists, else root (as
- * before chrony is installed); nothing else set. */
+/* @options for chrony as @layout says it lives under layout->root: its
+ * chronyd, and its user where that user exists, else root (as before
+ * chrony is installed); nothing else set. @options borrows from @layout. */
 void nts_preflight_options_init (NtsPreflightOptions *options,
-                                 const char          *root,
                                  const NtsLayout     *layout,
                                  guint                min_sources);
 

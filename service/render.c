@@ -4,7 +4,9 @@
 
 #include "render.h"
 
-#include "root-read.h"
+#include <string.h>
+
+#include "accounts.h"
 #include "server-name.h"
 
 /* chrony's keys files are a few lines; anything larger is not one. */
@@ -31,6 +33,26 @@ nts_rendered_file_preview (const NtsRenderedFile *file)
     return g_strdup (file->content);
   return g_strdup_printf ("# kept as it is (its content is not shown: it may hold secret keys); "
                           "owner %s:%s, mode %04o\n", file->owner, file->group, file->mode);
+}
+
+gboolean
+nts_rendered_file_write (const NtsRenderedFile *file, NtsRoot *root, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  uid_t uid;
+  gid_t gid;
+
+  g_return_val_if_fail (file != NULL && root != NULL, FALSE);
+
+  if (!nts_lookup_user (file->owner, &uid, &local_error) ||
+      !nts_lookup_group (file->group, &gid, &local_error))
+    {
+      g_set_error (error, local_error->domain, local_error->code,
+                   "cannot write %s: %s", file->path, local_error->message);
+      return FALSE;
+    }
+  return nts_root_write_atomic (root, file->path, file->content, strlen (file->content),
+                                uid, gid, file->mode, error);
 }
 
 static NtsRenderedFile *
@@ -64,8 +86,8 @@ read_existing_keys (const NtsLayout *layout, char **content, GError **error)
   gsize length;
 
   *content = NULL;
-  if (!nts_root_read_file (layout->root, layout->keys_file, KEYS_FILE_MAX,
-                           &text, &length, &local_error))
+  if (!nts_root_get_contents (layout->root, layout->keys_file, KEYS_FILE_MAX,
+                              &text, &length, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return TRUE;

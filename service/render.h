@@ -1,11 +1,13 @@
 /* Every file ApplyHardenedConfig writes, rendered from the layout and the
  * validated options. PreviewConfig returns exactly this (but an existing
  * keys file's content: nts_rendered_file_preview()); Apply writes exactly
- * this. Nothing here touches the disk except reading what must be
- * kept (an existing keys file) and which ntp-units.d lists exist. */
+ * this. Rendering touches the disk only to read what must be kept (an
+ * existing keys file) and which ntp-units.d lists exist; writing a
+ * rendered file is nts_rendered_file_write(), which Apply calls. */
 #pragma once
 
 #include "layout.h"
+#include "safe-fs.h"
 
 G_BEGIN_DECLS
 
@@ -38,6 +40,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsRenderedFile, nts_rendered_file_free)
  * with the owner, group and mode Apply gives it. PreviewConfig is open to
  * every local user, and a keys file is root's and chrony's only. */
 char *nts_rendered_file_preview (const NtsRenderedFile *file);
+
+/* Writes @file under @root with nts_root_write_atomic(), its owner and
+ * group looked up by name (accounts.h). An unknown name fails before
+ * anything is written; the message names the file. */
+gboolean nts_rendered_file_write (const NtsRenderedFile *file,
+                                  NtsRoot               *root,
+                                  GError               **error);
 
 /* @servers must have passed nts_server_list_validate(). Returns
  * NtsRenderedFile*, in the order Apply writes them. */

@@ -8,15 +8,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/openat2.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 struct _NtsRoot {
+  gint      ref_count;
   int       fd;
   char     *host_path;
   gboolean  use_openat2;   /* cleared for good once the kernel says ENOSYS */
@@ -124,6 +123,7 @@ nts_root_open (const char *host_path, GError **error)
 
   g_return_val_if_fail (host_path != NULL, NULL);
 
+  root->ref_count = 1;
   root->host_path = g_strdup (host_path[0] != '\0' ? host_path : "/");
   root->use_openat2 = TRUE;
   root->fd = open (root->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -139,10 +139,18 @@ nts_root_open (const char *host_path, GError **error)
   return g_steal_pointer (&root);
 }
 
-void
-nts_root_free (NtsRoot *root)
+NtsRoot *
+nts_root_ref (NtsRoot *root)
 {
-  if (root == NULL)
+  g_return_val_if_fail (root != NULL, NULL);
+  g_atomic_int_inc (&root->ref_count);
+  return root;
+}
+
+void
+nts_root_unref (NtsRoot *root)
+{
+  if (root == NULL || !g_atomic_int_dec_and_test (&root->ref_count))
     return;
   if (root->fd >= 0)
     close (root->fd);
@@ -392,6 +400,34 @@ nts_root_read (NtsRoot *root, const char *path, gsize max_size, GError **error)
 }
 
 gboolean
+nts_root_get_contents (NtsRoot     *root,
+                       const char  *path,
+                       gsize        max_size,
+                       char       **contents,
+                       gsize       *length,
+                       GError     **error)
+{
+  g_autoptr(NtsFileData) data = nts_root_read (root, path, max_size, error);
+  gsize size;
+
+  if (data == NULL)
+    return FALSE;
+  if (!data->exists)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "cannot read %s: No such file or directory", path);
+      return FALSE;
+    }
+  size = g_bytes_get_size (data->content);
+  *contents = g_malloc (size + 1);
+  memcpy (*contents, g_bytes_get_data (data->content, NULL), size);
+  (*contents)[size] = '\0';
+  if (length != NULL)
+    *length = size;
+  return TRUE;
+}
+
+gboolean
 nts_root_read_found_other (const GError *error)
 {
   return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
@@ -523,24 +559,6 @@ fail:
   if (temp != NULL)
     unlinkat (dir_fd, temp, 0);
   return fail_errno (error, root, saved_errno, "write", path);
-}
-
-gboolean
-nts_root_write_rendered (NtsRoot *root, const NtsRenderedFile *file, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  uid_t uid;
-  gid_t gid;
-
-  if (!nts_lookup_user (file->owner, &uid, &local_error) ||
-      !nts_lookup_group (file->group, &gid, &local_error))
-    {
-      g_set_error (error, local_error->domain, local_error->code,
-                   "cannot write %s: %s", file->path, local_error->message);
-      return FALSE;
-    }
-  return nts_root_write_atomic (root, file->path, file->content, strlen (file->content),
-                                uid, gid, file->mode, error);
 }
 
 gboolean
@@ -728,120 +746,4 @@ nts_root_list_dir (NtsRoot *root, const char *path, GError **error)
   closedir (dir);
   g_ptr_array_sort (names, compare_names);
   return g_steal_pointer (&names);
-}
-
-/* ---- users and groups ---- */
-
-static gsize
-nss_buffer_size (int which)
-{
-  long size = sysconf (which);
-
-  return size > 0 ? (gsize) size : 1024;
-}
-
-gboolean
-nts_lookup_user (const char *name, uid_t *uid, GError **error)
-{
-  gsize size = nss_buffer_size (_SC_GETPW_R_SIZE_MAX);
-
-  for (;;)
-    {
-      g_autofree char *buffer = g_malloc (size);
-      struct passwd pw, *found = NULL;
-      int rc = getpwnam_r (name, &pw, buffer, size, &found);
-
-      if (rc == ERANGE && size < 1024 * 1024)
-        {
-          size *= 2;
-          continue;
-        }
-      if (rc != 0)
-        {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (rc),
-                       "cannot look up user '%s': %s", name, g_strerror (rc));
-          return FALSE;
-        }
-      if (found == NULL)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                       "no user named '%s' on this system", name);
-          return FALSE;
-        }
-      *uid = pw.pw_uid;
-      return TRUE;
-    }
-}
-
-gboolean
-nts_lookup_group (const char *name, gid_t *gid, GError **error)
-{
-  gsize size = nss_buffer_size (_SC_GETGR_R_SIZE_MAX);
-
-  for (;;)
-    {
-      g_autofree char *buffer = g_malloc (size);
-      struct group gr, *found = NULL;
-      int rc = getgrnam_r (name, &gr, buffer, size, &found);
-
-      if (rc == ERANGE && size < 16 * 1024 * 1024)
-        {
-          size *= 2;
-          continue;
-        }
-      if (rc != 0)
-        {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (rc),
-                       "cannot look up group '%s': %s", name, g_strerror (rc));
-          return FALSE;
-        }
-      if (found == NULL)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                       "no group named '%s' on this system", name);
-          return FALSE;
-        }
-      *gid = gr.gr_gid;
-      return TRUE;
-    }
-}
-
-char *
-nts_user_name (uid_t uid)
-{
-  gsize size = nss_buffer_size (_SC_GETPW_R_SIZE_MAX);
-
-  for (;;)
-    {
-      g_autofree char *buffer = g_malloc (size);
-      struct passwd pw, *found = NULL;
-      int rc = getpwuid_r (uid, &pw, buffer, size, &found);
-
-      if (rc == ERANGE && size < 1024 * 1024)
-        {
-          size *= 2;
-          continue;
-        }
-      return rc == 0 && found != NULL ? g_strdup (pw.pw_name) : NULL;
-    }
-}
-
-char *
-nts_group_name (gid_t gid)
-{
-  gsize size = nss_buffer_size (_SC_GETGR_R_SIZE_MAX);
-
-  for (;;)
-    {
-      g_autofree char *buffer = g_malloc (size);
-      struct group gr, *found = NULL;
-      int rc = getgrgid_r (gid, &gr, buffer, size, &found);
-
-      if (rc == ERANGE && size < 16 * 1024 * 1024)
-        {
-          size *= 2;
-          continue;
-        }
-      return rc == 0 && found != NULL ? g_strdup (gr.gr_name) : NULL;
-    }
 }

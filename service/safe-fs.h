@@ -28,8 +28,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "render.h"
-
 G_BEGIN_DECLS
 
 /* A file descriptor closed when it goes out of scope (-1: none):
@@ -48,15 +46,22 @@ G_DEFINE_AUTO_CLEANUP_FREE_FUNC (NtsSafeFd, nts_safe_fd_close, -1)
 typedef struct _NtsRoot NtsRoot;
 
 /* Opens @host_path (the daemon's --root, "/" in production) as a directory;
- * the root itself may be reached through links: it is the daemon's choice. */
+ * the root itself may be reached through links: it is the daemon's choice.
+ * Every module that reads or writes the managed system does so through
+ * this one handle; a layout and the caches built on it hold references. */
 NtsRoot    *nts_root_open          (const char *host_path,
                                     GError    **error);
-void        nts_root_free          (NtsRoot    *root);
+NtsRoot    *nts_root_ref           (NtsRoot    *root);
+void        nts_root_unref         (NtsRoot    *root);
+/* --root as given, for what must resolve a path as the rest of the system
+ * does: running chronyd, connecting to its socket, glob(3), following
+ * the links timedated follows, stamping a file by lstat(). What the
+ * daemon itself reads or writes goes through the handle. */
 const char *nts_root_get_host_path (NtsRoot    *root);
 /* For tests: take the per-component fallback even where openat2 works. */
 void        nts_root_set_use_openat2 (NtsRoot *root,
                                       gboolean use_openat2);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsRoot, nts_root_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsRoot, nts_root_unref)
 
 /* Whether @path is one these functions accept (absolute, canonical). */
 gboolean nts_guest_path_is_valid (const char *path);
@@ -96,6 +101,17 @@ NtsFileData *nts_root_read (NtsRoot     *root,
                             gsize        max_size,
                             GError     **error);
 
+/* nts_root_read() for a reader that wants text: @path's content,
+ * NUL-terminated, in *@contents (its length without the NUL in *@length,
+ * which may be NULL). A missing file is G_IO_ERROR_NOT_FOUND here, as in
+ * g_file_get_contents(); the other errors are nts_root_read()'s. */
+gboolean nts_root_get_contents (NtsRoot     *root,
+                                const char  *path,
+                                gsize        max_size,
+                                char       **contents,
+                                gsize       *length,
+                                GError     **error);
+
 /* Whether @error from nts_root_read() says that something other than a
  * readable regular file is at the path (a link, a non-file, a file too
  * large), as opposed to a failure to look: for whoever compares a path
@@ -124,12 +140,6 @@ gboolean nts_root_write_atomic (NtsRoot     *root,
                                 gid_t        gid,
                                 guint        mode,
                                 GError     **error);
-
-/* nts_root_write_atomic() of a rendered file, owner and group resolved by
- * name through NSS. */
-gboolean nts_root_write_rendered (NtsRoot               *root,
-                                  const NtsRenderedFile *file,
-                                  GError               **error);
 
 /* Removes a file (never a directory) and fsyncs its directory. A missing
  * file is not an error; *@existed (may be NULL) says which it was. */
@@ -168,18 +178,5 @@ gboolean nts_root_remove_dir_if_empty (NtsRoot     *root,
 GPtrArray *nts_root_list_dir (NtsRoot     *root,
                               const char  *path,
                               GError     **error);
-
-/* Users and groups by name, through NSS (getpwnam_r / getgrnam_r), i.e.
- * the daemon's own view of them (the host's, also under a test --root).
- * An unknown name is G_IO_ERROR_NOT_FOUND: "no user named '_chrony'". */
-gboolean nts_lookup_user  (const char *name,
-                           uid_t      *uid,
-                           GError    **error);
-gboolean nts_lookup_group (const char *name,
-                           gid_t      *gid,
-                           GError    **error);
-/* The name of a uid / gid, or NULL when NSS knows none. */
-char    *nts_user_name    (uid_t uid);
-char    *nts_group_name   (gid_t gid);
 
 G_END_DECLS

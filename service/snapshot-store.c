@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "accounts.h"
 #include "nts-errors.h"
 
 #define MANIFEST        "manifest"

@@ -60,8 +60,6 @@ void     nts_systemd_unit_job_async  (GDBusConnection     *bus,
 char    *nts_systemd_unit_job_finish (GAsyncResult        *result,
                                       GError             **error);
 
-#define nts_systemd_start_unit_async(bus, unit, timeout_ms, cancellable, callback, user_data) \
-  nts_systemd_unit_job_async ((bus), NTS_SYSTEMD_JOB_START, (unit), (timeout_ms), (cancellable), (callback), (user_data))
 #define nts_systemd_stop_unit_async(bus, unit, timeout_ms, cancellable, callback, user_data) \
   nts_systemd_unit_job_async ((bus), NTS_SYSTEMD_JOB_STOP, (unit), (timeout_ms), (cancellable), (callback), (user_data))
 #define nts_systemd_restart_unit_async(bus, unit, timeout_ms, cancellable, callback, user_data) \

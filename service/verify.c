@@ -38,7 +38,7 @@ typedef struct {
 
 struct _NtsVerifier {
   gint             ref_count;
-  char            *root;
+  NtsRoot         *root;
   GDBusConnection *bus;
   Settings        *settings;       /* NULL: ask the layout cache again */
   NtsLayoutCache  *layouts;
@@ -68,22 +68,23 @@ settings_unref (Settings *settings)
 
 /* The override file's version: operators come from it. */
 static void
-override_stamp (const char *root, NtsFileStamp *stamp)
+override_stamp (NtsRoot *root, NtsFileStamp *stamp)
 {
-  g_autofree char *path = g_build_filename (root, NTS_LAYOUT_OVERRIDE_FILE, NULL);
+  g_autofree char *path = g_build_filename (nts_root_get_host_path (root),
+                                            NTS_LAYOUT_OVERRIDE_FILE, NULL);
 
   nts_file_stamp_take (path, stamp);
 }
 
 NtsVerifier *
-nts_verifier_new (const char *root, GDBusConnection *system_bus)
+nts_verifier_new (NtsRoot *root, GDBusConnection *system_bus)
 {
   NtsVerifier *verifier = g_new0 (NtsVerifier, 1);
 
   g_return_val_if_fail (root != NULL, NULL);
 
   verifier->ref_count = 1;
-  verifier->root = g_strdup (root);
+  verifier->root = nts_root_ref (root);
   verifier->bus = system_bus ? g_object_ref (system_bus) : NULL;
   verifier->layouts = nts_layout_cache_new (root, system_bus);
   return verifier;
@@ -102,7 +103,7 @@ nts_verifier_unref (NtsVerifier *verifier)
 {
   if (verifier == NULL || !g_atomic_int_dec_and_test (&verifier->ref_count))
     return;
-  g_free (verifier->root);
+  nts_root_unref (verifier->root);
   g_clear_object (&verifier->bus);
   g_clear_pointer (&verifier->settings, settings_unref);
   g_clear_pointer (&verifier->layouts, nts_layout_cache_free);
@@ -621,13 +622,13 @@ on_layout (GObject *source, GAsyncResult *result, gpointer user_data)
   Verify *v = g_task_get_task_data (task);
   NtsVerifier *verifier = v->verifier;
   g_autoptr(NtsLayout) layout = NULL;
+  g_autoptr(NtsLayoutOverride) override = NULL;
   Settings *settings;
   GError *error = NULL;
-  NtsOperators *operators;
 
   layout = nts_layout_cache_get_finish (verifier->layouts, result, &error);
-  operators = layout ? nts_operators_load (verifier->root, &error) : NULL;
-  if (operators == NULL)
+  override = layout ? nts_layout_override_load (verifier->root, &error) : NULL;
+  if (override == NULL)
     {
       verify_return (task, NULL, error);
       return;
@@ -636,7 +637,7 @@ on_layout (GObject *source, GAsyncResult *result, gpointer user_data)
   settings = g_new0 (Settings, 1);
   settings->ref_count = 1;
   settings->layout = g_steal_pointer (&layout);
-  settings->operators = operators;
+  settings->operators = g_steal_pointer (&override->operators);
   settings->stamp = v->stamp;
   settings->time_us = g_get_monotonic_time ();
   g_clear_pointer (&verifier->settings, settings_unref);

@@ -28,7 +28,7 @@ typedef struct _NtsVerifier NtsVerifier;
 
 /* @root: the daemon's --root. @system_bus: for systemd; NULL when there is
  * none to ask (unit states are then "unknown"). */
-NtsVerifier *nts_verifier_new   (const char      *root,
+NtsVerifier *nts_verifier_new   (NtsRoot         *root,
                                  GDBusConnection *system_bus);
 NtsVerifier *nts_verifier_ref   (NtsVerifier     *verifier);
 void         nts_verifier_unref (NtsVerifier     *verifier);

@@ -2,7 +2,7 @@
 
 #include "temp-tree.h"
 
-#include "safe-fs.h"
+#include "accounts.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -778,7 +778,7 @@ test_rollback_packages_need_install (Fixture *f, gconstpointer data)
     g_assert_true (nts_snapshot_store_record_packages (store, id, changes, &error));
     g_assert_no_error (error);
     nts_snapshot_store_free (store);
-    nts_root_free (root);
+    nts_root_unref (root);
   }
   before = fingerprint (f);
   state_before = state_dir_fingerprint (f);

@@ -7,6 +7,7 @@
 #include "chrony-conf-scan.h"
 #include "diagnosis.h"
 #include "ke-backoff.h"
+#include "layout-override.h"
 #include "operators.h"
 
 /* ---- building snapshots -------------------------------------------- */
@@ -571,23 +572,26 @@ test_operators_load (void)
   g_autofree char *root = g_dir_make_tmp ("ops-XXXXXX", &error);
   g_autofree char *dir = g_build_filename (root, "etc", "ntssetup", NULL);
   g_autofree char *file = g_build_filename (dir, "layout.conf", NULL);
-  g_autoptr(NtsOperators) none = NULL;
-  g_autoptr(NtsOperators) ops = NULL;
-  g_autoptr(NtsOperators) broken = NULL;
+  g_autoptr(NtsLayoutOverride) none = NULL;
+  g_autoptr(NtsLayoutOverride) ops = NULL;
+  g_autoptr(NtsLayoutOverride) broken = NULL;
+  g_autoptr(NtsRoot) fs = NULL;
 
   g_assert_no_error (error);
-  none = nts_operators_load (root, &error);   /* no file: the table alone */
+  fs = nts_root_open (root, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (nts_operators_lookup (none, "nts.netnod.se", NULL), ==, "Netnod");
+  none = nts_layout_override_load (fs, &error);   /* no file: the table alone */
+  g_assert_no_error (error);
+  g_assert_cmpstr (nts_operators_lookup (none->operators, "nts.netnod.se", NULL), ==, "Netnod");
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
   g_assert_true (g_file_set_contents (file, "[operators]\nLab=10.0.0.*\n", -1, NULL));
-  ops = nts_operators_load (root, &error);
+  ops = nts_layout_override_load (fs, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (nts_operators_lookup (ops, "clock", "10.0.0.7"), ==, "Lab");
+  g_assert_cmpstr (nts_operators_lookup (ops->operators, "clock", "10.0.0.7"), ==, "Lab");
 
   g_assert_true (g_file_set_contents (file, "[operators]\nLab=10.0.0.?\n", -1, NULL));
-  broken = nts_operators_load (root, &error);
+  broken = nts_layout_override_load (fs, &error);
   g_assert_null (broken);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   g_assert_nonnull (strstr (error->message, "Lab"));
@@ -674,6 +678,7 @@ test_conf_includes (void)
   g_autofree char *root = g_dir_make_tmp ("conf-XXXXXX", &error);
   g_autoptr(NtsChronyConfScan) scan = NULL;
   g_autoptr(NtsChronyConfScan) missing = NULL;
+  g_autoptr(NtsRoot) fs = NULL;
 
   g_assert_no_error (error);
   /* Debian's layout: conf.d overrides, sources.d adds servers. */
@@ -687,14 +692,16 @@ test_conf_includes (void)
   write_under (root, "etc/chrony/sources.d/x.sources", "server ptbtime1.ptb.de nts\nminsources 99\n");
   write_under (root, "etc/chrony/extra/z.conf", "server nts.netnod.se nts\n");
 
-  scan = nts_chrony_conf_scan (root, "/etc/chrony/chrony.conf", &error);
+  fs = nts_root_open (root, &error);
+  g_assert_no_error (error);
+  scan = nts_chrony_conf_scan (fs, "/etc/chrony/chrony.conf", &error);
   g_assert_no_error (error);
   /* 10-a (4), then run's 20-b (6); sources files only add sources. */
   g_assert_cmpuint (scan->min_sources, ==, 6);
   g_assert_nonnull (nts_chrony_conf_scan_find_server (scan, "ptbtime1.ptb.de"));
   g_assert_nonnull (nts_chrony_conf_scan_find_server (scan, "nts.netnod.se"));
 
-  missing = nts_chrony_conf_scan (root, "/etc/chrony.conf", &error);
+  missing = nts_chrony_conf_scan (fs, "/etc/chrony.conf", &error);
   g_assert_null (missing);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   remove_tree (root);

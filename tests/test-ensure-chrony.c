@@ -582,7 +582,7 @@ test_record_packages (void)
   g_assert_error (error, NTS_ERROR, NTS_ERROR_NO_SUCH_SNAPSHOT);
 
   nts_snapshot_store_free (store);
-  nts_root_free (root);
+  nts_root_unref (root);
   temp_tree_remove (host);
 }
 

@@ -69,10 +69,12 @@ resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static NtsLayout *
-resolve (const char *root, GDBusConnection *bus, GError **error)
+resolve (const char *host, GDBusConnection *bus, GError **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(NtsRoot) root = nts_root_open (host, NULL);
 
+  g_assert_nonnull (root);
   nts_layout_resolve_async (root, bus, NULL, resolved, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
@@ -96,7 +98,7 @@ test_debian_profile (Fixture *f, gconstpointer data)
   layout = resolve (f->root, NULL, &error);
   g_assert_no_error (error);
 
-  g_assert_cmpstr (layout->root, ==, f->root);
+  g_assert_cmpstr (nts_root_get_host_path (layout->root), ==, f->root);
   g_assert_cmpstr (layout->profile, ==, "debian");
   g_assert_cmpstr (layout->chronyd_path, ==, "/usr/sbin/chronyd");
   g_assert_false (layout->chrony_installed);
@@ -123,13 +125,19 @@ test_debian_profile (Fixture *f, gconstpointer data)
 static void
 test_host_path (void)
 {
-  NtsLayout layout = { .root = (char *) "/" };
-  NtsLayout trailing = { .root = (char *) "/tmp/root/" };
+  g_autofree char *dir = temp_tree_new ();
+  g_autofree char *dir_slash = g_strconcat (dir, "/", NULL);
+  g_autofree char *expected = g_strconcat (dir, "/etc/chrony.conf", NULL);
+  g_autoptr(NtsRoot) slash = nts_root_open ("/", NULL);
+  g_autoptr(NtsRoot) trailing_root = nts_root_open (dir_slash, NULL);
+  NtsLayout layout = { .root = slash };
+  NtsLayout trailing = { .root = trailing_root };
   g_autofree char *a = nts_layout_host_path (&layout, "/etc/chrony.conf");
   g_autofree char *b = nts_layout_host_path (&trailing, "/etc/chrony.conf");
 
   g_assert_cmpstr (a, ==, "/etc/chrony.conf");
-  g_assert_cmpstr (b, ==, "/tmp/root/etc/chrony.conf");
+  g_assert_cmpstr (b, ==, expected);
+  temp_tree_remove (dir);
 }
 
 /* /etc/os-release as the usual relative link into /usr/lib. */
@@ -245,14 +253,16 @@ test_override_errors (Fixture *f, gconstpointer data)
   expect_override_error (f, "[chrony]\nprofile=gentoo\n", "not a known profile");
   expect_override_error (f, "[chrony]\noptions-var=1X\n", "not an environment variable");
   expect_override_error (f, "not a key file\n", "layout.conf");
-  /* Bytes that are not UTF-8 in names GKeyFile accepts or quotes (found
-   * by tests/fuzz-layout-conf.c): shown escaped, never as they are. */
+  /* Bytes that are not UTF-8 in names GKeyFile accepts or quotes: the
+   * message goes out over D-Bus, so they are shown escaped, never as
+   * they are. */
   expect_override_error (f, "[chrony]\nlog\xc6-dir=/var/log/x\n", "no key \"log\\306-dir\"");
   expect_override_error (f, "[chr\xffony]\nlog-dir=/var/log/x\n", "unknown group [chr\\377ony]");
   expect_override_error (f, "[chrony\x01\xff]\n", "Invalid group name");
   expect_override_error (f, "[operators]\nTime\xff=ntp.example.net\n", "[operators] Time\\377");
   /* GKeyFile hands back a value and an error for a bad escape or a
-   * trailing backslash (found by the fuzzer): refused, not half-read. */
+   * trailing backslash: the value is not what was meant, so the file is
+   * refused, not half-read. */
   expect_override_error (f, "[chrony]\nuser=_chrony\\\n", "user: ");
   /* A GLib that quoted the byte after the backslash (half of "é" here)
    * would make the message invalid UTF-8; 2.74 does not quote it, and
@@ -455,10 +465,13 @@ test_cancelled (Fixture *f, gconstpointer data)
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(NtsLayout) layout = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(NtsRoot) root = NULL;
 
   temp_tree_write (f->root, "/etc/os-release", debian_os_release, 0644);
   temp_tree_write (f->root, "/usr/sbin/chronyd", hanging_alone_chronyd, 0755);
-  nts_layout_resolve_async (f->root, NULL, cancellable, resolved, &result);
+  root = nts_root_open (f->root, NULL);
+  g_assert_nonnull (root);
+  nts_layout_resolve_async (root, NULL, cancellable, resolved, &result);
   g_cancellable_cancel (cancellable);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);

@@ -43,7 +43,6 @@ run_preflight (const char *const *names, const guint16 *nts_ports, guint min_sou
                guint timeout_s, const char *chronyd_path, GPtrArray **verdicts, GError **error)
 {
   NtsPreflightOptions options = {
-    .root = "/",
     .chronyd_path = chronyd_path,
     .user = "root",  /* chronyd's own user does not exist here */
     .timeout_s = timeout_s,

@@ -3,6 +3,7 @@
  * would make every comment edit a test failure, so the tests assert the
  * lines that matter and the absence of the ones that must not be there. */
 
+#include "accounts.h"
 #include "distro-profiles.h"
 #include "render.h"
 #include "temp-tree.h"
@@ -20,6 +21,8 @@ static const char *const profile_names[] = { "debian", "arch", "fedora" };
 
 /* ---- helpers ---- */
 
+/* @root is a host directory; one that does not exist gives a layout
+ * without a root, for the cases that must fail before reading anything. */
 static NtsLayout *
 layout_for (const char *profile_name, const char *root)
 {
@@ -27,7 +30,7 @@ layout_for (const char *profile_name, const char *root)
   NtsLayout *layout = g_new0 (NtsLayout, 1);
 
   g_assert_nonnull (p);
-  layout->root = g_strdup (root);
+  layout->root = nts_root_open (root, NULL);
   layout->profile = g_strdup (p->name);
   layout->chronyd_path = g_strdup (p->chronyd_path);
   layout->config_file = g_strdup (p->config_file);
@@ -712,6 +715,56 @@ test_render_files_invalid_servers (void)
   g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
 }
 
+/* A rendered file is written with the owner and group it names; an
+ * unknown name writes nothing. */
+static void
+test_rendered_file_write (void)
+{
+  g_autofree char *host = temp_tree_new ();
+  g_autoptr(NtsRoot) root = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NtsFileData) read = NULL;
+  g_autofree char *group = nts_group_name (temp_tree_some_group ());
+  NtsRenderedFile file = {
+    .path = (char *) "/etc/chrony.keys", .content = (char *) "1 SHA256 HEX:00\n",
+    .mode = 0640, .owner = (char *) "root", .group = group,
+  };
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root to chown");
+      temp_tree_remove (host);
+      return;
+    }
+  root = nts_root_open (host, &error);
+  g_assert_no_error (error);
+  temp_tree_write (host, "/etc/other-file", "", 0644);
+  g_assert_true (nts_rendered_file_write (&file, root, &error));
+  g_assert_no_error (error);
+  read = nts_root_read (root, "/etc/chrony.keys", 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (read->gid, ==, temp_tree_some_group ());
+  g_assert_cmpuint (read->mode, ==, 0640);
+
+  /* An unknown name is a clear error, and nothing is written. */
+  file.path = (char *) "/etc/other";
+  file.group = (char *) "no-such-group-ntssetup";
+  g_assert_false (nts_rendered_file_write (&file, root, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "cannot write /etc/other"));
+  g_assert_nonnull (strstr (error->message, "no group named 'no-such-group-ntssetup'"));
+  g_clear_error (&error);
+  g_clear_pointer (&read, nts_file_data_free);
+  read = nts_root_read (root, "/etc/other", 0, &error);
+  g_assert_no_error (error);
+  g_assert_false (read->exists);
+
+  g_assert_false (nts_lookup_user ("no-such-user-ntssetup", &(uid_t){0}, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==, "no user named 'no-such-user-ntssetup' on this system");
+  temp_tree_remove (host);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -742,6 +795,7 @@ main (int argc, char **argv)
   g_test_add_func ("/render/files/keeps-keys", test_render_files_keeps_keys);
   g_test_add_func ("/render/files/refuses-bad-keys", test_render_files_refuses_bad_keys);
   g_test_add_func ("/render/files/invalid-servers", test_render_files_invalid_servers);
+  g_test_add_func ("/render/files/write", test_rendered_file_write);
 
   return g_test_run ();
 }

@@ -45,7 +45,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  nts_root_free (f->root);
+  nts_root_unref (f->root);
   temp_tree_remove (f->host);
   temp_tree_remove (f->outside);
   g_free (f->host);
@@ -174,48 +174,6 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   assert_content (f, "/etc/chrony/empty", "");
   assert_no_temp_files (f, "/etc/chrony");
-}
-
-static void
-test_rendered (Fixture *f, gconstpointer data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NtsFileData) read = NULL;
-  g_autofree char *group = nts_group_name (temp_tree_some_group ());
-  NtsRenderedFile file = {
-    .path = (char *) "/etc/chrony.keys", .content = (char *) "1 SHA256 HEX:00\n",
-    .mode = 0640, .owner = (char *) "root", .group = group,
-  };
-
-  if (getuid () != 0)
-    {
-      g_test_skip ("needs root to chown");
-      return;
-    }
-  temp_tree_write (f->host, "/etc/other-file", "", 0644);
-  g_assert_true (nts_root_write_rendered (f->root, &file, &error));
-  g_assert_no_error (error);
-  read = nts_root_read (f->root, "/etc/chrony.keys", 0, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (read->gid, ==, temp_tree_some_group ());
-  g_assert_cmpuint (read->mode, ==, 0640);
-
-  /* An unknown name is a clear error, and nothing is written. */
-  file.path = (char *) "/etc/other";
-  file.group = (char *) "no-such-group-ntssetup";
-  g_assert_false (nts_root_write_rendered (f->root, &file, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-  g_assert_nonnull (strstr (error->message, "cannot write /etc/other"));
-  g_assert_nonnull (strstr (error->message, "no group named 'no-such-group-ntssetup'"));
-  g_clear_error (&error);
-  g_clear_pointer (&read, nts_file_data_free);
-  read = nts_root_read (f->root, "/etc/other", 0, &error);
-  g_assert_no_error (error);
-  g_assert_false (read->exists);
-
-  g_assert_false (nts_lookup_user ("no-such-user-ntssetup", &(uid_t){0}, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-  g_assert_cmpstr (error->message, ==, "no user named 'no-such-user-ntssetup' on this system");
 }
 
 static void
@@ -601,7 +559,6 @@ main (int argc, char **argv)
     have_mount_ns = TRUE;
 
   add ("round-trip", test_round_trip, TRUE);
-  add ("rendered", test_rendered, FALSE);
   add ("absent-and-invalid", test_absent_and_invalid, TRUE);
   add ("remove", test_remove, FALSE);
   add ("symlinks", test_symlinks, TRUE);

@@ -3,6 +3,7 @@
  * original), malformed ids, 50 cycles without strays, changed_since;
  * reading the store writes nothing. */
 
+#include "accounts.h"
 #include "applied-state.h"
 #include "nts-errors.h"
 #include "rollback.h"
@@ -38,7 +39,7 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   nts_snapshot_store_free (f->store);
-  nts_root_free (f->root);
+  nts_root_unref (f->root);
   temp_tree_remove (f->host);
   g_free (f->host);
 }

@@ -32,7 +32,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  nts_root_free (f->root);
+  nts_root_unref (f->root);
   temp_tree_remove (f->host);
   g_free (f->host);
 }

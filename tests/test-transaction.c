@@ -58,16 +58,16 @@ setup_with (Fixture *f, const char *json)
   chrony_list = g_build_filename (f->fx.root, "usr/lib/systemd/ntp-units.d/50-chrony.list", NULL);
   g_assert_cmpint (unlink (chrony_list), ==, 0);
 
+  f->root = nts_root_open (f->fx.root, &error);
+  g_assert_no_error (error);
   f->layout = (NtsLayout) {
-    .root = f->fx.root, .profile = "debian", .chronyd_path = "/usr/sbin/chronyd",
+    .root = f->root, .profile = "debian", .chronyd_path = "/usr/sbin/chronyd",
     .chrony_installed = TRUE, .config_file = "/etc/chrony/chrony.conf",
     .keys_file = "/etc/chrony/chrony.keys", .log_dir = "/var/log/chrony",
     .state_dir = "/var/lib/chrony", .run_dir = "/run/chrony",
     .socket_path = "/run/chrony/chronyd.sock", .user = "daemon", .group = "daemon",
     .unit = "chrony.service", .timesyncd_unit = "systemd-timesyncd.service",
   };
-  f->root = nts_root_open (f->fx.root, &error);
-  g_assert_no_error (error);
   /* The state directory exists before (the snapshot it keeps is not the
    * managed system's: the fingerprints leave it out). */
   g_assert_true (nts_root_ensure_dir (f->root, STATE_DIR, 0, 0, 0700, TRUE, &error));
@@ -89,7 +89,7 @@ setup_chrony_running (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-  nts_root_free (f->root);
+  nts_root_unref (f->root);
   service_fixture_teardown (&f->fx);
 }
 
