@@ -19,6 +19,7 @@
 #include "layout-override.h"
 #include "root-read.h"
 #include "systemd-client.h"
+#include "task-tag.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -449,7 +450,7 @@ nts_layout_resolve_async (const char          *root,
   g_return_if_fail (system_bus == NULL || G_IS_DBUS_CONNECTION (system_bus));
 
   task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, nts_layout_resolve_async);
+  nts_task_set_source_tag (task, nts_layout_resolve_async);
   r = g_new0 (Resolve, 1);
   r->layout = g_new0 (NtsLayout, 1);
   r->layout->root = g_strdup (root[0] != '\0' ? root : "/");
@@ -475,7 +476,8 @@ nts_layout_resolve_finish (GAsyncResult  *result,
                            GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_layout_resolve_async, NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == NTS_TASK_TAG (nts_layout_resolve_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
