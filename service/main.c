@@ -12,6 +12,7 @@
 #include "fault.h"
 #include "last-result.h"
 #include "lifetime.h"
+#include "log-fields.h"
 #include "manager.h"
 #include "recovery.h"
 
@@ -100,10 +101,8 @@ recover_report (GLogLevelFlags level, const char *snapshot_id, const char *forma
       else
         g_print ("ntssetupd: %s\n", text);
     }
-  else if (snapshot_id != NULL)
-    g_log_structured (G_LOG_DOMAIN, level, "NTS_SNAPSHOT_ID", snapshot_id, "MESSAGE", "%s", text);
   else
-    g_log_structured (G_LOG_DOMAIN, level, "MESSAGE", "%s", text);
+    nts_log_snapshot (level, snapshot_id, "%s", text);
 }
 
 /* --recover, run at boot by ntssetupd-recover.service: finish what a crash
