@@ -316,12 +316,6 @@ nts_chrony_client_unref (NtsChronyClient *client)
 }
 
 const char *
-nts_chrony_client_get_socket_path (NtsChronyClient *client)
-{
-  return client->socket_path;
-}
-
-const char *
 nts_chrony_client_get_local_path (NtsChronyClient *client)
 {
   return client->local_path;
@@ -512,25 +506,6 @@ out:
   return result;
 }
 
-gboolean
-nts_chrony_client_request (NtsChronyClient        *client,
-                           const NtsChronyRequest *request,
-                           guint8                 *reply,
-                           gsize                   reply_size,
-                           gsize                  *reply_len,
-                           guint32                *sequence,
-                           GCancellable           *cancellable,
-                           GError                **error)
-{
-  gboolean answered;
-
-  g_return_val_if_fail (client != NULL, FALSE);
-  g_return_val_if_fail (request != NULL && reply != NULL && reply_len != NULL, FALSE);
-
-  return transact (client, request, 0, reply, reply_size, reply_len, sequence,
-                   &answered, cancellable, error);
-}
-
 /* One request, decoded; the typed getters and fetch_report share it. */
 typedef enum { KIND_N_SOURCES, KIND_SOURCE_DATA, KIND_TRACKING, KIND_NTP_DATA,
                KIND_AUTH_DATA, KIND_SOURCE_NAME } Kind;
@@ -577,18 +552,6 @@ ask (NtsChronyClient        *client,
 }
 
 gboolean
-nts_chrony_client_get_n_sources (NtsChronyClient *client,
-                                 guint32         *n_sources,
-                                 GCancellable    *cancellable,
-                                 GError         **error)
-{
-  NtsChronyRequest req;
-
-  nts_chrony_request_init_n_sources (&req);
-  return ask (client, &req, 0, n_sources, NULL, cancellable, error);
-}
-
-gboolean
 nts_chrony_client_get_source_data (NtsChronyClient     *client,
                                    guint32              index,
                                    NtsChronySourceData *data,
@@ -611,19 +574,6 @@ nts_chrony_client_get_tracking (NtsChronyClient   *client,
 
   nts_chrony_request_init_tracking (&req);
   return ask (client, &req, 0, tracking, NULL, cancellable, error);
-}
-
-gboolean
-nts_chrony_client_get_ntp_data (NtsChronyClient       *client,
-                                const NtsChronyIpAddr *address,
-                                NtsChronyNtpData      *data,
-                                GCancellable          *cancellable,
-                                GError               **error)
-{
-  NtsChronyRequest req;
-
-  nts_chrony_request_init_ntp_data (&req, address);
-  return ask (client, &req, 0, data, NULL, cancellable, error);
 }
 
 gboolean

@@ -42,7 +42,6 @@ NtsChronyClient *nts_chrony_client_ref   (NtsChronyClient  *client);
 void             nts_chrony_client_unref (NtsChronyClient  *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsChronyClient, nts_chrony_client_unref)
 
-const char *nts_chrony_client_get_socket_path (NtsChronyClient *client);
 /* Our own socket's path (tests check that it disappears). */
 const char *nts_chrony_client_get_local_path  (NtsChronyClient *client);
 
@@ -63,23 +62,9 @@ void nts_chrony_client_set_timeouts (NtsChronyClient *client,
                                      guint            attempts,
                                      guint            fetch_timeout_ms);
 
-/* Sends @request and waits for the matching reply, which is returned
- * validated (nts_chrony_reply_validate()) in @reply with its length and the
- * sequence number it answers, ready for an nts_chrony_decode_*() call.
- * Replies to other requests (stale sequence numbers) are skipped. */
-gboolean nts_chrony_client_request (NtsChronyClient        *client,
-                                    const NtsChronyRequest *request,
-                                    guint8                 *reply,
-                                    gsize                   reply_size,
-                                    gsize                  *reply_len,
-                                    guint32                *sequence,
-                                    GCancellable           *cancellable,
-                                    GError                **error);
-
-gboolean nts_chrony_client_get_n_sources   (NtsChronyClient        *client,
-                                            guint32                *n_sources,
-                                            GCancellable           *cancellable,
-                                            GError                **error);
+/* One request each, as fetch_report() makes it but without its overall
+ * deadline: the daemon only fetches whole reports; the tests check a single
+ * request's resends, timeouts and refusals through these. */
 gboolean nts_chrony_client_get_source_data (NtsChronyClient        *client,
                                             guint32                 index,
                                             NtsChronySourceData    *data,
@@ -87,11 +72,6 @@ gboolean nts_chrony_client_get_source_data (NtsChronyClient        *client,
                                             GError                **error);
 gboolean nts_chrony_client_get_tracking    (NtsChronyClient        *client,
                                             NtsChronyTracking      *tracking,
-                                            GCancellable           *cancellable,
-                                            GError                **error);
-gboolean nts_chrony_client_get_ntp_data    (NtsChronyClient        *client,
-                                            const NtsChronyIpAddr  *address,
-                                            NtsChronyNtpData       *data,
                                             GCancellable           *cancellable,
                                             GError                **error);
 gboolean nts_chrony_client_get_auth_data   (NtsChronyClient        *client,
