@@ -454,14 +454,6 @@ nts_unit_file_change_free (NtsUnitFileChange *change)
   g_free (change);
 }
 
-char *
-nts_unit_file_change_to_string (const NtsUnitFileChange *change)
-{
-  if (change->source != NULL && change->source[0] != '\0')
-    return g_strdup_printf ("%s %s -> %s", change->type, change->path, change->source);
-  return g_strdup_printf ("%s %s", change->type, change->path);
-}
-
 static void
 on_unit_files_reloaded (GObject *source, GAsyncResult *res, gpointer user_data)
 {
