@@ -54,14 +54,6 @@ static const char *const exit_names[] = {
   "repair-required",
 };
 
-static const char *const info_names[] = {
-  "unknown", "installed", "available", "low", "enhancement", "normal", "bugfix", "important",
-  "security", "blocked", "downloading", "updating", "installing", "removing", "cleanup",
-  "obsoleting", "collection-installed", "collection-available", "finished", "reinstalling",
-  "downgrading", "preparing", "decompressing", "untrusted", "trusted", "unavailable",
-  "critical",
-};
-
 static const char *
 enum_name (const char *const *names, gsize n, guint value)
 {
@@ -76,12 +68,6 @@ nts_package_free (NtsPackage *package)
   g_free (package->package_id);
   g_free (package->summary);
   g_free (package);
-}
-
-const char *
-nts_package_info_string (guint info)
-{
-  return enum_name (info_names, G_N_ELEMENTS (info_names), info);
 }
 
 char *
