@@ -504,10 +504,9 @@ on_unit_files_reply (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   /* As systemctl enable/disable do: changed symlinks (Debian's alias
    * chronyd.service comes and goes with enablement) must be loaded before
-   * the unit's next job. Measured in the test bed with systemd 252:
-   * enable without reload, restart, then any later daemon-reload, and
-   * systemd forgets the running chronyd (inactive, its processes left
-   * in the cgroup). */
+   * the unit's next job. Without it systemd 252 forgets the running
+   * chronyd at the next daemon-reload after an enable and a restart
+   * (inactive, its processes left in the cgroup). */
   g_object_set_data_full (G_OBJECT (task), "changes", g_steal_pointer (&out),
                           (GDestroyNotify) g_ptr_array_unref);
   nts_systemd_reload_async (g_task_get_task_data (task), g_task_get_cancellable (task),
