@@ -3,6 +3,7 @@
 #include <polkit/polkit.h>
 
 #include "nts-errors.h"
+#include "task-tag.h"
 
 typedef struct {
   char         *action_id;
@@ -147,7 +148,7 @@ nts_authorize_async (GDBusMethodInvocation *invocation,
   GDBusMessage *message = g_dbus_method_invocation_get_message (invocation);
   AuthCheck *check = g_new0 (AuthCheck, 1);
 
-  g_task_set_source_tag (task, nts_authorize_async);
+  nts_task_set_source_tag (task, nts_authorize_async);
   g_task_set_task_data (task, check, (GDestroyNotify) auth_check_free);
   /* The caller leaving is no error of ours to report; the check just ends. */
   g_task_set_check_cancellable (task, FALSE);

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "task-tag.h"
+
 /* Unique names are never reused while the bus runs, so a kept answer
  * never goes stale; the table is only emptied when it grows past this,
  * which costs a look-up again for callers still connected. */
@@ -265,7 +267,7 @@ nts_caller_uid_async (NtsCallerLimits     *limits,
   g_return_if_fail (sender != NULL);
 
   task = g_task_new (NULL, NULL, callback, user_data);
-  g_task_set_source_tag (task, nts_caller_uid_async);
+  nts_task_set_source_tag (task, nts_caller_uid_async);
 
   g_mutex_lock (&limits->shared->lock);
   known = g_hash_table_lookup (limits->shared->uids, sender);
@@ -307,7 +309,8 @@ nts_caller_uid_finish (NtsCallerLimits *limits,
   gpointer value;
 
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_caller_uid_async, FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == NTS_TASK_TAG (nts_caller_uid_async), FALSE);
 
   /* A pointer, not an int: uid 0 is a valid answer, and a uid above
    * G_MAXINT would be negative as a gssize on 32-bit machines. */

@@ -315,12 +315,6 @@ nts_chrony_timespec_encode (const NtsChronyTimespec *ts,
   put_u32 (bytes + 8, ts->tv_nsec);
 }
 
-double
-nts_chrony_timespec_to_double (const NtsChronyTimespec *ts)
-{
-  return (double) ts->tv_sec + ts->tv_nsec / 1e9;
-}
-
 /* ---- requests ----------------------------------------------------------- */
 
 static const char *

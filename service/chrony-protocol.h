@@ -113,7 +113,6 @@ void   nts_chrony_timespec_decode    (const guint8             bytes[12],
                                       NtsChronyTimespec       *ts);
 void   nts_chrony_timespec_encode    (const NtsChronyTimespec *ts,
                                       guint8                   bytes[12]);
-double nts_chrony_timespec_to_double (const NtsChronyTimespec *ts);
 
 /* ---- requests ----------------------------------------------------------- */
 

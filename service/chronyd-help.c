@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "task-tag.h"
+
 #define HELP_TIMEOUT_S 5
 
 typedef struct {
@@ -120,7 +122,7 @@ nts_chronyd_help_async (const char          *host_path,
   g_return_if_fail (host_path != NULL);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, nts_chronyd_help_async);
+  nts_task_set_source_tag (task, nts_chronyd_help_async);
   /* The caller's cancellation is checked by us, after the child is dealt
    * with, not by GTask on return. */
   g_task_set_check_cancellable (task, FALSE);

@@ -2,6 +2,7 @@
 
 #include "nts-errors.h"
 #include "packagekit-client.h"
+#include "task-tag.h"
 
 static guint transaction_timeout_ms;
 
@@ -224,14 +225,16 @@ void
 nts_ensure_chrony_plan_async (GDBusConnection *bus, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data)
 {
-  ensure (bus, FALSE, nts_ensure_chrony_plan_async, cancellable, callback, user_data);
+  ensure (bus, FALSE, NTS_TASK_TAG (nts_ensure_chrony_plan_async),
+          cancellable, callback, user_data);
 }
 
 NtsPackageChanges *
 nts_ensure_chrony_plan_finish (GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_ensure_chrony_plan_async, NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == NTS_TASK_TAG (nts_ensure_chrony_plan_async), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -239,15 +242,16 @@ void
 nts_ensure_chrony_install_async (GDBusConnection *bus, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
-  ensure (bus, TRUE, nts_ensure_chrony_install_async, cancellable, callback, user_data);
+  ensure (bus, TRUE, NTS_TASK_TAG (nts_ensure_chrony_install_async),
+          cancellable, callback, user_data);
 }
 
 NtsPackageChanges *
 nts_ensure_chrony_install_finish (GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_ensure_chrony_install_async,
-                        NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == NTS_TASK_TAG (nts_ensure_chrony_install_async), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -417,7 +421,7 @@ nts_packages_undo_async (GDBusConnection *bus, const NtsPackageChanges *changes,
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   UndoOp *op = g_new0 (UndoOp, 1);
 
-  g_task_set_source_tag (task, nts_packages_undo_async);
+  nts_task_set_source_tag (task, nts_packages_undo_async);
   op->bus = g_object_ref (bus);
   op->changes = nts_package_changes_copy (changes);
   op->reinstall = names_new ();
@@ -437,6 +441,7 @@ gboolean
 nts_packages_undo_finish (GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_packages_undo_async, FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == NTS_TASK_TAG (nts_packages_undo_async), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }

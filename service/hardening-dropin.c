@@ -2,8 +2,9 @@
  *
  * It only adds restrictions on top of the distribution's unit: ExecStart=
  * and its options variable stay the packaged ones. The directives are one
- * table so that what the test bed measures (which directive chronyd
- * tolerates) is a one-line change each.
+ * table, each with the reason it is there, so that a chronyd that needs
+ * one loosened or dropped costs a one-line change (tests/testbed/README.md
+ * lists which of them chronyd tolerates).
  *
  * A list setting in a drop-in is merged with the packaged unit's value, and
  * Debian's (and upstream's) unit uses deny lists (`CapabilityBoundingSet=~`,
@@ -65,14 +66,14 @@ static const Directive directives[] = {
     "CAP_SYS_TIME CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_CHOWN CAP_DAC_OVERRIDE", TRUE,
     "chronyd starts as root: CAP_SYS_TIME sets the clock, CAP_SETUID/SETGID "
     "drop to its user, CAP_CHOWN and CAP_DAC_OVERRIDE let it set up "
-    "/run/chrony and its pid file for that user (measured: without "
-    "CAP_DAC_OVERRIDE it fails to open /run/chrony/chronyd.pid)." },
+    "/run/chrony and its pid file for that user (without "
+    "CAP_DAC_OVERRIDE it cannot open /run/chrony/chronyd.pid)." },
   { "SystemCallFilter", "@system-service @clock seccomp", TRUE,
     "@clock for adjtimex(); seccomp because chronyd -F 1 (Debian's default) "
-    "installs its own filter on top (measured: SIGSYS without it)." },
+    "installs its own filter on top (without it chronyd dies of SIGSYS)." },
   { "SystemCallFilter", "~@resources", FALSE,
     "Taken back out of the list above: chronyd sets no resource limits or "
-    "scheduling (measured in the test bed: it runs and authenticates)." },
+    "scheduling, and runs and authenticates without these calls." },
   { "SystemCallErrorNumber", "EPERM", FALSE,
     "A call outside the filter fails with EPERM rather than killing chronyd, "
     "so a gap shows in its log instead of as a restart loop." },

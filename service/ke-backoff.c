@@ -1,6 +1,8 @@
 /* See ke-backoff.h. */
 #include "ke-backoff.h"
 
+#include "task-tag.h"
+
 #define FACTOR_CONNECT 4
 #define FACTOR_TLS     10
 #define MAX_EXPONENT   19
@@ -103,7 +105,7 @@ nts_ke_probe_async (const char          *address,
   g_autoptr(GSocketAddress) socket_address = NULL;
   g_autoptr(GSocketClient) client = NULL;
 
-  g_task_set_source_tag (task, nts_ke_probe_async);
+  nts_task_set_source_tag (task, nts_ke_probe_async);
   if (inet == NULL || port == 0)
     {
       g_task_return_int (task, NTS_KE_FAILURE_UNKNOWN);

@@ -6,6 +6,7 @@
 
 #include "file-stamp.h"
 #include "layout-override.h"
+#include "task-tag.h"
 
 /* The files an answer was read from, besides the chronyd binary it names. */
 static const char *const watched_files[] = {
@@ -174,7 +175,7 @@ nts_layout_cache_get_async (NtsLayoutCache      *cache,
   g_return_if_fail (cache != NULL);
 
   task = g_task_new (NULL, NULL, callback, user_data);
-  g_task_set_source_tag (task, nts_layout_cache_get_async);
+  nts_task_set_source_tag (task, nts_layout_cache_get_async);
 
   if (cache->layout != NULL)
     {
@@ -212,8 +213,8 @@ NtsLayout *
 nts_layout_cache_get_finish (NtsLayoutCache *cache, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_layout_cache_get_async,
-                        NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == NTS_TASK_TAG (nts_layout_cache_get_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -19,6 +19,7 @@
 #include "distro-profiles.h"
 #include "layout-override.h"
 #include "systemd-client.h"
+#include "task-tag.h"
 
 #include <string.h>
 
@@ -424,7 +425,7 @@ nts_layout_resolve_async (NtsRoot             *root,
   g_return_if_fail (system_bus == NULL || G_IS_DBUS_CONNECTION (system_bus));
 
   task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, nts_layout_resolve_async);
+  nts_task_set_source_tag (task, nts_layout_resolve_async);
   r = g_new0 (Resolve, 1);
   r->bus = system_bus != NULL ? g_object_ref (system_bus) : NULL;
   g_task_set_task_data (task, r, (GDestroyNotify) resolve_free);
@@ -454,7 +455,8 @@ nts_layout_resolve_finish (GAsyncResult  *result,
                            GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_layout_resolve_async, NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == NTS_TASK_TAG (nts_layout_resolve_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -5,12 +5,14 @@
 #include <glib-unix.h>
 #include <locale.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "fault.h"
 #include "last-result.h"
 #include "lifetime.h"
+#include "log-fields.h"
 #include "manager.h"
 #include "recovery.h"
 
@@ -43,10 +45,10 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
   /* Without the name no caller can reach us; another instance (or
    * something pretending to be us) has it. */
   if (!daemon->name_acquired)
-    g_printerr ("ntssetupd: cannot own %s on the system bus (already owned, or not "
-                "allowed by the bus policy)\n", name);
+    g_warning ("cannot own %s on the system bus (already owned, or not allowed by the "
+               "bus policy)", name);
   else
-    g_printerr ("ntssetupd: lost %s\n", name);
+    g_warning ("lost %s", name);
   daemon->exit_code = EXIT_FAILURE;
   g_main_loop_quit (daemon->loop);
 }
@@ -79,6 +81,30 @@ on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
   g_main_loop_quit (run->loop);
 }
 
+/* What --recover did. Its stderr is the journal when the boot unit runs
+ * it: an entry with the priority of @level, naming the snapshot in a field
+ * of its own (journalctl NTS_SNAPSHOT_ID=...). Run by hand, or by the
+ * tests: one line, on stdout unless it says something went wrong. */
+static void G_GNUC_PRINTF (3, 4)
+recover_report (GLogLevelFlags level, const char *snapshot_id, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (!g_log_writer_is_journald (fileno (stderr)))
+    {
+      if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+        g_printerr ("ntssetupd: %s\n", text);
+      else
+        g_print ("ntssetupd: %s\n", text);
+    }
+  else
+    nts_log_snapshot (level, snapshot_id, "%s", text);
+}
+
 /* --recover, run at boot by ntssetupd-recover.service: finish what a crash
  * or power loss interrupted, without the bus name (nothing may activate
  * the daemon then) and without waiting for jobs (boot's own jobs for
@@ -109,21 +135,21 @@ recover_and_exit (GDBusConnection *connection, NtsRoot *root)
        * that the change it made before the power cut was undone. */
       last = g_variant_ref_sink (nts_last_result_new ("Recover", run.error, NULL, id));
       if (!nts_last_result_save (root, NULL, last, &error))
-        g_printerr ("ntssetupd: cannot keep the outcome: %s\n", error->message);
+        recover_report (G_LOG_LEVEL_WARNING, id, "cannot keep the outcome: %s", error->message);
     }
   if (run.error != NULL)
     {
-      g_printerr ("ntssetupd: recovering the interrupted transaction failed: %s\n",
-                  run.error->message);
+      recover_report (G_LOG_LEVEL_WARNING, NULL,
+                      "recovering the interrupted transaction failed: %s", run.error->message);
       g_error_free (run.error);
       return EXIT_FAILURE;
     }
   if (run.result == NULL)
     {
-      g_print ("ntssetupd: no interrupted transaction\n");
+      recover_report (G_LOG_LEVEL_MESSAGE, NULL, "no interrupted transaction");
       return EXIT_SUCCESS;
     }
-  g_print ("ntssetupd: recovered: snapshot %s is back in place\n", id);
+  recover_report (G_LOG_LEVEL_MESSAGE, id, "recovered: snapshot %s is back in place", id);
   g_variant_unref (run.result);
   return EXIT_SUCCESS;
 }
@@ -227,14 +253,14 @@ main (int argc, char **argv)
   fs_root = nts_root_open (root, &error);
   if (fs_root == NULL)
     {
-      g_printerr ("ntssetupd: %s\n", error->message);
+      g_warning ("%s", error->message);
       return EXIT_FAILURE;
     }
 
   connection = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   if (connection == NULL)
     {
-      g_printerr ("ntssetupd: cannot connect to the system bus: %s\n", error->message);
+      g_warning ("cannot connect to the system bus: %s", error->message);
       return EXIT_FAILURE;
     }
   /* We leave on our own terms (idle, signal), never because the bus went
@@ -249,7 +275,7 @@ main (int argc, char **argv)
   manager = nts_manager_new (connection, g_steal_pointer (&fs_root), lifetime);
   if (!nts_manager_export (manager, &error))
     {
-      g_printerr ("ntssetupd: cannot export the manager object: %s\n", error->message);
+      g_warning ("cannot export the manager object: %s", error->message);
       return EXIT_FAILURE;
     }
 

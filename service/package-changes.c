@@ -47,40 +47,6 @@ nts_package_changes_is_empty (const NtsPackageChanges *changes)
   return changes->installed[0] == NULL && changes->removed[0] == NULL;
 }
 
-GVariant *
-nts_package_changes_to_variant (const NtsPackageChanges *changes)
-{
-  GVariantBuilder builder;
-
-  /* A builder, not a GVariantDict: the keys keep this order in logs. */
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "installed",
-                         g_variant_new_strv ((const char *const *) changes->installed, -1));
-  g_variant_builder_add (&builder, "{sv}", "removed",
-                         g_variant_new_strv ((const char *const *) changes->removed, -1));
-  return g_variant_builder_end (&builder);
-}
-
-static GStrv
-lookup_strv (GVariant *variant, const char *key)
-{
-  g_autoptr(GVariant) value = NULL;
-
-  if (variant != NULL && g_variant_is_of_type (variant, G_VARIANT_TYPE_VARDICT))
-    value = g_variant_lookup_value (variant, key, G_VARIANT_TYPE_STRING_ARRAY);
-  return value != NULL ? g_variant_dup_strv (value, NULL) : g_new0 (char *, 1);
-}
-
-NtsPackageChanges *
-nts_package_changes_from_variant (GVariant *variant)
-{
-  NtsPackageChanges *changes = g_new0 (NtsPackageChanges, 1);
-
-  changes->installed = lookup_strv (variant, "installed");
-  changes->removed = lookup_strv (variant, "removed");
-  return changes;
-}
-
 gboolean
 nts_package_name_is_valid (const char *name)
 {

@@ -24,11 +24,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsPackageChanges, nts_package_changes_free)
 
 gboolean nts_package_changes_is_empty (const NtsPackageChanges *changes);
 
-/* a{sv}: 'installed' as, 'removed' as (floating). */
-GVariant          *nts_package_changes_to_variant   (const NtsPackageChanges *changes);
-/* Tolerant: NULL, a missing key or a key of another type is empty. */
-NtsPackageChanges *nts_package_changes_from_variant (GVariant *variant);
-
 /* Whether @name can be a package name on any distribution we know: not
  * empty, printable ASCII without spaces or ';' (the separator of
  * PackageKit ids and of the snapshot manifest's lists). */

@@ -1,5 +1,7 @@
 #include "packagekit-client.h"
 
+#include "task-tag.h"
+
 #define PK_BUS_NAME "org.freedesktop.PackageKit"
 #define PK_PATH "/org/freedesktop/PackageKit"
 #define PK_IFACE "org.freedesktop.PackageKit"
@@ -52,14 +54,6 @@ static const char *const exit_names[] = {
   "repair-required",
 };
 
-static const char *const info_names[] = {
-  "unknown", "installed", "available", "low", "enhancement", "normal", "bugfix", "important",
-  "security", "blocked", "downloading", "updating", "installing", "removing", "cleanup",
-  "obsoleting", "collection-installed", "collection-available", "finished", "reinstalling",
-  "downgrading", "preparing", "decompressing", "untrusted", "trusted", "unavailable",
-  "critical",
-};
-
 static const char *
 enum_name (const char *const *names, gsize n, guint value)
 {
@@ -74,12 +68,6 @@ nts_package_free (NtsPackage *package)
   g_free (package->package_id);
   g_free (package->summary);
   g_free (package);
-}
-
-const char *
-nts_package_info_string (guint info)
-{
-  return enum_name (info_names, G_N_ELEMENTS (info_names), info);
 }
 
 char *
@@ -380,7 +368,7 @@ nts_packagekit_resolve_async (GDBusConnection *bus, const char *const *names, gu
 {
   run_transaction (bus, "Resolve", g_variant_new ("(t^as)", filter, names),
                    timeout_ms ? timeout_ms : NTS_PACKAGEKIT_RESOLVE_TIMEOUT_MS,
-                   nts_packagekit_resolve_async, cancellable, callback, user_data);
+                   NTS_TASK_TAG (nts_packagekit_resolve_async), cancellable, callback, user_data);
 }
 
 void
@@ -392,7 +380,7 @@ nts_packagekit_install_async (GDBusConnection *bus, const char *const *package_i
 
   run_transaction (bus, "InstallPackages", g_variant_new ("(t^as)", flags, package_ids),
                    timeout_ms ? timeout_ms : NTS_PACKAGEKIT_INSTALL_TIMEOUT_MS,
-                   nts_packagekit_install_async, cancellable, callback, user_data);
+                   NTS_TASK_TAG (nts_packagekit_install_async), cancellable, callback, user_data);
 }
 
 void
@@ -407,7 +395,7 @@ nts_packagekit_remove_async (GDBusConnection *bus, const char *const *package_id
   run_transaction (bus, "RemovePackages",
                    g_variant_new ("(t^asbb)", flags, package_ids, FALSE, FALSE),
                    timeout_ms ? timeout_ms : NTS_PACKAGEKIT_INSTALL_TIMEOUT_MS,
-                   nts_packagekit_remove_async, cancellable, callback, user_data);
+                   NTS_TASK_TAG (nts_packagekit_remove_async), cancellable, callback, user_data);
 }
 
 /* ---- By name: Resolve, then install or remove -------------------------- */
@@ -552,8 +540,8 @@ nts_packagekit_install_names_async (GDBusConnection *bus, const char *const *nam
                                     GCancellable *cancellable, GAsyncReadyCallback callback,
                                     gpointer user_data)
 {
-  by_name (bus, names, TRUE, simulate, timeout_ms, nts_packagekit_install_names_async,
-           cancellable, callback, user_data);
+  by_name (bus, names, TRUE, simulate, timeout_ms,
+           NTS_TASK_TAG (nts_packagekit_install_names_async), cancellable, callback, user_data);
 }
 
 void
@@ -562,8 +550,8 @@ nts_packagekit_remove_names_async (GDBusConnection *bus, const char *const *name
                                    GCancellable *cancellable, GAsyncReadyCallback callback,
                                    gpointer user_data)
 {
-  by_name (bus, names, FALSE, simulate, timeout_ms, nts_packagekit_remove_names_async,
-           cancellable, callback, user_data);
+  by_name (bus, names, FALSE, simulate, timeout_ms,
+           NTS_TASK_TAG (nts_packagekit_remove_names_async), cancellable, callback, user_data);
 }
 
 GPtrArray *

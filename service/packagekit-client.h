@@ -52,8 +52,6 @@ typedef struct {
 
 void        nts_package_free        (NtsPackage *package);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsPackage, nts_package_free)
-/* "installing", "removing", ...: PackageKit's names for PkInfoEnum. */
-const char *nts_package_info_string (guint info);
 /* The name part of a package id ("chrony"). */
 char       *nts_package_id_name     (const char *package_id);
 

@@ -2,6 +2,8 @@
 
 #include "nts-errors.h"
 #include "accounts.h"
+#include "safe-fs.h"
+#include "task-tag.h"
 
 typedef struct {
   GPtrArray   *verdicts;     /* NtsPreflightVerdict, one per server */
@@ -276,7 +278,7 @@ nts_preflight_async (const char *const *servers, const NtsPreflightOptions *opti
   guint timeout_s = options->timeout_s ? options->timeout_s : NTS_PREFLIGHT_TIMEOUT_S;
   guint n = servers ? g_strv_length ((char **) servers) : 0;
 
-  g_task_set_source_tag (task, nts_preflight_async);
+  nts_task_set_source_tag (task, nts_preflight_async);
   run->verdicts = g_ptr_array_new_with_free_func ((GDestroyNotify) nts_preflight_verdict_free);
   run->min_sources = MAX (options->min_sources, 1);
   g_task_set_task_data (task, run, (GDestroyNotify) preflight_run_free);

@@ -21,8 +21,9 @@
  *    "::ffff:224.0.0.1" is refused as multicast and "192.0.2.1" with
  *    "::ffff:192.0.2.1" is one server given twice.
  *  - The deprecated IPv4-compatible form (::a.b.c.d, RFC 4291 §2.5.5.1) is
- *    refused outright: nothing translates it to a.b.c.d any more, so it
- *    would reach a different host than the address it spells, if any.
+ *    refused outright: no transition mechanism translates it to a.b.c.d
+ *    (why RFC 4291 deprecates it), so it would reach a different host than
+ *    the address it spells, if any.
  *    "::" and "::1" share the prefix but are the unspecified and loopback
  *    addresses, and judged as such.
  *

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "accounts.h"
+#include "log-fields.h"
 #include "nts-errors.h"
 
 #define MANIFEST        "manifest"
@@ -688,7 +689,8 @@ nts_snapshot_store_list (NtsSnapshotStore *store, GError **error)
       /* One damaged snapshot must not hide the others. */
       if (snapshot == NULL)
         {
-          g_message ("ListSnapshots: leaving out %s: %s", *id, local_error->message);
+          nts_log_snapshot (G_LOG_LEVEL_MESSAGE, *id, "ListSnapshots: leaving out %s: %s", *id,
+                            local_error->message);
           continue;
         }
       g_variant_builder_add (&builder, "(st@a{sv})", snapshot->id,

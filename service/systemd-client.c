@@ -1,5 +1,7 @@
 #include "systemd-client.h"
 
+#include "task-tag.h"
+
 #define SYSTEMD_BUS_NAME "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
 #define SYSTEMD_MANAGER_IFACE "org.freedesktop.systemd1.Manager"
@@ -110,7 +112,7 @@ nts_systemd_get_unit_state_async (GDBusConnection     *bus,
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   NtsUnitState *state = g_new0 (NtsUnitState, 1);
 
-  g_task_set_source_tag (task, nts_systemd_get_unit_state_async);
+  nts_task_set_source_tag (task, nts_systemd_get_unit_state_async);
   state->name = g_strdup (unit);
   /* Filled in as the answers come; handed over by return_state() or freed
    * by fail(), so the task itself must not own it. */

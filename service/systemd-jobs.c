@@ -1,6 +1,7 @@
 #include "systemd-jobs.h"
 
 #include "nts-errors.h"
+#include "task-tag.h"
 
 #define SYSTEMD_BUS_NAME "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -26,7 +27,7 @@ on_simple_reply (GObject *source, GAsyncResult *res, gpointer user_data)
       g_autofree char *remote = g_dbus_error_get_remote_error (error);
       /* A second Subscribe from the same connection: it is subscribed,
        * which is all we wanted. */
-      if (g_task_get_source_tag (task) == nts_systemd_subscribe_async &&
+      if (g_task_get_source_tag (task) == NTS_TASK_TAG (nts_systemd_subscribe_async) &&
           g_strcmp0 (remote, "org.freedesktop.systemd1.AlreadySubscribed") == 0)
         {
           g_task_return_boolean (task, TRUE);
@@ -54,8 +55,8 @@ void
 nts_systemd_subscribe_async (GDBusConnection *bus, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
-  call_simple (bus, "Subscribe", nts_systemd_subscribe_async, SYSTEMD_CALL_TIMEOUT_MS,
-               cancellable, callback, user_data);
+  call_simple (bus, "Subscribe", NTS_TASK_TAG (nts_systemd_subscribe_async),
+               SYSTEMD_CALL_TIMEOUT_MS, cancellable, callback, user_data);
 }
 
 gboolean
@@ -69,8 +70,8 @@ void
 nts_systemd_reload_async (GDBusConnection *bus, GCancellable *cancellable,
                           GAsyncReadyCallback callback, gpointer user_data)
 {
-  call_simple (bus, "Reload", nts_systemd_reload_async, SYSTEMD_RELOAD_TIMEOUT_MS,
-               cancellable, callback, user_data);
+  call_simple (bus, "Reload", NTS_TASK_TAG (nts_systemd_reload_async),
+               SYSTEMD_RELOAD_TIMEOUT_MS, cancellable, callback, user_data);
 }
 
 gboolean
@@ -396,7 +397,7 @@ nts_systemd_unit_job_async (GDBusConnection *bus, NtsSystemdJobKind kind, const 
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   JobCall *call = g_new0 (JobCall, 1);
 
-  g_task_set_source_tag (task, nts_systemd_unit_job_async);
+  nts_task_set_source_tag (task, nts_systemd_unit_job_async);
   call->bus = g_object_ref (bus);
   call->kind = kind;
   call->unit = g_strdup (unit);
@@ -453,14 +454,6 @@ nts_unit_file_change_free (NtsUnitFileChange *change)
   g_free (change);
 }
 
-char *
-nts_unit_file_change_to_string (const NtsUnitFileChange *change)
-{
-  if (change->source != NULL && change->source[0] != '\0')
-    return g_strdup_printf ("%s %s -> %s", change->type, change->path, change->source);
-  return g_strdup_printf ("%s %s", change->type, change->path);
-}
-
 static void
 on_unit_files_reloaded (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -511,10 +504,9 @@ on_unit_files_reply (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   /* As systemctl enable/disable do: changed symlinks (Debian's alias
    * chronyd.service comes and goes with enablement) must be loaded before
-   * the unit's next job. Measured in the test bed with systemd 252:
-   * enable without reload, restart, then any later daemon-reload, and
-   * systemd forgets the running chronyd (inactive, its processes left
-   * in the cgroup). */
+   * the unit's next job. Without it systemd 252 forgets the running
+   * chronyd at the next daemon-reload after an enable and a restart
+   * (inactive, its processes left in the cgroup). */
   g_object_set_data_full (G_OBJECT (task), "changes", g_steal_pointer (&out),
                           (GDestroyNotify) g_ptr_array_unref);
   nts_systemd_reload_async (g_task_get_task_data (task), g_task_get_cancellable (task),
@@ -528,7 +520,7 @@ nts_systemd_enable_unit_files_async (GDBusConnection *bus, const char *const *un
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
 
-  g_task_set_source_tag (task, nts_systemd_unit_files_finish);
+  nts_task_set_source_tag (task, nts_systemd_unit_files_finish);
   g_task_set_task_data (task, g_object_ref (bus), g_object_unref);
   /* runtime=false: it must survive a reboot; force=false: never replace a
    * symlink someone else put there. */
@@ -546,7 +538,7 @@ nts_systemd_disable_unit_files_async (GDBusConnection *bus, const char *const *u
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
 
-  g_task_set_source_tag (task, nts_systemd_unit_files_finish);
+  nts_task_set_source_tag (task, nts_systemd_unit_files_finish);
   g_task_set_task_data (task, g_object_ref (bus), g_object_unref);
   g_dbus_connection_call (bus, SYSTEMD_BUS_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER_IFACE,
                           "DisableUnitFiles", g_variant_new ("(^asb)", units, FALSE),
@@ -649,7 +641,7 @@ nts_systemd_restore_unit_async (GDBusConnection *bus, const NtsUnitUndo *undo, g
   RestoreCall *call = g_new0 (RestoreCall, 1);
   const char *units[] = { undo->unit, NULL };
 
-  g_task_set_source_tag (task, nts_systemd_restore_unit_async);
+  nts_task_set_source_tag (task, nts_systemd_restore_unit_async);
   call->bus = g_object_ref (bus);
   call->undo = g_new0 (NtsUnitUndo, 1);
   *call->undo = *undo;
@@ -767,7 +759,7 @@ nts_systemd_wait_jobs_async (GDBusConnection *bus, const char *const *units, gui
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   JobsWait *wait = g_new0 (JobsWait, 1);
 
-  g_task_set_source_tag (task, nts_systemd_wait_jobs_async);
+  nts_task_set_source_tag (task, nts_systemd_wait_jobs_async);
   wait->bus = g_object_ref (bus);
   wait->units = g_strdupv ((char **) units);
   wait->deadline = g_get_monotonic_time () +

@@ -92,10 +92,6 @@ typedef struct {
 void nts_unit_file_change_free (NtsUnitFileChange *change);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsUnitFileChange, nts_unit_file_change_free)
 
-/* "symlink /etc/...wants/chrony.service -> /lib/.../chrony.service": one
- * "unit-changes" result line. */
-char *nts_unit_file_change_to_string (const NtsUnitFileChange *change);
-
 /* EnableUnitFiles(units, runtime=false, force=false) /
  * DisableUnitFiles(units, runtime=false), then, when a link changed, a
  * Reload (as systemctl does: see systemd-jobs.c). Returns a GPtrArray of

@@ -15,6 +15,7 @@
 #include "layout-override.h"
 #include "operators.h"
 #include "systemd-client.h"
+#include "task-tag.h"
 #include "verify-report.h"
 
 /* How long the layout and operators are reused while the override file
@@ -660,7 +661,7 @@ nts_verify_async (NtsVerifier         *verifier,
   g_return_if_fail (verifier != NULL);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, nts_verify_async);
+  nts_task_set_source_tag (task, nts_verify_async);
 
   v = g_new0 (Verify, 1);
   v->verifier = nts_verifier_ref (verifier);
@@ -694,7 +695,8 @@ nts_verify_finish (NtsVerifier   *verifier,
                    GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nts_verify_async, NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == NTS_TASK_TAG (nts_verify_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

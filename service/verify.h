@@ -37,8 +37,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsVerifier, nts_verifier_unref)
 /* Where chrony lives comes from the verifier's layout cache
  * (layout-cache.h: one resolution at a time, kept until what it read
  * changes), since anyone may call Verify in a loop; operators and the
- * layout are re-read from it every few seconds. A caller that just
- * changed the machine (Apply, Rollback, recovery) forgets both. */
+ * layout are re-read from it every few seconds. This forgets both, the
+ * cache's answer for PreviewConfig and the properties too: the manager
+ * calls it when an Apply or a Rollback ends, however it ended, and after
+ * a recovery, any of which may have installed packages or changed units. */
 void nts_verifier_forget_layout (NtsVerifier *verifier);
 
 /* The verifier's layout cache, for the daemon's other read-only answers

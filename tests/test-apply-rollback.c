@@ -811,8 +811,8 @@ test_rollback_packages_need_install (Fixture *f, gconstpointer data)
 
 /* ---- every step made to fail or die ---------------------------------- */
 
-/* The table the issue asks for: step x (profile, fault) -> outcome, filled
- * in by each case that passed and printed at the end. */
+/* Step x (profile, fault) -> outcome, filled in by each case that passed
+ * and printed at the end: every failure and what it left, in one view. */
 enum { COL_FAIL, COL_ABORT_RESTART, COL_ABORT_RECOVER, N_KINDS };
 static const char *const kind_names[N_KINDS] = { "fail", "abort+restart", "abort+--recover" };
 static GHashTable *table;   /* "profile/kind/step" -> outcome */

@@ -316,7 +316,6 @@ test_timespec (void)
   nts_chrony_timespec_decode (b, &ts);
   g_assert_cmpint (ts.tv_sec, ==, 1700000000);
   g_assert_cmpuint (ts.tv_nsec, ==, 123456789);
-  g_assert_cmpfloat_with_epsilon (nts_chrony_timespec_to_double (&ts), 1700000000.123456789, 1e-6);
 
   /* 0x7fffffff in the high word means "32-bit sender, no high bits". */
   w32 (b, 0x7fffffff); w32 (b + 4, 5); w32 (b + 8, 0);
@@ -332,7 +331,7 @@ test_timespec (void)
   w32 (b, 0xffffffff); w32 (b + 4, 0xffffffff); w32 (b + 8, 500000000);
   nts_chrony_timespec_decode (b, &ts);
   g_assert_cmpint (ts.tv_sec, ==, -1);
-  g_assert_cmpfloat (nts_chrony_timespec_to_double (&ts), ==, -0.5);
+  g_assert_cmpuint (ts.tv_nsec, ==, 500000000);
 
   /* Nanoseconds past a second are carried, as chronyd normalises them. */
   w32 (b, 0); w32 (b + 4, 10); w32 (b + 8, 0xffffffff);

@@ -84,6 +84,20 @@ remove_names (Fixture *f, const char *name, gboolean simulate, GError **error)
   return wait_packages (&res, error);
 }
 
+/* PackageKit's names for the PkInfoEnum values the daemon acts on. */
+static const char *
+info_string (guint info)
+{
+  switch (info)
+    {
+    case NTS_PK_INFO_INSTALLED:  return "installed";
+    case NTS_PK_INFO_AVAILABLE:  return "available";
+    case NTS_PK_INFO_INSTALLING: return "installing";
+    case NTS_PK_INFO_REMOVING:   return "removing";
+    default:                     return "other";
+    }
+}
+
 /* "installing chrony", "removing systemd-timesyncd", ... */
 static char *
 describe (GPtrArray *packages)
@@ -95,7 +109,7 @@ describe (GPtrArray *packages)
       NtsPackage *package = packages->pdata[i];
       g_autofree char *name = nts_package_id_name (package->package_id);
       g_string_append_printf (out, "%s%s %s", out->len ? ", " : "",
-                              nts_package_info_string (package->info), name);
+                              info_string (package->info), name);
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
 }

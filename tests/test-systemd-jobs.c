@@ -297,12 +297,16 @@ unit_files (Fixture *f, gboolean enable, const char *unit, GError **error)
   return nts_systemd_unit_files_finish (wait_result (&res), error);
 }
 
+/* "symlink /etc/...wants/chrony.service -> /lib/.../chrony.service" */
 static gboolean
 has_change (GPtrArray *changes, const char *line)
 {
   for (guint i = 0; i < changes->len; i++)
     {
-      g_autofree char *text = nts_unit_file_change_to_string (changes->pdata[i]);
+      NtsUnitFileChange *change = changes->pdata[i];
+      g_autofree char *text = change->source[0] != '\0'
+        ? g_strdup_printf ("%s %s -> %s", change->type, change->path, change->source)
+        : g_strdup_printf ("%s %s", change->type, change->path);
       g_test_message ("change: %s", text);
       if (g_str_equal (text, line))
         return TRUE;

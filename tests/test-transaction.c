@@ -473,7 +473,8 @@ test_log_dir_blocked (Fixture *f, gconstpointer data)
 
 
 /* The report of a chronyd that wrote its logs, then failed to
- * authenticate: as in the test bed with an untrusted server. */
+ * authenticate, as one does with a server whose certificate it does not
+ * trust. */
 static NtsRoot *logging_root;
 
 static GVariant *
