@@ -101,9 +101,9 @@ get_properties (Ntsctl  *ctl,
 
   /* Starts the service again if it died: it then finishes or undoes the
    * interrupted transaction, and says so through State. */
-  g_dbus_connection_call (ctl->bus, NTSCTL_BUS_NAME, NTSCTL_OBJECT_PATH,
+  g_dbus_connection_call (ctl->bus, NTS_DBUS_NAME, NTS_DBUS_PATH,
                           "org.freedesktop.DBus.Properties", "GetAll",
-                          g_variant_new ("(s)", NTSCTL_INTERFACE),
+                          g_variant_new ("(s)", NTS_DBUS_INTERFACE),
                           G_VARIANT_TYPE ("(a{sv})"),
                           G_DBUS_CALL_FLAGS_NONE, -1, NULL,
                           ntsctl_store_result, &result);

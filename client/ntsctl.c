@@ -160,7 +160,7 @@ ntsctl_connect (Ntsctl  *ctl,
     flags |= G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS;
 
   ctl->manager = nts_manager1_proxy_new_sync (ctl->bus, flags,
-                                              NTSCTL_BUS_NAME, NTSCTL_OBJECT_PATH,
+                                              NTS_DBUS_NAME, NTS_DBUS_PATH,
                                               NULL, error);
   return ctl->manager != NULL;
 }

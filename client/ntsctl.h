@@ -10,12 +10,9 @@
 #include <gio/gio.h>
 
 #include "nts-manager-generated.h"
+#include "nts-names.h"
 
 G_BEGIN_DECLS
-
-#define NTSCTL_BUS_NAME    "org.ntssetup.Manager"
-#define NTSCTL_OBJECT_PATH "/org/ntssetup/Manager"
-#define NTSCTL_INTERFACE   "org.ntssetup.Manager1"
 
 /* Documented in docs/ntsctl.md; scripts depend on these numbers. */
 typedef enum {
