@@ -3,7 +3,8 @@
 
 #include <stdio.h>
 
-#include "ntsctl.h"
+#include "ntsctl-commands.h"
+#include "ntsctl-common.h"
 
 #define LABEL_WIDTH 16
 
