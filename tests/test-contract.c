@@ -1,11 +1,13 @@
-/* The contract's names agree wherever they are written down.
+/* The contract says the same wherever it is written down.
  *
  * C takes the bus name, object path, interface and polkit action ids from
  * introspection/nts-names.h; the introspection XML, the bus policy, the
  * D-Bus activation file and the polkit policy cannot include a header and
  * spell them again. Each of those is read here and compared with the
  * header, so that a rename in one place fails this test rather than
- * leaving a service nobody can call. No bus, no daemon. */
+ * leaving a service nobody can call. Progress's step names are listed
+ * twice in the XML, for programs and for people: the two lists are
+ * compared too. No bus, no daemon. */
 
 #include <string.h>
 
@@ -137,6 +139,85 @@ test_error_names (void)
     }
 }
 
+/* A Progress step list annotation, split; NULL when it is missing. */
+static GStrv
+annotated_steps (GDBusNodeInfo *node,
+                 const char    *annotation)
+{
+  GDBusSignalInfo *progress;
+  const char *value;
+
+  progress = g_dbus_interface_info_lookup_signal (node->interfaces[0], "Progress");
+  g_assert_nonnull (progress);
+  value = g_dbus_annotation_info_lookup (progress->annotations, annotation);
+  if (value == NULL)
+    return NULL;
+  return g_strsplit (value, ";", -1);
+}
+
+static void
+assert_steps_equal (const char *what,
+                    GStrv       documented,
+                    GStrv       annotated)
+{
+  g_autofree char *doc = g_strjoinv (", ", documented);
+  g_autofree char *ann = g_strjoinv (", ", annotated);
+
+  if (!g_strv_equal ((const char *const *) documented, (const char *const *) annotated))
+    g_error ("%s: the step argument's doc says %s, the annotation %s", what, doc, ann);
+}
+
+/* Progress's step names are API: tests and the ntsctl stand-in read them
+ * from the org.ntssetup.ApplySteps and org.ntssetup.RollbackSteps
+ * annotations, people from the step argument's doc. The two must say the
+ * same, in the same order, and every name must be one a Progress signal
+ * can carry ([a-z0-9-], unique). */
+static void
+test_progress_steps (void)
+{
+  g_autoptr(GDBusNodeInfo) node = read_xml ();
+  g_auto(GStrv) apply = annotated_steps (node, "org.ntssetup.ApplySteps");
+  g_auto(GStrv) rollback = annotated_steps (node, "org.ntssetup.RollbackSteps");
+  g_autoptr(GRegex) regex = NULL;
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *apply_text = NULL;
+  g_autofree char *rollback_text = NULL;
+  g_auto(GStrv) doc_apply = NULL;
+  g_auto(GStrv) doc_rollback = NULL;
+  GDBusSignalInfo *progress;
+  const char *doc;
+
+  g_assert_nonnull (apply);
+  g_assert_nonnull (rollback);
+
+  /* "Step name: A, B, ...; Rollback (...): X, Y, Z." */
+  progress = g_dbus_interface_info_lookup_signal (node->interfaces[0], "Progress");
+  g_assert_cmpstr (progress->args[0]->name, ==, "step");
+  doc = g_dbus_annotation_info_lookup (progress->args[0]->annotations, "org.gtk.GDBus.DocString");
+  g_assert_nonnull (doc);
+  regex = g_regex_new ("^Step name: ([a-z0-9, -]+); Rollback[^:]*: ([a-z0-9, -]+)\\.$",
+                       G_REGEX_DEFAULT, G_REGEX_MATCH_DEFAULT, NULL);
+  if (!g_regex_match (regex, doc, G_REGEX_MATCH_DEFAULT, &match))
+    g_error ("the step argument's doc no longer reads 'Step name: ...; Rollback ...: ...': "
+             "update this test with it");
+  apply_text = g_match_info_fetch (match, 1);
+  rollback_text = g_match_info_fetch (match, 2);
+  doc_apply = g_strsplit (apply_text, ", ", -1);
+  doc_rollback = g_strsplit (rollback_text, ", ", -1);
+
+  assert_steps_equal ("ApplyHardenedConfig", doc_apply, apply);
+  assert_steps_equal ("Rollback", doc_rollback, rollback);
+
+  for (GStrv list = apply; list != NULL; list = list == apply ? rollback : NULL)
+    for (guint i = 0; list[i] != NULL; i++)
+      {
+        g_assert_true (g_regex_match_simple ("^[a-z0-9]+(-[a-z0-9]+)*$", list[i],
+                                             G_REGEX_DEFAULT, G_REGEX_MATCH_DEFAULT));
+        for (guint j = 0; j < i; j++)
+          g_assert_cmpstr (list[j], !=, list[i]);
+      }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -146,6 +227,7 @@ main (int argc, char **argv)
   g_test_add_func ("/contract/names/bus-policy", test_bus_policy_names);
   g_test_add_func ("/contract/names/polkit-actions", test_polkit_actions);
   g_test_add_func ("/contract/names/errors", test_error_names);
+  g_test_add_func ("/contract/progress-steps", test_progress_steps);
 
   return g_test_run ();
 }
