@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "flood-client.h"
+#include "nts-names.h"
 #include "service-fixture.h"
 
 #define CALL_TIMEOUT_MS 60000
@@ -72,8 +73,8 @@ probe_main (void)
       gint64 start = g_get_monotonic_time ();
 
       g_clear_error (&error);
-      reply = g_dbus_connection_call_sync (bus, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                                           "org.ntssetup.Manager1", "Verify",
+      reply = g_dbus_connection_call_sync (bus, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                                           NTS_DBUS_INTERFACE, "Verify",
                                            g_variant_new_parsed ("(@a{sv} {},)"),
                                            G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
                                            CALL_TIMEOUT_MS, NULL, &error);
@@ -225,7 +226,7 @@ int
 main (int argc, char **argv)
 {
   const ServiceOptions options = {
-    .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"]}",
+    .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\"]}",
     .systemd_params = "{\"units\": {"
                       "\"chrony.service\": {\"ActiveState\": \"active\", \"UnitFileState\": \"enabled\"},"
                       "\"systemd-timesyncd.service\": {\"ActiveState\": \"inactive\", \"UnitFileState\": \"disabled\"}}}",

@@ -27,6 +27,7 @@
 
 #include "chrony-client.h"
 #include "nts-loopback.h"
+#include "nts-names.h"
 #include "service-fixture.h"
 
 #define CALL_TIMEOUT_MS 60000
@@ -53,8 +54,8 @@ median (GArray *samples)
 static GVariant *
 verify_once (GDBusConnection *connection, GError **error)
 {
-  return g_dbus_connection_call_sync (connection, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                                      "org.ntssetup.Manager1", "Verify",
+  return g_dbus_connection_call_sync (connection, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                                      NTS_DBUS_INTERFACE, "Verify",
                                       g_variant_new_parsed ("(@a{sv} {},)"),
                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
                                       CALL_TIMEOUT_MS, NULL, error);
@@ -156,7 +157,7 @@ time_polkit (GDBusConnection *bus, guint rounds)
           bus, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
           "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
           g_variant_new_parsed ("(('system-bus-name', {'name': <%s>}), "
-                                "'org.ntssetup.manager.verify', @a{ss} {}, uint32 0, '')", self),
+                                "'" NTS_ACTION_VERIFY "', @a{ss} {}, uint32 0, '')", self),
           NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, &error);
       g_assert_no_error (error);
       us = (double) (g_get_monotonic_time () - start);
@@ -294,7 +295,7 @@ main (int argc, char **argv)
 {
   ServiceFixture fx;
   const ServiceOptions options = {
-    .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"]}",
+    .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\"]}",
     .systemd_params = "{\"units\": {"
                       "\"chrony.service\": {\"ActiveState\": \"active\", \"UnitFileState\": \"enabled\"},"
                       "\"systemd-timesyncd.service\": {\"ActiveState\": \"inactive\", \"UnitFileState\": \"disabled\"}}}",
@@ -360,8 +361,8 @@ main (int argc, char **argv)
   {
     g_autoptr(GVariant) reply = NULL;
 
-    reply = g_dbus_connection_call_sync (fx.client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                                         "org.ntssetup.Manager1", "Verify",
+    reply = g_dbus_connection_call_sync (fx.client, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                                         NTS_DBUS_INTERFACE, "Verify",
                                          g_variant_new_parsed ("({'wait': <uint32 40>},)"),
                                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
                                          CALL_TIMEOUT_MS, NULL, &error);

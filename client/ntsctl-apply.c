@@ -3,7 +3,10 @@
 
 #include <stdio.h>
 
-#include "ntsctl.h"
+#include "ntsctl-change.h"
+#include "ntsctl-commands.h"
+#include "ntsctl-common.h"
+#include "ntsctl-report.h"
 
 static void
 print_result (GVariant *result)

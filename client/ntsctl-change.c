@@ -1,84 +1,11 @@
-/* ntsctl — what apply and rollback share: the progress line, learning the
- * outcome from LastResult when the reply never came, and the lists of
- * what changed. */
+/* ntsctl — what apply and rollback share: learning the outcome from
+ * LastResult when the reply never came, and the lists of what changed.
+ * See ntsctl-change.h. */
 #include "config.h"
 
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "nts-errors.h"
-#include "ntsctl.h"
-
-/* ---- progress --------------------------------------------------------- */
-
-static void
-on_signal (GDBusProxy *proxy,
-           const char *sender_name,
-           const char *signal_name,
-           GVariant   *parameters,
-           gpointer    user_data)
-{
-  Ntsctl *ctl = user_data;
-  g_autofree char *owner = NULL;
-  g_autofree char *line = NULL;
-  g_autofree char *count_text = NULL;
-  const char *step;
-  guint32 index, count;
-  int len;
-
-  if (!g_str_equal (signal_name, "Progress") ||
-      !g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(suu)")))
-    return;
-
-  /* The bus routes a broadcast to us only from the name's owner, but any
-   * peer may send a signal addressed to us: only the unique name that
-   * owns org.ntssetup.Manager speaks for the service. The proxy learns
-   * the owner from NameOwnerChanged, which the bus sends before it
-   * routes our call to a service it had to start. */
-  owner = g_dbus_proxy_get_name_owner (proxy);
-  if (owner == NULL || g_strcmp0 (sender_name, owner) != 0)
-    {
-      g_debug ("Progress from %s ignored: the service is %s",
-               sender_name, owner != NULL ? owner : "not running");
-      return;
-    }
-
-  g_variant_get (parameters, "(&suu)", &step, &index, &count);
-  if (index < 1 || index > count)
-    return;
-
-  /* "[ 6/15] keys-file": the index as wide as the count, so the
-   * line does not jump about. */
-  count_text = g_strdup_printf ("%u", count);
-  line = g_strdup_printf ("[%*u/%s] %s", (int) strlen (count_text), index, count_text, step);
-  len = (int) strlen (line);
-
-  /* Pad with spaces over a longer previous line instead of an erase-line
-   * escape: works on any terminal, TERM=dumb included. */
-  g_printerr ("\r%-*s", MAX (len, ctl->progress_width), line);
-  ctl->progress_width = MAX (len, ctl->progress_width);
-  ctl->progress_shown = TRUE;
-}
-
-void
-ntsctl_progress_connect (Ntsctl *ctl)
-{
-  /* On stderr, so that stdout stays what a script parses; on a terminal
-   * only, because a rewritten line is noise in a log file. */
-  if (ctl->json || !isatty (STDERR_FILENO))
-    return;
-  g_signal_connect (ctl->manager, "g-signal", G_CALLBACK (on_signal), ctl);
-}
-
-void
-ntsctl_progress_clear (Ntsctl *ctl)
-{
-  if (!ctl->progress_shown)
-    return;
-  g_printerr ("\r%*s\r", ctl->progress_width, "");
-  ctl->progress_shown = FALSE;
-}
+#include "ntsctl-change.h"
 
 /* ---- a reply that never came -------------------------------------------- */
 
@@ -101,9 +28,9 @@ get_properties (Ntsctl  *ctl,
 
   /* Starts the service again if it died: it then finishes or undoes the
    * interrupted transaction, and says so through State. */
-  g_dbus_connection_call (ctl->bus, NTSCTL_BUS_NAME, NTSCTL_OBJECT_PATH,
+  g_dbus_connection_call (ctl->bus, NTS_DBUS_NAME, NTS_DBUS_PATH,
                           "org.freedesktop.DBus.Properties", "GetAll",
-                          g_variant_new ("(s)", NTSCTL_INTERFACE),
+                          g_variant_new ("(s)", NTS_DBUS_INTERFACE),
                           G_VARIANT_TYPE ("(a{sv})"),
                           G_DBUS_CALL_FLAGS_NONE, -1, NULL,
                           ntsctl_store_result, &result);

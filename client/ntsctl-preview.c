@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ntsctl.h"
+#include "ntsctl-commands.h"
+#include "ntsctl-common.h"
 
 typedef struct {
   const char *path;

@@ -3,7 +3,9 @@
 
 #include <stdio.h>
 
-#include "ntsctl.h"
+#include "ntsctl-change.h"
+#include "ntsctl-commands.h"
+#include "ntsctl-common.h"
 
 static void
 print_result (GVariant *result)

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ntsctl.h"
+#include "ntsctl-commands.h"
+#include "ntsctl-common.h"
 
 /* (id, time, details) tuples become one object each for JSON, so a script
  * reads .id and .servers instead of positions: id, created (microseconds

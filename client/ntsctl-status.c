@@ -3,7 +3,8 @@
 
 #include <stdio.h>
 
-#include "ntsctl.h"
+#include "ntsctl-commands.h"
+#include "ntsctl-common.h"
 
 #define LABEL_WIDTH 16
 
@@ -136,9 +137,9 @@ ntsctl_cmd_status (Ntsctl *ctl,
   /* One explicit GetAll instead of the proxy's property cache: the cache
    * hides a failure to reach the service behind empty values, and this
    * call also starts the service when it is not running. */
-  g_dbus_connection_call (ctl->bus, NTSCTL_BUS_NAME, NTSCTL_OBJECT_PATH,
+  g_dbus_connection_call (ctl->bus, NTS_DBUS_NAME, NTS_DBUS_PATH,
                           "org.freedesktop.DBus.Properties", "GetAll",
-                          g_variant_new ("(s)", NTSCTL_INTERFACE),
+                          g_variant_new ("(s)", NTS_DBUS_INTERFACE),
                           G_VARIANT_TYPE ("(a{sv})"),
                           ntsctl_call_flags (ctl), -1, NULL,
                           ntsctl_store_result, &result);

@@ -3,12 +3,10 @@
 
 #include <gio/gio.h>
 
-G_BEGIN_DECLS
+/* NTS_ACTION_*, the action ids to check */
+#include "nts-names.h"
 
-#define NTS_ACTION_APPLY     "org.ntssetup.manager.apply"
-#define NTS_ACTION_ROLLBACK  "org.ntssetup.manager.rollback"
-#define NTS_ACTION_INSTALL   "org.ntssetup.manager.install"
-#define NTS_ACTION_VERIFY    "org.ntssetup.manager.verify"
+G_BEGIN_DECLS
 
 /* Checks @action_id for the sender of @invocation (subject: its unique
  * bus name, never a PID, which could be recycled). polkit may interact

@@ -14,9 +14,8 @@
 #include "lifetime.h"
 #include "log-fields.h"
 #include "manager.h"
+#include "nts-names.h"
 #include "recovery.h"
-
-#define BUS_NAME "org.ntssetup.Manager"
 
 typedef struct {
   GMainLoop       *loop;
@@ -60,7 +59,7 @@ on_properties_ready (GObject *source, GAsyncResult *res, gpointer user_data)
   guint owner_id;
 
   nts_manager_start_finish (res, NULL);
-  owner_id = g_bus_own_name_on_connection (daemon->connection, BUS_NAME,
+  owner_id = g_bus_own_name_on_connection (daemon->connection, NTS_DBUS_NAME,
                                            G_BUS_NAME_OWNER_FLAGS_NONE,
                                            on_name_acquired, on_name_lost, daemon, NULL);
   nts_lifetime_set_name_owner_id (daemon->lifetime, owner_id);

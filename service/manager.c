@@ -11,6 +11,7 @@
 #include "layout.h"
 #include "layout-cache.h"
 #include "nts-errors.h"
+#include "nts-names.h"
 #include "nts-manager-generated.h"
 #include "options.h"
 #include "recovery.h"
@@ -21,7 +22,6 @@
 #include "systemd-client.h"
 #include "verify.h"
 
-#define MANAGER_PATH "/org/ntssetup/Manager"
 
 struct _NtsManager {
   GDBusConnection *connection;
@@ -1016,7 +1016,7 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
   manager->verifier = nts_verifier_new (manager->fs_root, connection);
   manager->layouts = nts_verifier_get_layout_cache (manager->verifier);
   manager->limits = nts_caller_limits_new (connection);
-  nts_caller_limits_filter_object (manager->limits, MANAGER_PATH);
+  nts_caller_limits_filter_object (manager->limits, NTS_DBUS_PATH);
   manager->verify_now_calls = g_ptr_array_new ();
 
   nts_manager1_set_state (manager->skeleton, "unconfigured");
@@ -1037,7 +1037,7 @@ gboolean
 nts_manager_export (NtsManager *manager, GError **error)
 {
   return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (manager->skeleton),
-                                           manager->connection, MANAGER_PATH, error);
+                                           manager->connection, NTS_DBUS_PATH, error);
 }
 
 void

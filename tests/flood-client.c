@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "nts-names.h"
+
 #define CALL_TIMEOUT_MS 60000
 
 typedef struct {
@@ -42,8 +44,8 @@ issue (Flood *flood, GDBusConnection *connection)
   gboolean preview = (flood->counts->sent++ % 2) == 0;
 
   flood->in_flight++;
-  g_dbus_connection_call (connection, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                          "org.ntssetup.Manager1", preview ? "PreviewConfig" : "Verify",
+  g_dbus_connection_call (connection, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                          NTS_DBUS_INTERFACE, preview ? "PreviewConfig" : "Verify",
                           g_variant_new_parsed ("(@a{sv} {},)"), NULL, G_DBUS_CALL_FLAGS_NONE,
                           CALL_TIMEOUT_MS, NULL, on_reply, flood);
 }

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nts-names.h"
+
 #define NAME_TIMEOUT_MS 20000
 #define EXIT_TIMEOUT_MS 10000
 #define CALL_TIMEOUT_MS 30000
@@ -240,7 +242,7 @@ service_fixture_start_daemon (ServiceFixture *fx)
 
   g_assert_nonnull (daemon_path);
   fx->daemon = spawn (fx, G_SUBPROCESS_FLAGS_NONE, argv);
-  wait_for_name (fx, "org.ntssetup.Manager", fx->daemon);
+  wait_for_name (fx, NTS_DBUS_NAME, fx->daemon);
 }
 
 static void
@@ -320,8 +322,8 @@ GVariant *
 fixture_call (ServiceFixture *fx, const char *method, GVariant *params,
               GDBusCallFlags flags, GError **error)
 {
-  return g_dbus_connection_call_sync (fx->client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                                      "org.ntssetup.Manager1", method, params, NULL, flags,
+  return g_dbus_connection_call_sync (fx->client, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                                      NTS_DBUS_INTERFACE, method, params, NULL, flags,
                                       CALL_TIMEOUT_MS, NULL, error);
 }
 
@@ -584,10 +586,10 @@ on_properties_changed (GDBusConnection *connection, const char *sender, const ch
 guint
 fixture_watch_state (ServiceFixture *fx, FixtureStateWatch *watch)
 {
-  return g_dbus_connection_signal_subscribe (fx->client, "org.ntssetup.Manager",
+  return g_dbus_connection_signal_subscribe (fx->client, NTS_DBUS_NAME,
                                              "org.freedesktop.DBus.Properties",
-                                             "PropertiesChanged", "/org/ntssetup/Manager",
-                                             "org.ntssetup.Manager1", G_DBUS_SIGNAL_FLAGS_NONE,
+                                             "PropertiesChanged", NTS_DBUS_PATH,
+                                             NTS_DBUS_INTERFACE, G_DBUS_SIGNAL_FLAGS_NONE,
                                              on_properties_changed, watch, NULL);
 }
 
@@ -598,9 +600,9 @@ fixture_get_property (ServiceFixture *fx, const char *name)
   g_autoptr(GVariant) reply = NULL;
   GVariant *value;
 
-  reply = g_dbus_connection_call_sync (fx->client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
+  reply = g_dbus_connection_call_sync (fx->client, NTS_DBUS_NAME, NTS_DBUS_PATH,
                                        "org.freedesktop.DBus.Properties", "Get",
-                                       g_variant_new ("(ss)", "org.ntssetup.Manager1", name),
+                                       g_variant_new ("(ss)", NTS_DBUS_INTERFACE, name),
                                        G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1,
                                        NULL, &error);
   g_assert_no_error (error);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "flood-client.h"
+#include "nts-names.h"
 #include "service-fixture.h"
 #include "temp-tree.h"
 
@@ -42,12 +43,7 @@
 #define E_NO_SUCH_SNAPSHOT "org.ntssetup.Manager1.Error.NoSuchSnapshot"
 #define OK "ok"
 
-#define MANAGER_IFACE "org.ntssetup.Manager1"
 #define PROPS_IFACE "org.freedesktop.DBus.Properties"
-
-#define A_VERIFY "org.ntssetup.manager.verify"
-#define A_APPLY "org.ntssetup.manager.apply"
-#define A_ROLLBACK "org.ntssetup.manager.rollback"
 
 #define INTERACTIVE G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
 
@@ -71,16 +67,16 @@ static const char *const who_name[N_USERS] = { "root", "nobody" };
 /* polkitd's defaults for each caller, as stand-in parameters. */
 static const ServiceOptions user_options[N_USERS] = {
   [AS_ROOT] = {
-    .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\", "
-                     "\"org.ntssetup.manager.apply\", \"org.ntssetup.manager.rollback\", "
-                     "\"org.ntssetup.manager.install\", \"org.ntssetup.manager.configure\"]}",
+    .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\", "
+                     "\"" NTS_ACTION_APPLY "\", \"" NTS_ACTION_ROLLBACK "\", "
+                     "\"" NTS_ACTION_INSTALL "\", \"" NTS_ACTION_CONFIGURE "\"]}",
     .systemd_params = SYSTEMD_PARAMS,
   },
   [AS_NOBODY] = {
-    .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"], "
-                     "\"challenge\": [\"org.ntssetup.manager.apply\", "
-                     "\"org.ntssetup.manager.rollback\", \"org.ntssetup.manager.install\", "
-                     "\"org.ntssetup.manager.configure\"], "
+    .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\"], "
+                     "\"challenge\": [\"" NTS_ACTION_APPLY "\", "
+                     "\"" NTS_ACTION_ROLLBACK "\", \"" NTS_ACTION_INSTALL "\", "
+                     "\"" NTS_ACTION_CONFIGURE "\"], "
                      "\"interactive_result\": false}",
     .systemd_params = SYSTEMD_PARAMS,
   },
@@ -171,7 +167,7 @@ client_main (int argc, char **argv)
       return 0;
     }
   g_print ("uid=%u\nname=%s\n", (unsigned) getuid (), g_dbus_connection_get_unique_name (connection));
-  reply = g_dbus_connection_call_sync (connection, "org.ntssetup.Manager", "/org/ntssetup/Manager",
+  reply = g_dbus_connection_call_sync (connection, NTS_DBUS_NAME, NTS_DBUS_PATH,
                                        iface, method, params, NULL, flags, timeout, NULL, &error);
   if (reply != NULL)
     {
@@ -663,45 +659,49 @@ add_access_cases (void)
   Who n = AS_NOBODY;
   Case *c;
 
-  add_case (n, "access/PreviewConfig", MANAGER_IFACE, "PreviewConfig", no_options (),
-            INTERACTIVE, OK, A_VERIFY);
-  add_case (n, "access/Verify", MANAGER_IFACE, "Verify", no_options (), INTERACTIVE, OK, A_VERIFY);
-  add_case (n, "access/ListSnapshots/no-state-dir", MANAGER_IFACE, "ListSnapshots",
-            g_variant_new ("()"), INTERACTIVE, OK, A_VERIFY);
+  add_case (n, "access/PreviewConfig", NTS_DBUS_INTERFACE, "PreviewConfig", no_options (),
+            INTERACTIVE, OK, NTS_ACTION_VERIFY);
+  add_case (n, "access/Verify", NTS_DBUS_INTERFACE, "Verify", no_options (), INTERACTIVE, OK,
+            NTS_ACTION_VERIFY);
+  add_case (n, "access/ListSnapshots/no-state-dir", NTS_DBUS_INTERFACE, "ListSnapshots",
+            g_variant_new ("()"), INTERACTIVE, OK, NTS_ACTION_VERIFY);
   c = add_case (n, "access/ListSnapshots/state-dir-0700-without-snapshots",
-                MANAGER_IFACE, "ListSnapshots", g_variant_new ("()"), INTERACTIVE, OK, A_VERIFY);
+                NTS_DBUS_INTERFACE, "ListSnapshots", g_variant_new ("()"), INTERACTIVE, OK,
+                NTS_ACTION_VERIFY);
   c->prepare = state_dir_prepare;
   c->cleanup = state_dir_cleanup;
   c->known_hole = "ListSnapshots opens the snapshot store, which creates var/lib/ntssetup/snapshots "
                   "(and sets modes) for any caller";
   c = add_case (n, "access/ListSnapshots/state-dir-0755-without-snapshots",
-                MANAGER_IFACE, "ListSnapshots", g_variant_new ("()"), INTERACTIVE, OK, A_VERIFY);
+                NTS_DBUS_INTERFACE, "ListSnapshots", g_variant_new ("()"), INTERACTIVE, OK,
+                NTS_ACTION_VERIFY);
   c->prepare = state_dir_0755_prepare;
   c->cleanup = state_dir_cleanup;
   c->known_hole = "ListSnapshots opens the snapshot store, which creates var/lib/ntssetup/snapshots "
                   "(and sets modes) for any caller";
 
-  add_case (n, "access/ApplyHardenedConfig/no-interaction", MANAGER_IFACE, "ApplyHardenedConfig",
-            no_options (), G_DBUS_CALL_FLAGS_NONE, E_INTERACTIVE, A_APPLY);
-  add_case (n, "access/ApplyHardenedConfig/interactive", MANAGER_IFACE, "ApplyHardenedConfig",
-            no_options (), INTERACTIVE, E_ACCESS_DENIED, A_APPLY);
-  add_case (n, "access/ApplyHardenedConfig/install-no-preflight", MANAGER_IFACE,
+  add_case (n, "access/ApplyHardenedConfig/no-interaction", NTS_DBUS_INTERFACE, "ApplyHardenedConfig",
+            no_options (), G_DBUS_CALL_FLAGS_NONE, E_INTERACTIVE, NTS_ACTION_APPLY);
+  add_case (n, "access/ApplyHardenedConfig/interactive", NTS_DBUS_INTERFACE, "ApplyHardenedConfig",
+            no_options (), INTERACTIVE, E_ACCESS_DENIED, NTS_ACTION_APPLY);
+  add_case (n, "access/ApplyHardenedConfig/install-no-preflight", NTS_DBUS_INTERFACE,
             "ApplyHardenedConfig",
             opts (g_variant_new_parsed ("{'install': <true>, 'preflight': <false>, "
                                         "'wait-sync': <uint32 0>}")),
-            INTERACTIVE, E_ACCESS_DENIED, A_APPLY);
-  add_case (n, "access/Rollback/newest/no-interaction", MANAGER_IFACE, "Rollback",
-            g_variant_new ("(sa{sv})", "", NULL), G_DBUS_CALL_FLAGS_NONE, E_INTERACTIVE, A_ROLLBACK);
-  add_case (n, "access/Rollback/newest/interactive", MANAGER_IFACE, "Rollback",
-            g_variant_new ("(sa{sv})", "", NULL), INTERACTIVE, E_ACCESS_DENIED, A_ROLLBACK);
-  add_case (n, "access/Rollback/force/interactive", MANAGER_IFACE, "Rollback",
+            INTERACTIVE, E_ACCESS_DENIED, NTS_ACTION_APPLY);
+  add_case (n, "access/Rollback/newest/no-interaction", NTS_DBUS_INTERFACE, "Rollback",
+            g_variant_new ("(sa{sv})", "", NULL), G_DBUS_CALL_FLAGS_NONE, E_INTERACTIVE,
+            NTS_ACTION_ROLLBACK);
+  add_case (n, "access/Rollback/newest/interactive", NTS_DBUS_INTERFACE, "Rollback",
+            g_variant_new ("(sa{sv})", "", NULL), INTERACTIVE, E_ACCESS_DENIED, NTS_ACTION_ROLLBACK);
+  add_case (n, "access/Rollback/force/interactive", NTS_DBUS_INTERFACE, "Rollback",
             g_variant_new_parsed ("('', {'force': <true>})"), INTERACTIVE, E_ACCESS_DENIED,
-            A_ROLLBACK);
+            NTS_ACTION_ROLLBACK);
 
   /* Properties: readable by anyone without polkit, never writable. */
   {
     c = add_case (n, "properties/GetAll", PROPS_IFACE, "GetAll",
-                  g_variant_new ("(s)", MANAGER_IFACE), G_DBUS_CALL_FLAGS_NONE, OK, NULL);
+                  g_variant_new ("(s)", NTS_DBUS_INTERFACE), G_DBUS_CALL_FLAGS_NONE, OK, NULL);
     c->reply_must_contain = property_names;
   }
   for (guint i = 0; property_names[i]; i++)
@@ -709,26 +709,27 @@ add_access_cases (void)
       g_autofree char *get = g_strdup_printf ("properties/Get/%s", property_names[i]);
       g_autofree char *set = g_strdup_printf ("properties/Set/%s", property_names[i]);
 
-      add_case (n, get, PROPS_IFACE, "Get", g_variant_new ("(ss)", MANAGER_IFACE, property_names[i]),
+      add_case (n, get, PROPS_IFACE, "Get",
+                g_variant_new ("(ss)", NTS_DBUS_INTERFACE, property_names[i]),
                 G_DBUS_CALL_FLAGS_NONE, OK, NULL);
       /* GDBus refuses a Set of a read-only property with InvalidArgs
        * ("not writable") before the service sees it. */
       add_case (n, set, PROPS_IFACE, "Set",
-                g_variant_new ("(ssv)", MANAGER_IFACE, property_names[i],
+                g_variant_new ("(ssv)", NTS_DBUS_INTERFACE, property_names[i],
                                property_value (property_names[i])),
                 INTERACTIVE, E_INVALID_ARGS, NULL);
     }
   add_case (n, "properties/Set/NoSuchProperty", PROPS_IFACE, "Set",
-            g_variant_new ("(ssv)", MANAGER_IFACE, "Root", g_variant_new_string ("/")),
+            g_variant_new ("(ssv)", NTS_DBUS_INTERFACE, "Root", g_variant_new_string ("/")),
             INTERACTIVE, E_INVALID_ARGS, NULL);
   add_case (n, "properties/Get/NoSuchProperty", PROPS_IFACE, "Get",
-            g_variant_new ("(ss)", MANAGER_IFACE, "Root"), G_DBUS_CALL_FLAGS_NONE,
+            g_variant_new ("(ss)", NTS_DBUS_INTERFACE, "Root"), G_DBUS_CALL_FLAGS_NONE,
             E_INVALID_ARGS, NULL);
 
   /* PreviewConfig shows the keys file Apply would keep: its content must
    * not reach a caller who could not read the file. */
-  c = add_case (n, "disclosure/PreviewConfig/keys-file-secret", MANAGER_IFACE, "PreviewConfig",
-                no_options (), INTERACTIVE, OK, A_VERIFY);
+  c = add_case (n, "disclosure/PreviewConfig/keys-file-secret", NTS_DBUS_INTERFACE, "PreviewConfig",
+                no_options (), INTERACTIVE, OK, NTS_ACTION_VERIFY);
   c->prepare = secret_keys_prepare;
   c->cleanup = secret_keys_cleanup;
   c->forbidden = KEY_HEX;
@@ -783,7 +784,8 @@ add_bad (const char *path, const char *method, GVariant *params, const char *kno
   for (int who = 0; who < N_USERS; who++)
     {
       g_autofree char *full = g_strdup_printf ("bad-input/%s/%s", method, path);
-      Case *c = add_case (who, full, MANAGER_IFACE, method, sunk, INTERACTIVE, E_INVALID_ARGS, NULL);
+      Case *c = add_case (who, full, NTS_DBUS_INTERFACE, method, sunk, INTERACTIVE, E_INVALID_ARGS,
+                          NULL);
 
       c->known_hole = known_hole;
     }
@@ -927,9 +929,9 @@ add_bad_input_cases (void)
    * polkit is asked. */
   for (int who = 0; who < N_USERS; who++)
     {
-      Case *c = add_case (who, "bad-input/Verify/wait-uint32-max-is-capped", MANAGER_IFACE,
+      Case *c = add_case (who, "bad-input/Verify/wait-uint32-max-is-capped", NTS_DBUS_INTERFACE,
                           "Verify", opts (g_variant_new_parsed ("{'wait': <uint32 4294967295>}")),
-                          INTERACTIVE, OK, A_VERIFY);
+                          INTERACTIVE, OK, NTS_ACTION_VERIFY);
       c->timeout_ms = VERIFY_CAPPED_TIMEOUT_MS;
     }
 
@@ -962,13 +964,13 @@ add_bad_input_cases (void)
           "and writes last-result";
         Case *c;
 
-        c = add_case (who, "bad-input/Rollback/id/well-formed-missing", MANAGER_IFACE, "Rollback",
+        c = add_case (who, "bad-input/Rollback/id/well-formed-missing", NTS_DBUS_INTERFACE, "Rollback",
                       g_variant_new ("(sa{sv})", "0123456789abcdef", NULL), INTERACTIVE,
-                      who == AS_ROOT ? E_NO_SUCH_SNAPSHOT : E_ACCESS_DENIED, A_ROLLBACK);
+                      who == AS_ROOT ? E_NO_SUCH_SNAPSHOT : E_ACCESS_DENIED, NTS_ACTION_ROLLBACK);
         c->found_here = who == AS_ROOT ? writes : NULL;
-        c = add_case (who, "bad-input/Rollback/id/64-chars-missing", MANAGER_IFACE, "Rollback",
+        c = add_case (who, "bad-input/Rollback/id/64-chars-missing", NTS_DBUS_INTERFACE, "Rollback",
                       g_variant_new ("(sa{sv})", id64, NULL), INTERACTIVE,
-                      who == AS_ROOT ? E_NO_SUCH_SNAPSHOT : E_ACCESS_DENIED, A_ROLLBACK);
+                      who == AS_ROOT ? E_NO_SUCH_SNAPSHOT : E_ACCESS_DENIED, NTS_ACTION_ROLLBACK);
         c->found_here = who == AS_ROOT ? writes : NULL;
       }
   }

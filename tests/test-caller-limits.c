@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "caller-limits.h"
+#include "nts-names.h"
 #include "service-fixture.h"
 
 #define PATH  "/org/ntssetup/Test"
@@ -69,7 +70,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   {
     g_autoptr(GVariant) owned = g_dbus_connection_call_sync (
         f->service, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-        "RequestName", g_variant_new ("(su)", "org.ntssetup.Manager", 4), G_VARIANT_TYPE ("(u)"),
+        "RequestName", g_variant_new ("(su)", NTS_DBUS_NAME, 4), G_VARIANT_TYPE ("(u)"),
         G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, &error);
     g_assert_no_error (error);
   }
@@ -127,7 +128,7 @@ on_reply (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 call_hold (Fixture *f, Replies *r)
 {
-  g_dbus_connection_call (f->caller, "org.ntssetup.Manager", PATH,
+  g_dbus_connection_call (f->caller, NTS_DBUS_NAME, PATH,
                           IFACE, "Hold", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL,
                           on_reply, r);
 }
@@ -184,7 +185,7 @@ test_filter_refuses_past_unanswered (Fixture *f, gconstpointer data)
       while (uid == G_MAXUINT32 && g_get_monotonic_time () < until)
         g_main_context_iteration (NULL, TRUE);
     }
-    reply = g_dbus_connection_call_sync (other, "org.ntssetup.Manager",
+    reply = g_dbus_connection_call_sync (other, NTS_DBUS_NAME,
                                          PATH, IFACE, "Hold", NULL, NULL,
                                          G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, &error);
     g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED);
@@ -216,7 +217,7 @@ test_filter_unknown_and_no_reply (Fixture *f, gconstpointer data)
   Replies r = { 0 };
 
   for (guint i = 0; i < NTS_LIMIT_UNANSWERED_PER_UID + 1; i++)
-    g_dbus_connection_call (stranger, "org.ntssetup.Manager", PATH, IFACE, "Hold", NULL, NULL,
+    g_dbus_connection_call (stranger, NTS_DBUS_NAME, PATH, IFACE, "Hold", NULL, NULL,
                             G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, on_reply, &r);
   wait_for (&r.answered, 1);
   wait_for (&f->held->len, NTS_LIMIT_UNANSWERED_PER_UID);
@@ -226,7 +227,7 @@ test_filter_unknown_and_no_reply (Fixture *f, gconstpointer data)
   /* Fire and forget: dropped, while a normal call after it is seen. */
   {
     g_autoptr(GDBusMessage) message = g_dbus_message_new_method_call (
-        "org.ntssetup.Manager", PATH, IFACE, "Hold");
+        NTS_DBUS_NAME, PATH, IFACE, "Hold");
     g_autoptr(GError) error = NULL;
 
     g_dbus_message_set_flags (message, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
@@ -265,7 +266,7 @@ test_filter_only_our_object (Fixture *f, gconstpointer data)
     g_autoptr(GVariant) reply = NULL;
 
     /* Peer.Ping is answered by GDBus for any path. */
-    reply = g_dbus_connection_call_sync (f->caller, "org.ntssetup.Manager",
+    reply = g_dbus_connection_call_sync (f->caller, NTS_DBUS_NAME,
                                          "/elsewhere", "org.freedesktop.DBus.Peer", "Ping",
                                          NULL, NULL, G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL,
                                          &error);

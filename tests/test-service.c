@@ -7,20 +7,18 @@
 
 #include <glib/gstdio.h>
 
+#include "nts-names.h"
 #include "service-fixture.h"
 
-#define VERIFY_ACTION "org.ntssetup.manager.verify"
-#define APPLY_ACTION "org.ntssetup.manager.apply"
-#define ROLLBACK_ACTION "org.ntssetup.manager.rollback"
 #define WAIT_MS 20000
 
 static const ServiceOptions allow_all = {
-  .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\", "
-                   "\"org.ntssetup.manager.apply\", \"org.ntssetup.manager.rollback\"]}",
+  .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\", "
+                   "\"" NTS_ACTION_APPLY "\", \"" NTS_ACTION_ROLLBACK "\"]}",
 };
 
 static const ServiceOptions allow_verify = {
-  .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"]}",
+  .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\"]}",
 };
 
 static const ServiceOptions allow_nothing = {
@@ -28,13 +26,13 @@ static const ServiceOptions allow_nothing = {
 };
 
 static const ServiceOptions challenge_apply = {
-  .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"], "
-                   "\"challenge\": [\"org.ntssetup.manager.apply\", \"org.ntssetup.manager.rollback\"]}",
+  .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\"], "
+                   "\"challenge\": [\"" NTS_ACTION_APPLY "\", \"" NTS_ACTION_ROLLBACK "\"]}",
 };
 
 static const ServiceOptions stall_apply = {
-  .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\", "
-                   "\"org.ntssetup.manager.apply\", \"org.ntssetup.manager.rollback\"]}",
+  .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\", "
+                   "\"" NTS_ACTION_APPLY "\", \"" NTS_ACTION_ROLLBACK "\"]}",
   .fault = "resolve:stall",
 };
 
@@ -45,7 +43,7 @@ static const ServiceOptions no_polkit = {
 /* systemd knows chrony's unit as chronyd.service (with chrony.service as
  * the alias), unlike Debian's packaging, and timesyncd runs. */
 static const ServiceOptions with_systemd = {
-  .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"]}",
+  .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\"]}",
   .systemd_params = "{\"units\": {"
                     "\"chronyd.service\": {\"Names\": [\"chrony.service\"], "
                     "   \"ActiveState\": \"inactive\", \"UnitFileState\": \"enabled\"},"
@@ -160,10 +158,10 @@ test_introspection_matches_xml (ServiceFixture *fx, gconstpointer data)
   g_assert_true (g_file_get_contents (path, &xml, NULL, &error));
   want_node = g_dbus_node_info_new_for_xml (xml, &error);
   g_assert_no_error (error);
-  want = g_dbus_node_info_lookup_interface (want_node, "org.ntssetup.Manager1");
+  want = g_dbus_node_info_lookup_interface (want_node, NTS_DBUS_INTERFACE);
   g_assert_nonnull (want);
 
-  reply = g_dbus_connection_call_sync (fx->client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
+  reply = g_dbus_connection_call_sync (fx->client, NTS_DBUS_NAME, NTS_DBUS_PATH,
                                        "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
                                        G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
                                        &error);
@@ -171,7 +169,7 @@ test_introspection_matches_xml (ServiceFixture *fx, gconstpointer data)
   g_variant_get (reply, "(&s)", &got_xml);
   got_node = g_dbus_node_info_new_for_xml (got_xml, &error);
   g_assert_no_error (error);
-  got = g_dbus_node_info_lookup_interface (got_node, "org.ntssetup.Manager1");
+  got = g_dbus_node_info_lookup_interface (got_node, NTS_DBUS_INTERFACE);
   g_assert_nonnull (got);
 
   for (i = 0; want->methods[i]; i++)
@@ -213,9 +211,9 @@ test_initial_properties (ServiceFixture *fx, gconstpointer data)
   guint min_sources;
   gboolean installed, timesyncd;
 
-  reply = g_dbus_connection_call_sync (fx->client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
+  reply = g_dbus_connection_call_sync (fx->client, NTS_DBUS_NAME, NTS_DBUS_PATH,
                                        "org.freedesktop.DBus.Properties", "GetAll",
-                                       g_variant_new ("(s)", "org.ntssetup.Manager1"),
+                                       g_variant_new ("(s)", NTS_DBUS_INTERFACE),
                                        G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1,
                                        NULL, &error);
   g_assert_no_error (error);
@@ -254,7 +252,7 @@ test_subject_is_unique_name (ServiceFixture *fx, gconstpointer data)
   g_assert_cmpuint (g_variant_n_children (checks), ==, 1);
   g_variant_get_child (checks, 0, "(&s@a{sv}&su&s&s)", &kind, &details, &action, &flags, NULL, NULL);
   g_assert_cmpstr (kind, ==, "system-bus-name");
-  g_assert_cmpstr (action, ==, VERIFY_ACTION);
+  g_assert_cmpstr (action, ==, NTS_ACTION_VERIFY);
   g_assert_true (g_variant_lookup (details, "name", "&s", &name));
   g_assert_cmpstr (name, ==, g_dbus_connection_get_unique_name (fx->client));
   /* A PID would be racy (recycled); the subject must carry nothing else. */
@@ -454,8 +452,8 @@ on_call_done (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 call_async (GDBusConnection *connection, const char *method, GVariant *params, AsyncCall *call)
 {
-  g_dbus_connection_call (connection, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                          "org.ntssetup.Manager1", method, params, NULL,
+  g_dbus_connection_call (connection, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                          NTS_DBUS_INTERFACE, method, params, NULL,
                           G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION, 60000, NULL,
                           on_call_done, call);
 }
@@ -861,8 +859,8 @@ send_one (gpointer user_data)
   Barrage *barrage = user_data;
 
   barrage->sent++;
-  g_dbus_connection_call (barrage->fx->client, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                          "org.ntssetup.Manager1", "ListSnapshots", NULL, NULL,
+  g_dbus_connection_call (barrage->fx->client, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                          NTS_DBUS_INTERFACE, "ListSnapshots", NULL, NULL,
                           G_DBUS_CALL_FLAGS_NO_AUTO_START, 10000, NULL, on_barrage_reply, barrage);
   return G_SOURCE_REMOVE;
 }
@@ -888,7 +886,7 @@ int
 main (int argc, char **argv)
 {
   static const ServiceOptions idle_one = {
-    .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"]}",
+    .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\"]}",
     .idle_timeout = 1,
   };
 

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "nts-loopback.h"
+#include "nts-names.h"
 #include "service-fixture.h"
 
 #define G2 "127.0.0.2"
@@ -174,8 +175,8 @@ verify_on (GDBusConnection *connection, guint wait_s, GError **error)
 
   if (wait_s > 0)
     g_variant_dict_insert (&options, "wait", "u", wait_s);
-  reply = g_dbus_connection_call_sync (connection, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                                       "org.ntssetup.Manager1", "Verify",
+  reply = g_dbus_connection_call_sync (connection, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                                       NTS_DBUS_INTERFACE, "Verify",
                                        g_variant_new ("(@a{sv})", g_variant_dict_end (&options)),
                                        G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
                                        CALL_TIMEOUT_MS, NULL, error);
@@ -700,8 +701,8 @@ test_waits_per_user (void)
   /* Waiting places are per user (two each), and every call here is
    * root's. */
   for (int i = 0; i < 2; i++)
-    g_dbus_connection_call (other, "org.ntssetup.Manager", "/org/ntssetup/Manager",
-                            "org.ntssetup.Manager1", "Verify",
+    g_dbus_connection_call (other, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                            NTS_DBUS_INTERFACE, "Verify",
                             g_variant_new_parsed ("({'wait': <uint32 100>},)"),
                             NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
                             on_wait_done, NULL);
@@ -1142,7 +1143,7 @@ test_ntsctl (void)
 /* ---- setup ----------------------------------------------------------- */
 
 static const ServiceOptions service_options = {
-  .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\"]}",
+  .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\"]}",
   .systemd_params = "{\"units\": {"
                     "\"chrony.service\": {\"ActiveState\": \"active\", \"UnitFileState\": \"enabled\"},"
                     "\"systemd-timesyncd.service\": {\"ActiveState\": \"inactive\", \"UnitFileState\": \"disabled\"}"

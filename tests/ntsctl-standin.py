@@ -24,6 +24,11 @@ Control, through files in $NTSCTL_STANDIN_DIR:
                      for this action id, as ntssetupd does (subject: the
                      caller's bus name; interactive only when the call
                      allows it); for trying out ntsctl's polkit agent
+
+The object path, the interface and the step names of Progress come from
+the XML (the org.ntssetup.ApplySteps and org.ntssetup.RollbackSteps
+annotations of Progress), as the service's own must.
+
 Usage: ntsctl-standin.py INTROSPECTION_XML
 """
 
@@ -33,17 +38,34 @@ import time
 
 from gi.repository import Gio, GLib
 
+# The XML does not say it in a form a program can read; test-ntsctl.sh's
+# activation file names it too.
 BUS_NAME = "org.ntssetup.Manager"
-OBJECT_PATH = "/org/ntssetup/Manager"
-INTERFACE = "org.ntssetup.Manager1"
 
 G_MAXINT = 2**31 - 1
 CONTROL = os.environ.get("NTSCTL_STANDIN_DIR", ".")
 
-APPLY_STEPS = ["validate", "resolve", "preflight", "snapshot", "ensure-chrony",
-               "write-config", "keys-file", "log-dir", "hardening", "ntp-units",
-               "reload", "stop-timesyncd", "start-chronyd", "commit-check", "commit"]
-ROLLBACK_STEPS = ["restore-files", "restore-packages", "restore-units"]
+
+class Contract:
+    """What the introspection XML says: the object, its one interface,
+    and the steps each mutating call reports through Progress."""
+
+    def __init__(self, xml_path):
+        with open(xml_path, encoding="utf-8") as f:
+            node = Gio.DBusNodeInfo.new_for_xml(f.read())
+        self.path = node.path
+        self.info = node.interfaces[0]
+        self.interface = self.info.name
+        progress = self.info.lookup_signal("Progress")
+        self.apply_steps = self.steps(xml_path, progress, "org.ntssetup.ApplySteps")
+        self.rollback_steps = self.steps(xml_path, progress, "org.ntssetup.RollbackSteps")
+
+    @staticmethod
+    def steps(xml_path, signal, annotation):
+        value = Gio.DBusAnnotationInfo.lookup(signal.annotations, annotation)
+        if not value:
+            sys.exit(f"{xml_path}: Progress has no {annotation} annotation")
+        return value.split(";")
 
 
 def v(sig, value):
@@ -110,24 +132,23 @@ def read_control(name):
         return None
 
 
-def spoof_progress(address, destination):
+def spoof_progress(contract, address, destination):
     """A Progress signal addressed to the caller, from a peer that is not
     the service: ntsctl must not show it."""
     other = Gio.DBusConnection.new_for_address_sync(
         address,
         Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
         Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-    other.emit_signal(destination, OBJECT_PATH, INTERFACE, "Progress",
-                      v("(suu)", ("spoofed", 1, 15)))
+    other.emit_signal(destination, contract.path, contract.interface, "Progress",
+                      v("(suu)", ("spoofed", 1, len(contract.apply_steps))))
     other.flush_sync(None)
     other.close_sync(None)
 
 
 class Standin:
-    def __init__(self, xml_path, connection, address):
+    def __init__(self, contract, connection, address):
+        self.contract = contract
         self.address = address
-        with open(xml_path, encoding="utf-8") as f:
-            self.info = Gio.DBusNodeInfo.new_for_xml(f.read()).interfaces[0]
         self.connection = connection
         self.props = {
             "State": v("s", "applied"),
@@ -142,7 +163,7 @@ class Standin:
                 "snapshot-id": v("s", "20240501T120000-2"),
             }),
         }
-        connection.register_object(OBJECT_PATH, self.info, self.on_call,
+        connection.register_object(contract.path, contract.info, self.on_call,
                                    self.on_get_property, None)
 
     def on_get_property(self, connection, sender, path, interface, name):
@@ -228,7 +249,8 @@ class Standin:
                 return GLib.SOURCE_REMOVE
             if steps[index[0]] == crash_at:
                 os._exit(1)
-            self.connection.emit_signal(None, OBJECT_PATH, INTERFACE, "Progress",
+            self.connection.emit_signal(None, self.contract.path, self.contract.interface,
+                                        "Progress",
                                         v("(suu)", (steps[index[0]], index[0] + 1, len(steps))))
             index[0] += 1
             return GLib.SOURCE_CONTINUE
@@ -238,7 +260,7 @@ class Standin:
     def do_ApplyHardenedConfig(self, params, invocation):
         install = params.unpack()[0].get("install", False)
         if read_control("spoof") is not None:
-            spoof_progress(self.address, invocation.get_sender())
+            spoof_progress(self.contract, self.address, invocation.get_sender())
         reply = v("(a{sv})", ({
             "snapshot-id": v("s", "20240501T120000-3"),
             "changed-files": v("as", ["/etc/chrony/chrony.conf",
@@ -251,7 +273,7 @@ class Standin:
             "report": v("a{sv}", report(True)),
             "duration-ms": v("t", 12345),
         },))
-        self.run_steps("ApplyHardenedConfig", APPLY_STEPS, invocation, reply)
+        self.run_steps("ApplyHardenedConfig", self.contract.apply_steps, invocation, reply)
 
     def do_Rollback(self, params, invocation):
         snapshot_id = params.unpack()[0] or "20240501T120000-3"
@@ -263,7 +285,7 @@ class Standin:
             "packages-removed": v("as", []),
             "duration-ms": v("t", 800),
         },))
-        self.run_steps("Rollback", ROLLBACK_STEPS, invocation, reply)
+        self.run_steps("Rollback", self.contract.rollback_steps, invocation, reply)
 
     def do_Verify(self, params, invocation):
         ok = not os.path.exists(os.path.join(CONTROL, "verify-not-ok"))
@@ -293,13 +315,15 @@ class Standin:
 
 
 def main():
+    # First: without the XML's step lists it exits saying so.
+    contract = Contract(sys.argv[1])
     loop = GLib.MainLoop()
     address = os.environ.get("DBUS_STARTER_ADDRESS") or os.environ["DBUS_SYSTEM_BUS_ADDRESS"]
     connection = Gio.DBusConnection.new_for_address_sync(
         address,
         Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
         Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-    standin = Standin(sys.argv[1], connection, address)
+    standin = Standin(contract, connection, address)
     Gio.bus_own_name_on_connection(connection, BUS_NAME, Gio.BusNameOwnerFlags.NONE,
                                    None, lambda *a: loop.quit())
     connection.connect("closed", lambda *a: loop.quit())

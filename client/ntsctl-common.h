@@ -1,21 +1,23 @@
-/* ntsctl — internal interface between the dispatcher (ntsctl.c) and the
- * one-file-per-command implementations (ntsctl-*.c).
+/* ntsctl — what every command shares: option parsing, connecting to the
+ * service, the polkit text agent, waiting for a reply, the progress line,
+ * the mapping of errors to messages and exit codes, and output.
  *
  * ntsctl is a thin client: each command parses its options, makes one
  * D-Bus call to ntssetupd and formats the reply. Anything that decides
  * (defaults, range checks, diagnosis) lives in the service, so that
- * ntsctl, a settings panel and a busctl script always agree. */
+ * ntsctl, a settings panel and a busctl script always agree.
+ *
+ * The dispatcher (ntsctl.c) calls the commands (ntsctl-commands.h); the
+ * commands call this and the helpers some of them share (ntsctl-change.h,
+ * ntsctl-report.h); this calls none of them. */
 #pragma once
 
 #include <gio/gio.h>
 
 #include "nts-manager-generated.h"
+#include "nts-names.h"
 
 G_BEGIN_DECLS
-
-#define NTSCTL_BUS_NAME    "org.ntssetup.Manager"
-#define NTSCTL_OBJECT_PATH "/org/ntssetup/Manager"
-#define NTSCTL_INTERFACE   "org.ntssetup.Manager1"
 
 /* Documented in docs/ntsctl.md; scripts depend on these numbers. */
 typedef enum {
@@ -53,20 +55,11 @@ struct _Ntsctl {
   int progress_width;
 };
 
-/* Commands: parse argv (argv[0] is the command name) and return the exit
- * status. */
-typedef int (*NtsctlCommandFunc) (Ntsctl *ctl, int argc, char **argv);
-
-int ntsctl_cmd_status    (Ntsctl *ctl, int argc, char **argv);
-int ntsctl_cmd_preview   (Ntsctl *ctl, int argc, char **argv);
-int ntsctl_cmd_apply     (Ntsctl *ctl, int argc, char **argv);
-int ntsctl_cmd_verify    (Ntsctl *ctl, int argc, char **argv);
-int ntsctl_cmd_rollback  (Ntsctl *ctl, int argc, char **argv);
-int ntsctl_cmd_snapshots (Ntsctl *ctl, int argc, char **argv);
-
 /* Option parsing. Each command's own entries are parsed together with the
  * global ones, so `ntsctl verify --json` works as well as
  * `ntsctl --json verify`. */
+void     ntsctl_add_global_options (GOptionContext *context,
+                                    Ntsctl         *ctl);
 gboolean ntsctl_parse_options (Ntsctl             *ctl,
                                const GOptionEntry *entries,
                                const char         *parameter_string,
@@ -104,37 +97,19 @@ void           ntsctl_store_result (GObject      *source,
 /* Runs the main loop (progress signals, SIGINT) until *result is set. */
 void           ntsctl_await      (Ntsctl        *ctl,
                                   GAsyncResult **result);
+/* Unregisters the agent and drops the connection, once the command ran. */
+void           ntsctl_disconnect (Ntsctl *ctl);
+
+/* Progress line ("[ 3/15] preflight") on stderr when it is a terminal and
+ * not --json; no-op elsewhere. Connect before the call. Every message
+ * (errors, SIGINT) erases it first, which is why it lives here. */
+void ntsctl_progress_connect (Ntsctl *ctl);
+void ntsctl_progress_clear   (Ntsctl *ctl);
 
 /* Errors and exit codes: prints "ntsctl: MESSAGE" (plus a hint where one
  * helps) on stderr and returns the exit status for @error. */
 int ntsctl_report_error (Ntsctl *ctl,
                          GError *error);
-
-/* apply and rollback (ntsctl-change.c). */
-
-/* The D-Bus timeout of ApplyHardenedConfig and Rollback: an hour, longer
- * than the sum of the service's own bounds (PackageKit 15 min, each systemd
- * job 90 s, wait-sync at most 10 min, and the undo of all of it), so that
- * running out means the service is stuck. */
-#define NTSCTL_CHANGE_TIMEOUT_MS (60 * 60 * 1000)
-
-/* Progress line ("[ 3/15] preflight") on stderr when it is a terminal and
- * not --json; no-op elsewhere. Connect before the call. */
-void ntsctl_progress_connect (Ntsctl *ctl);
-void ntsctl_progress_clear   (Ntsctl *ctl);
-/* The call failed: reports @error like ntsctl_report_error, except when
- * no reply came (timeout, service gone): then LastResult says how @method
- * ended, if it ended after @started (g_get_real_time at the call). */
-int  ntsctl_change_failed    (Ntsctl     *ctl,
-                              const char *method,
-                              gint64      started,
-                              GError     *error);
-/* The files under @files_key, unit and package changes of a result. */
-void ntsctl_print_changes    (GVariant   *result,
-                              const char *files_key,
-                              const char *files_title);
-/* "Snapshot: ID" and "Undo with: ntsctl rollback ID" (nothing for ""). */
-void ntsctl_print_undo       (const char *snapshot_id);
 
 /* Output helpers. */
 void ntsctl_print_json (GVariant *value);
@@ -143,10 +118,5 @@ void ntsctl_print_list (const char *title,
                         const char *key);
 char *ntsctl_format_time_usec (guint64 usec);
 char *ntsctl_format_duration_ms (guint64 ms);
-
-/* Shared by verify and apply: the one-line verdict of a Verify report. */
-char *ntsctl_report_summary (GVariant *report);
-/* The report's problems ("code: message" and the hint), if any. */
-void  ntsctl_print_problems (GVariant *report);
 
 G_END_DECLS
