@@ -154,7 +154,14 @@ nts_layout_override_free (NtsLayoutOverride *override)
 {
   if (override == NULL)
     return;
-  nts_layout_free (override->layout);
+  /* Only the fields of keys[] are ever set here: freeing them needs
+   * nothing of layout.c, which calls this module, not the other way. */
+  if (override->layout != NULL)
+    {
+      for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+        g_free (FIELD (override->layout, keys[i].offset));
+      g_free (override->layout);
+    }
   nts_operators_free (override->operators);
   g_free (override);
 }

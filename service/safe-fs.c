@@ -119,11 +119,13 @@ fail_errno (GError    **error,
 NtsRoot *
 nts_root_open (const char *host_path, GError **error)
 {
-  g_autoptr(NtsRoot) root = g_new0 (NtsRoot, 1);
+  g_autoptr(NtsRoot) root = NULL;
 
   g_return_val_if_fail (host_path != NULL, NULL);
 
+  root = g_new0 (NtsRoot, 1);
   root->ref_count = 1;
+  root->fd = -1;
   root->host_path = g_strdup (host_path[0] != '\0' ? host_path : "/");
   root->use_openat2 = TRUE;
   root->fd = open (root->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
