@@ -15,6 +15,7 @@
 #include "snapshot-undo.h"
 #include "systemd-client.h"
 #include "systemd-jobs.h"
+#include "task-tag.h"
 #include "verify.h"
 
 typedef struct _Tx Tx;
@@ -1219,7 +1220,7 @@ nts_apply_run_async (const NtsApplyParams *params,
   Tx *tx = tx_new (params->root, params->system_bus, params->state_dir, params->job_timeout_ms,
                    cancellable, progress, progress_data);
 
-  g_task_set_source_tag (task, nts_apply_run_async);
+  nts_task_set_source_tag (task, nts_apply_run_async);
   g_task_set_task_data (task, tx, (GDestroyNotify) tx_free);
   tx->layout = params->layout ? nts_layout_copy (params->layout) : NULL;
   tx->servers = g_strdupv ((char **) params->servers);
@@ -1334,7 +1335,7 @@ nts_apply_recover_async (NtsRoot               *root,
   GError *error = NULL;
   RecoverOp *op;
 
-  g_task_set_source_tag (task, nts_apply_recover_async);
+  nts_task_set_source_tag (task, nts_apply_recover_async);
   g_task_set_task_data (task, tx, (GDestroyNotify) tx_free);
   tx->at_boot = at_boot;
   tx->snapshot_id = g_strdup (entry->snapshot_id);

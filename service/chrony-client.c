@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "safe-fs.h"   /* NtsSafeFd */
+#include "task-tag.h"
 
 /* Large enough for any datagram chronyd sends, and one byte more so that an
  * oversized one is noticed rather than silently cut to a valid length. */
@@ -731,7 +732,7 @@ nts_chrony_client_fetch_report_async (NtsChronyClient     *client,
   g_return_if_fail (client != NULL);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, nts_chrony_client_fetch_report_async);
+  nts_task_set_source_tag (task, nts_chrony_client_fetch_report_async);
   /* The worker holds its own reference: the caller may drop the client
    * before the fetch completes, and the socket stays until it does. */
   g_task_set_task_data (task, nts_chrony_client_ref (client),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nts-errors.h"
+#include "task-tag.h"
 
 #if NTS_FAULT_INJECTION
 
@@ -79,7 +80,7 @@ nts_fault_point_async (const char *step, NtsFaultWhen when, GCancellable *cancel
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   const char *where = when == NTS_FAULT_AFTER ? "after" : "at";
 
-  g_task_set_source_tag (task, nts_fault_point_async);
+  nts_task_set_source_tag (task, nts_fault_point_async);
   if (fault_step == NULL || !g_str_equal (fault_step, step) || fault_when != when)
     {
       g_task_return_boolean (task, TRUE);
@@ -122,7 +123,7 @@ nts_fault_point_async (const char *step, NtsFaultWhen when, GCancellable *cancel
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
 
-  g_task_set_source_tag (task, nts_fault_point_async);
+  nts_task_set_source_tag (task, nts_fault_point_async);
   g_task_return_boolean (task, TRUE);
 }
 

@@ -8,6 +8,7 @@
 #include "chrony-client.h"
 #include "ensure-chrony.h"
 #include "last-result.h"
+#include "log-fields.h"
 #include "layout.h"
 #include "layout-cache.h"
 #include "nts-errors.h"
@@ -425,13 +426,13 @@ on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
       /* Retrying in a loop would repeat what just failed; a restart of
        * the daemon (or the boot-time unit) tries again. Until then
        * mutating calls get Busy, and LastResult says why. */
-      g_printerr ("ntssetupd: recovering the interrupted transaction failed: %s\n",
-                  error->message);
+      nts_log_snapshot (G_LOG_LEVEL_WARNING, id,
+                        "recovering the interrupted transaction failed: %s", error->message);
       manager->recovery_failed = TRUE;
     }
   else
     {
-      g_printerr ("ntssetupd: recovered: snapshot %s is back in place\n", id);
+      nts_log_snapshot (G_LOG_LEVEL_MESSAGE, id, "recovered: snapshot %s is back in place", id);
       manager->mutating = FALSE;
     }
   nts_lifetime_release (manager->lifetime);

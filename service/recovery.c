@@ -7,6 +7,7 @@
 #include "rollback.h"
 #include "snapshot-undo.h"
 #include "systemd-jobs.h"
+#include "task-tag.h"
 
 typedef struct {
   NtsRoot          *root;
@@ -170,7 +171,7 @@ nts_recovery_run_async (const NtsRecoveryParams *params, GCancellable *cancellab
   Recovery *rc = g_new0 (Recovery, 1);
   GError *error = NULL;
 
-  g_task_set_source_tag (task, nts_recovery_run_async);
+  nts_task_set_source_tag (task, nts_recovery_run_async);
   rc->root = params->root;
   rc->bus = g_object_ref (params->system_bus);
   rc->state_dir = g_strdup (params->state_dir);

@@ -11,6 +11,7 @@
 #include "step-runner.h"
 #include "systemd-client.h"
 #include "systemd-jobs.h"
+#include "task-tag.h"
 
 typedef struct _Restore Restore;
 
@@ -499,7 +500,7 @@ nts_rollback_run_async (const NtsRollbackParams *params,
   Restore *rs = g_new0 (Restore, 1);
   GError *error = NULL;
 
-  g_task_set_source_tag (task, nts_rollback_run_async);
+  nts_task_set_source_tag (task, nts_rollback_run_async);
   rs->root = params->root;
   rs->bus = g_object_ref (params->system_bus);
   rs->state_dir = g_strdup (params->state_dir);

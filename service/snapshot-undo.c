@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "systemd-jobs.h"
+#include "task-tag.h"
 
 const char *
 nts_snapshot_file_of_step (const NtsSnapshot *snapshot, const char *step, gboolean *all_files)
@@ -280,7 +281,7 @@ nts_snapshot_undo_unit_async (GDBusConnection *bus, const NtsSnapshot *snapshot,
   UnitOp *op = g_new0 (UnitOp, 1);
   gboolean is_chrony = g_strcmp0 (unit, nts_snapshot_chrony_unit (snapshot)) == 0;
 
-  g_task_set_source_tag (task, nts_snapshot_undo_unit_async);
+  nts_task_set_source_tag (task, nts_snapshot_undo_unit_async);
   if (before == NULL)
     {
       before = g_new0 (NtsUnitState, 1);

@@ -2,6 +2,7 @@
 #include "step-runner.h"
 
 #include "fault.h"
+#include "task-tag.h"
 
 struct _NtsStepRunner {
   const NtsStep   *steps;
@@ -307,7 +308,7 @@ nts_step_runner_run_async (NtsStepRunner *runner, guint first, GCancellable *can
 {
   GTask *task = g_task_new (NULL, NULL, callback, user_data);
 
-  g_task_set_source_tag (task, nts_step_runner_run_async);
+  nts_task_set_source_tag (task, nts_step_runner_run_async);
   g_task_set_task_data (task, runner, NULL);
   g_set_object (&runner->cancellable, cancellable);
   runner->index = MIN (first, runner->n_steps);
@@ -328,7 +329,7 @@ nts_step_runner_undo_async (NtsStepRunner *runner, const char *const *done, gboo
   GTask *task = g_task_new (NULL, NULL, callback, user_data);
   guint in_flight = nts_step_runner_first_not_done (runner, done);
 
-  g_task_set_source_tag (task, nts_step_runner_undo_async);
+  nts_task_set_source_tag (task, nts_step_runner_undo_async);
   g_task_set_task_data (task, runner, NULL);
   for (guint i = 0; i < runner->n_steps; i++)
     runner->reached[i] = torn || i == in_flight;

@@ -1,6 +1,7 @@
 /* The Progress step names as the contract documents them: read from
- * introspection/org.ntssetup.Manager1.xml (the Progress signal's 'step'
- * argument), never from the service's own tables, so a test that walks
+ * introspection/org.ntssetup.Manager1.xml (the Progress signal's
+ * org.ntssetup.ApplySteps and RollbackSteps annotations, which
+ * test-contract holds to the prose), never from the service's own tables, so a test that walks
  * the steps checks the service against its documentation. */
 #pragma once
 
