@@ -6,6 +6,7 @@
 #include "applied-state.h"
 #include "ensure-chrony.h"
 #include "nts-errors.h"
+#include "nts-names.h"
 #include "snapshot-store.h"
 #include "snapshot-undo.h"
 #include "step-runner.h"
@@ -451,7 +452,7 @@ prepare (Restore *rs, GError **error)
     {
       g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED,
                    "nothing was changed: restoring snapshot %s installs or removes packages, "
-                   "which needs org.ntssetup.manager.install", rs->snapshot->id);
+                   "which needs " NTS_ACTION_INSTALL, rs->snapshot->id);
       return FALSE;
     }
   if (!rs->force && !check_unchanged (rs, error))

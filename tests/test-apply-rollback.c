@@ -34,6 +34,7 @@
 #include "nts-loopback.h"
 #include "package-changes.h"
 #include "safe-fs.h"
+#include "nts-names.h"
 #include "service-fixture.h"
 #include "xml-steps.h"
 #include "snapshot-store.h"
@@ -43,7 +44,7 @@
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
 #define SYSTEMD_CONTROL "org.ntssetup.Test.Systemd"
 #define STATE_DIR "var/lib/ntssetup"
-#define ERR(name) "org.ntssetup.Manager1.Error." name
+#define ERR(name) NTS_DBUS_INTERFACE ".Error." name
 
 /* ---- the two distributions ------------------------------------------ */
 
@@ -125,8 +126,8 @@ setup (Fixture *f, gconstpointer data)
 {
   const Profile *profile = ((const Case *) data)->profile;
   ServiceOptions options = {
-    .polkit_params = "{\"allowed\": [\"org.ntssetup.manager.verify\", "
-                     "\"org.ntssetup.manager.apply\", \"org.ntssetup.manager.rollback\"]}",
+    .polkit_params = "{\"allowed\": [\"" NTS_ACTION_VERIFY "\", "
+                     "\"" NTS_ACTION_APPLY "\", \"" NTS_ACTION_ROLLBACK "\"]}",
     .systemd_params = profile->systemd_json,
     .profile = profile->name,
   };
@@ -472,8 +473,8 @@ test_round_trip (Fixture *f, gconstpointer data)
     g_assert_cmpstr (ids, ==, "");
   }
   watch_state (f, &watch);
-  progress_sub = g_dbus_connection_signal_subscribe (f->fx.client, "org.ntssetup.Manager",
-                                                     "org.ntssetup.Manager1", "Progress",
+  progress_sub = g_dbus_connection_signal_subscribe (f->fx.client, NTS_DBUS_NAME,
+                                                     NTS_DBUS_INTERFACE, "Progress",
                                                      "/org/ntssetup/Manager", NULL,
                                                      G_DBUS_SIGNAL_FLAGS_NONE, on_progress,
                                                      progress, NULL);
@@ -791,7 +792,7 @@ test_rollback_packages_need_install (Fixture *f, gconstpointer data)
     g_assert_null (result);
     assert_remote_error (error, "org.freedesktop.DBus.Error.AccessDenied");
     g_test_message ("%s", error->message);
-    g_assert_nonnull (strstr (error->message, "org.ntssetup.manager.install"));
+    g_assert_nonnull (strstr (error->message, NTS_ACTION_INSTALL));
     g_clear_error (&error);
   }
   {
