@@ -426,7 +426,9 @@ on_recovered (GObject *source, GAsyncResult *res, gpointer user_data)
       /* Retrying in a loop would repeat what just failed; a restart of
        * the daemon (or the boot-time unit) tries again. Until then
        * mutating calls get Busy, and LastResult says why. */
-      nts_log_snapshot (G_LOG_LEVEL_WARNING, id,
+      /* A message, not a warning: the daemon lives on (Busy, LastResult
+       * saying why), and G_DEBUG=fatal-warnings must not end it. */
+      nts_log_snapshot (G_LOG_LEVEL_MESSAGE, id,
                         "recovering the interrupted transaction failed: %s", error->message);
       manager->recovery_failed = TRUE;
     }
