@@ -1,4 +1,4 @@
-/* libFuzzer target: the chrony.conf scanner (service/chrony-conf-scan.c),
+/* libFuzzer target: the chrony.conf scanner (service/chrony/chrony-conf-scan.c),
  * which Verify runs over whatever configuration the machine has: files
  * an administrator or a package wrote, not the daemon.
  *

@@ -9,7 +9,7 @@
  *
  * Build and run (clang with libclang-rt, as on the CI machine):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Iservice service/chrony-protocol.c tests/fuzz-chrony-protocol.c \
+ *     -Iservice/chrony service/chrony/chrony-protocol.c tests/fuzz-chrony-protocol.c \
  *     $(pkg-config --cflags --libs glib-2.0) -o fuzz-chrony-protocol
  *   ./fuzz-chrony-protocol -max_total_time=60 \
  *     -max_len=1024 corpus-dir tests/fuzz-corpus/chrony-protocol

@@ -1,4 +1,4 @@
-/* libFuzzer target: the parse of `chronyd -h` (service/chronyd-help.c),
+/* libFuzzer target: the parse of `chronyd -h` (service/chrony/chronyd-help.c),
  * the output of whatever binary sits at the configured chronyd path.
  *
  * The input is the output, as nts_chronyd_help_finish() parses it for

@@ -1,4 +1,4 @@
-/* libFuzzer target: the transaction journal parser (service/journal.c).
+/* libFuzzer target: the transaction journal parser (service/state/journal.c).
  * The next start and the boot-time --recover read the journal to finish
  * or undo a transaction; a crash, a disk error or a person can leave it
  * torn or edited, and recovery must still take a safe path.

@@ -1,6 +1,6 @@
 /* libFuzzer target: the parser of /etc/ntssetup/layout.conf
- * (service/layout-override.c, which hands the [operators] group to
- * service/operators.c), a file an administrator writes and every call
+ * (service/chrony/layout-override.c, which hands the [operators] group to
+ * service/chrony/operators.c), a file an administrator writes and every call
  * reads.
  *
  * The input is the file's content, given to nts_layout_override_parse(),

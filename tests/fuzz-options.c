@@ -1,5 +1,5 @@
 /* libFuzzer target: the a{sv} option dictionaries of ApplyHardenedConfig
- * and PreviewConfig, VerifyNts and Rollback (service/options.c), and
+ * and PreviewConfig, VerifyNts and Rollback (service/daemon/options.c), and
  * Rollback's snapshot id.
  *
  * The input is an a{sv} in D-Bus (GVariant) serialisation, as a caller

@@ -1,4 +1,4 @@
-/* libFuzzer target: server names (service/server-name.c), the strings a
+/* libFuzzer target: server names (service/chrony/server-name.c), the strings a
  * caller passes in Apply's "servers" and that end up as a word of a
  * chrony.conf line and as the TLS server name.
  *

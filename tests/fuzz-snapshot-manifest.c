@@ -1,5 +1,5 @@
 /* libFuzzer target: the snapshot manifest parser
- * (service/snapshot-store.c). The daemon writes manifests itself, but
+ * (service/state/snapshot-store.c). The daemon writes manifests itself, but
  * they sit on disk for months, across upgrades, and hold values callers
  * gave (the servers, in the state); ListSnapshots and Rollback must
  * survive one that is damaged or edited.

@@ -1,4 +1,4 @@
-/* The diagnosis rules (service/diagnosis.c) on hand-built snapshots, the
+/* The diagnosis rules (service/verify/diagnosis.c) on hand-built snapshots, the
  * operator table, the configuration scan and the key-exchange back-off
  * arithmetic: everything of Verify that needs no chronyd. */
 #include <glib/gstdio.h>

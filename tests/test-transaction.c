@@ -1,4 +1,4 @@
-/* The Apply transaction (service/apply.c) on a temp root seeded like
+/* The Apply transaction (service/transaction/apply.c) on a temp root seeded like
  * Debian, against the systemd stand-in on a private bus: the happy path
  * writes what render.h renders with the right owner and mode and drives
  * systemd in order; every step made to fail (the fault hook, in process)

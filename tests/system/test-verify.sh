@@ -7,14 +7,14 @@
 # problem chronyd-not-running and exit 3.
 #
 #   tests/system/test-verify.sh        (root; ends with "N passed, M failed")
-# Skips (exit 77) while Verify has not landed in git (service/verify.c has no commit);
+# Skips (exit 77) while Verify has not landed in git (service/verify/verify.c has no commit);
 # NTSSETUP_SYSTEM_FORCE_VERIFY=1 runs it anyway against the working tree.
 set -uo pipefail
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
-if [ -z "$(git -C "$SYS_TOP" log --oneline -1 -- service/verify.c 2>/dev/null)" ] &&
+if [ -z "$(git -C "$SYS_TOP" log --oneline -1 -- service/verify/verify.c 2>/dev/null)" ] &&
 	[ "${NTSSETUP_SYSTEM_FORCE_VERIFY:-0}" != 1 ]; then
-	echo "skip - Verify has not landed yet (git log -- service/verify.c is empty);" \
+	echo "skip - Verify has not landed yet (git log -- service/verify/verify.c is empty);" \
 		"NTSSETUP_SYSTEM_FORCE_VERIFY=1 runs this test against the working tree"
 	echo "0 passed, 0 failed"
 	exit 77
