@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What one unprivileged user can cost everyone else: a flood of
  * PreviewConfig and Verify calls as nobody, against ntssetupd on a private
  * bus with the polkit (verify allowed to all) and systemd stand-ins

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* How long Verify takes, side by side with what it replaces, in one run
  * against the same chronyd: the loopback test bed (three NTS servers and a
  * client chronyd, tests/nts-loopback.h) and ntssetupd on a private bus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl apply — ApplyHardenedConfig, with a progress line on a terminal. */
 #include "config.h"
 

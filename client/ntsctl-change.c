@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl — what apply and rollback share: learning the outcome from
  * LastResult when the reply never came, and the lists of what changed.
  * See ntsctl-change.h. */

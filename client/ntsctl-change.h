@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl — what apply and rollback share (ntsctl-change.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl — the commands the dispatcher (ntsctl.c) runs, one file each
  * (ntsctl-COMMAND.c). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl — what every command shares: option parsing, connecting to the
  * system bus, the polkit text agent, waiting for a reply, the progress
  * line, the mapping of errors to exit codes and the output helpers. See

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl — what every command shares: option parsing, connecting to the
  * service, the polkit text agent, waiting for a reply, the progress line,
  * the mapping of errors to messages and exit codes, and output.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl preview — the files apply would write (PreviewConfig). */
 #include "config.h"
 

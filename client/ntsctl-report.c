@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl — a Verify report's verdict and problems, as verify prints them
  * and apply prints the commit check's. See ntsctl-report.h. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl — a Verify report as verify and apply print it (ntsctl-report.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl rollback — Rollback to a snapshot (default: the newest apply's). */
 #include "config.h"
 

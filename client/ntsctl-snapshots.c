@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl snapshots — ListSnapshots as a table, newest first. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl status — the service's properties, read in one GetAll call. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl verify — whether NTS really works (Verify), as a table in the
  * spirit of `chronyc -N authdata` joined with `sources` and `ntpdata`. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl — command-line client of ntssetupd.
  *
  * This file is the dispatcher: main(), the global options and the table of

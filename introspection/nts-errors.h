@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Errors of org.ntssetup.Manager1, shared by ntssetupd and ntsctl so both
  * map the same GError codes to the same D-Bus error names.
  *

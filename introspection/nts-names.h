@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The names of ntssetupd's D-Bus contract, for C, in one place.
  *
  * The service owns and serves these names; ntsctl, the tests and the

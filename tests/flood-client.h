@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A flood of calls on ntssetupd, as one caller: the adversarial suite's
  * and bench/flood's. CONNECTIONS connections to the bus at ADDRESS each
  * keep DEPTH calls in flight — PreviewConfig and Verify in turn, each

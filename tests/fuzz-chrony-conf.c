@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the chrony.conf scanner (service/chrony/chrony-conf-scan.c),
  * which Verify runs over whatever configuration the machine has: files
  * an administrator or a package wrote, not the daemon.

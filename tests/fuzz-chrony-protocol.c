@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: arbitrary bytes into every chronyd reply decoder.
  *
  * The decoders take bytes from a socket; this checks they never read out

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the parse of `chronyd -h` (service/chrony/chronyd-help.c),
  * the output of whatever binary sits at the configured chronyd path.
  *

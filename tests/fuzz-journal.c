@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the transaction journal parser (service/state/journal.c).
  * The next start and the boot-time --recover read the journal to finish
  * or undo a transaction; a crash, a disk error or a person can leave it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the parser of /etc/ntssetup/layout.conf
  * (service/chrony/layout-override.c, which hands the [operators] group to
  * service/chrony/operators.c), a file an administrator writes and every call

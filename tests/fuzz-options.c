@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the a{sv} option dictionaries of ApplyHardenedConfig
  * and PreviewConfig, VerifyNts and Rollback (service/daemon/options.c), and
  * Rollback's snapshot id.

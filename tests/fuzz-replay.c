@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* main() for the fuzz targets built by meson without libFuzzer: runs the
  * target over the files and directories named on the command line, each
  * file and every prefix of it (the seeds are valid inputs; their prefixes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: server names (service/chrony/server-name.c), the strings a
  * caller passes in Apply's "servers" and that end up as a word of a
  * chrony.conf line and as the TLS server name.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the snapshot manifest parser
  * (service/state/snapshot-store.c). The daemon writes manifests itself, but
  * they sit on disk for months, across upgrades, and hold values callers

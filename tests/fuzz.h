@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What every libFuzzer target in tests/fuzz-*.c shares. Each target is
  * built twice: by tests/fuzz/run-fuzz with clang's libFuzzer, and by
  * meson with fuzz-replay.c's main(), which runs the target over its seed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Loopback NTS test bed; see nts-loopback.h. */
 #include "nts-loopback.h"
 

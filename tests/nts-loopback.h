@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A loopback NTS test bed: a test CA, NTS server chronyds on 127.0.0.x and a
  * client chronyd using them, all in one short temporary directory.
  *

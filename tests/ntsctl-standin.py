@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A stand-in for ntssetupd, for testing ntsctl only.
 
 It serves org.ntssetup.Manager1 from the real introspection XML (so GDBus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "packagekit-stand-in.h"
 
 #define PK_NAME "org.freedesktop.PackageKit"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The PackageKit stand-in (tests/templates/packagekit.py) on a
  * ServiceFixture's bus, and its test control interface. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A private system bus with stand-ins and a real ntssetupd on it.
  *
  * Real: dbus-daemon (with ntssetup's installed bus policy), ntssetupd, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A throw-away directory tree standing in for the managed system's root. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntssetupd as an adversary sees it: an unprivileged local user (uid
  * nobody) on the system bus, and root sending bad input.
  *

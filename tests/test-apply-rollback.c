@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ApplyHardenedConfig and Rollback at the service level: ntssetupd on a
  * private bus with the polkit and systemd stand-ins, its --root seeded
  * like Debian or Arch with chrony present, called over D-Bus and through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* caller-limits: the bounds on what one user may cost, on a real private
  * dbus-daemon. The service side here is a bare object whose method never
  * answers until told to — it stands for ntssetupd's calls waiting on

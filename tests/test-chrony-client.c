@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of the chronyd socket client.
  *
  * Without chronyd: path limits, unreachable and silent sockets (bounded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of the chronyd command-protocol codec on hand-built bytes.
  *
  * Replies are assembled field by field at the offsets of chrony 4.3's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The contract says the same wherever it is written down.
  *
  * C takes the bus name, object path, interface and polkit action ids from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The diagnosis rules (service/verify/diagnosis.c) on hand-built snapshots, the
  * operator table, the configuration scan and the key-exchange back-off
  * arithmetic: everything of Verify that needs no chronyd. */

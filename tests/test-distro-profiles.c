@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Choosing a distribution profile from os-release. The texts are the
  * distributions' own files, shortened to the lines that matter. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ensure-chrony against the PackageKit stand-in
  * (tests/templates/packagekit.py) on a private bus: the plan that says
  * systemd-timesyncd goes before it goes, the install, its undo (twice),

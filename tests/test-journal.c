@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The transaction journal: begin/step/finish, a journal left behind found
  * by load(), resumed, and torn (cut at every byte, or garbage) journals
  * reported as unfinished with no step done. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Resolving NtsLayout in a temporary root: profile, override file, the
  * installed chronyd's -h, and systemd (a small stand-in on a private bus). */
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ntsctl against a stand-in service (ntsctl-standin.py) on a private bus
 # that plays the system bus: what ntsctl sends (option keys and types,
 # the interactive-authorization flag), how it prints replies, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* packagekit-client against the PackageKit stand-in
  * (tests/templates/packagekit.py) on a private bus: the Debian case where
  * installing chrony removes systemd-timesyncd, the rollback that puts

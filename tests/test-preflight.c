@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Preflight against real NTS servers on loopback (tests/nts-loopback):
  * two good ones, one with a certificate from a CA we don't trust, one
  * where nothing listens. Every chronyd here runs with -Q: it measures and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Rendering: chrony.conf, the keys file, the hardening drop-in, the
  * ntp-units.d list, and the set nts_render_files() returns. Exact texts
  * would make every comment edit a test failure, so the tests assert the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* safe-fs: every operation in a temporary root, with links planted at the
  * file and at each parent, a full disk (a 64 KiB tmpfs), a read-only bind
  * mount, and files that are not regular. The symlink cases run twice: with

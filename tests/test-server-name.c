@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a server option may hold, and the list rules. */
 
 #include "server-name.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntssetupd on a private bus: the contract as a caller sees it.
  *
  * Real dbus-daemon and ntssetupd; polkit is the local dbusmock template

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The snapshot store in a temporary root: take/list/load/restore byte for
  * byte with owner and mode, absent files, id order, prune (10 + the
  * original), malformed ids, 50 cycles without strays, changed_since;

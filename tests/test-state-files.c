@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The small files of the state directory beside snapshots and journal:
  * the applied marker and the Rollback record (applied-state.h) and
  * LastResult on disk (last-result.h). Round trips, a missing state

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* systemd-jobs against the systemd stand-in (tests/templates/systemd.py)
  * on a private bus: jobs waited for to their JobRemoved whether it comes
  * after or before the reply, results and skipped conditions as errors,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The Apply transaction (service/transaction/apply.c) on a temp root seeded like
  * Debian, against the systemd stand-in on a private bus: the happy path
  * writes what render.h renders with the right owner and mode and drives

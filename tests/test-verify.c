@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Verify end to end: real chronyds on loopback, ntssetupd on a private
  * bus with the polkit and systemd stand-ins, and the report read through
  * D-Bus.

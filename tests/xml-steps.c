@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reads the step names the XML documents: see xml-steps.h. */
 #include "xml-steps.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The Progress step names as the contract documents them: read from
  * introspection/org.ntssetup.Manager1.xml (the Progress signal's
  * org.ntssetup.ApplySteps and RollbackSteps annotations, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Who a name is: users and groups, by name and by number, as the daemon's
  * name service switch (NSS) answers.
  *

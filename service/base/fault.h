@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A fault hook for tests: make a named step fail, abort the daemon, or
  * stall until SIGUSR1, before the step's work or after it (the step did
  * its work, then fails or dies before the journal records it). Compiled in

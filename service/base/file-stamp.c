@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* See file-stamp.h. */
 #include "file-stamp.h"
 

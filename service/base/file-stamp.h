@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What identifies one version of a file, or that it is absent: device,
  * inode, size, mode, modification and change times, from lstat() (a link
  * swapped in is a change too, and is never followed). Caches compare two

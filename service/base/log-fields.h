@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Log messages about one snapshot (an Apply, its Rollback, its recovery)
  * that the journal can find by it: journalctl NTS_SNAPSHOT_ID=<id>. */
 #pragma once

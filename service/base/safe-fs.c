@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* See safe-fs.h. Every operation first gets a descriptor for the parent
  * directory that was reached without following a link, then acts on one
  * name relative to it, so a link swapped in after a check is still never

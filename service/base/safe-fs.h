@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Every file operation the transaction does on the managed system, under
  * the daemon's --root, by directory descriptor, never following a
  * symbolic link in any component.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* GTask source tags that are ISO C.
  *
  * GLib's idiom tags a task with the function that made it,

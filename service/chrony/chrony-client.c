@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chronyd command socket client; see chrony-client.h. */
 #include "chrony-client.h"
 

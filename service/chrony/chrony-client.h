@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A client for chronyd's command socket (/run/chrony/chronyd.sock).
  *
  * Speaks the protocol of chrony-protocol.h over a datagram Unix socket of its

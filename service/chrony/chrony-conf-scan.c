@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* See chrony-conf-scan.h. The syntax is chrony.conf(5)'s: one directive
  * per line, its name case-insensitive, comments from '#', '!', ';' or '%'
  * at the start of a line. Only the directives that matter here are

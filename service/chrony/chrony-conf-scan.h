@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What Verify needs to know from chrony's configuration, read the way
  * chronyd reads it: `minsources` (chronyd's command protocol does not
  * report it) and each configured server's NTS options (chronyd has no NTS

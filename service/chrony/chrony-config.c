@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chrony.conf and chrony's keys file, as ntssetup writes them.
  *
  * The configuration is complete in itself on purpose: no `sourcedir`,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chronyd command protocol codec; see chrony-protocol.h.
  *
  * Layout knowledge (offsets below) was taken from chrony's candm.h and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chronyd's command and monitoring protocol (version 6, as spoken on the
  * Unix socket /run/chrony/chronyd.sock): pure encoding and decoding, no I/O.
  *

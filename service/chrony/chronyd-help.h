@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the installed chronyd says about itself: `chronyd -h` prints its
  * compiled-in configuration file and user, e.g. (chrony 4.3, Debian)
  *   -f FILE	Specify configuration file (/etc/chrony/chrony.conf)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The distribution profiles, and choosing one from os-release.
  *
  * A profile is only the fallback of NtsLayout: the installed chronyd and

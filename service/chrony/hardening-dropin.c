@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The systemd drop-in that hardens chronyd's real unit.
  *
  * It only adds restrictions on top of the distribution's unit: ExecStart=

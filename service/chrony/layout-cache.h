@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Where chrony lives, resolved once and shared: the answer for every call
  * that only reads (PreviewConfig, Verify, the properties).
  *

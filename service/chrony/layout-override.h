@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The administrator's say: <root>/etc/ntssetup/layout.conf (format in
  * docs/layout.md), read and parsed here and nowhere else. Its [chrony]
  * group overrides NtsLayout; its [operators] group adds to the table of

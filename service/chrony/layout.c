@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Resolving NtsLayout: where chrony lives on the managed system.
  *
  * Each field takes the first answer of: the override file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Where chrony lives on this machine: the one answer every part of the
  * service (preview, apply, verify, rollback) asks for.
  *

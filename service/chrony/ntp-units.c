@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whether systemd-timedated would pick chrony, and the ntp-units.d list
  * that makes it do so when it would not.
  *

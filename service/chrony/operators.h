@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Who runs a time server: a table of operators and the server names they
  * answer for, so that Verify can tell when every source chronyd agrees on
  * belongs to one organisation (one operator alone could then move the

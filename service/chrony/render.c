@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The set of files Apply writes (and PreviewConfig shows), in write order.
  * The content of each comes from its own file: chrony-config.c,
  * hardening-dropin.c, ntp-units.c. */

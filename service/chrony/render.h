@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Every file ApplyHardenedConfig writes, rendered from the layout and the
  * validated options. PreviewConfig returns exactly this (but an existing
  * keys file's content: nts_rendered_file_preview()); Apply writes exactly

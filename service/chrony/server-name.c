@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Validation of the "servers" and "min-sources" options.
  *
  * A server ends up as the second word of a `server NAME iburst nts` line in

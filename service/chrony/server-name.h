@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a server option may hold: a DNS host name or an IP literal, nothing
  * else. Every string that ends up in chrony's configuration passes here
  * first, so nothing can smuggle a directive or an option into it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* polkit, asked asynchronously for the caller of a method call. */
 #pragma once
 

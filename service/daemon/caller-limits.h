@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What one caller may cost the daemon.
  *
  * Verify, PreviewConfig and ListSnapshots are open to every local user, and

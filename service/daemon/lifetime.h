@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* When ntssetupd may exit. Like systemd-timedated it runs on demand and
  * leaves when idle: no call in flight (which covers polkit checks, waits
  * and transactions, all of which happen inside a call) and no other hold

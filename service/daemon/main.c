@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntssetupd: owns org.ntssetup.Manager on the system bus, started by D-Bus
  * activation, leaves when idle. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The org.ntssetup.Manager1 object: method dispatch, the one-mutating-call
  * lock, and the properties. The work itself lives in the step modules. */
 #pragma once

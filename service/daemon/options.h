@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The a{sv} options of each method, parsed and checked before anything
  * else happens. Unknown keys and wrong types are InvalidArgs naming the
  * key: a caller who misspells "min-sources" must not silently get the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The "applied" marker and the Rollback record: see applied-state.h. */
 #include "applied-state.h"
 

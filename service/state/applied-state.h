@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Which Apply is in place, and what the last Rollback left.
  *
  * <state dir>/applied (0600 root:root) holds the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* See journal.h for the format and why it is rewritten whole. */
 
 #include "journal.h"

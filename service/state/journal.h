@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The transaction journal: what an Apply or Rollback in progress has done,
  * on disk before its first change, so that the next start (or the
  * boot-time --recover) can roll back an unfinished Apply or finish an

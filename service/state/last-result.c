@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* LastResult on disk: see last-result.h. */
 #include "last-result.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* LastResult kept on disk (<state dir>/last-result, 0600, GVariant text),
  * so it outlives the daemon: after a reboot whose boot-time recovery
  * undid an interrupted Apply, or after an idle exit, a caller still

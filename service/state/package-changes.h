@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a package transaction changed, by package NAME ("chrony",
  * "systemd-timesyncd"): what Apply installed and what that removed, so
  * Rollback and crash recovery can undo exactly that. Shared by

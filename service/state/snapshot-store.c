@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* See snapshot-store.h for the format. Every write goes through safe-fs;
  * the manifest is always written last, so a snapshot is either complete
  * or ignored. */

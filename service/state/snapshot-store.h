@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Snapshots of the managed system, taken before Apply changes it and given
  * back byte for byte by Rollback.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* PackageKit over D-Bus (org.freedesktop.PackageKit): resolve names,
  * install (first simulated, to learn what else changes) and remove.
  *

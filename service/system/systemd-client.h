@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* systemd, asked over its D-Bus API (org.freedesktop.systemd1) — never
  * through systemctl and its text. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Changing systemd's state over its D-Bus API (org.freedesktop.systemd1):
  * Subscribe, Reload, start/stop/restart jobs waited for until their
  * JobRemoved, enabling and disabling unit files, and putting a unit back

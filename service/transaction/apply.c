@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ApplyHardenedConfig's steps and their undos: see apply.h. */
 #include "apply.h"
 

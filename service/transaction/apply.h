@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ApplyHardenedConfig as a table of steps run by the step runner
  * (step-runner.h): validate, resolve and preflight change nothing; from
  * snapshot on, the journal (journal.h) records each step done, on disk,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The ensure-chrony step of Apply and its undo, through PackageKit
  * (packagekit-client.h): what installing chrony would change, installing
  * it, and putting the packages back as they were.

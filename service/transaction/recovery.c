@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Recovery after a crash: see recovery.h. */
 #include "recovery.h"
 

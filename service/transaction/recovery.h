@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Recovery of a transaction a crash (or a power loss) interrupted: the
  * journal (journal.h) says one is unfinished. An interrupted Apply is
  * undone by Apply's own undos, for the steps its journal records and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Rollback's steps: see rollback.h. */
 #include "rollback.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Rollback: puts a snapshot back as a transaction of its own, a table of
  * steps run by the step runner (step-runner.h); and the recovery of an
  * interrupted Rollback, which finishes it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Giving back what a snapshot holds: see snapshot-undo.h. */
 #include "snapshot-undo.h"
 

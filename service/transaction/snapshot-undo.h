@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Giving back, piece by piece, what a snapshot (snapshot-store.h) holds:
  * the undos of Apply's steps (apply.c) and Rollback's steps (rollback.c)
  * are made of these. Each reads only the snapshot and the system as it is,

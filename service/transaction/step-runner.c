@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The step runner: see step-runner.h. */
 #include "step-runner.h"
 

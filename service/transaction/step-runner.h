@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The one step runner behind ApplyHardenedConfig, Rollback and the
  * recovery of a transaction a crash interrupted. Each of them is a table
  * of steps (apply.c, rollback.c); this runs a table:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* See diagnosis.h. The rules follow what chrony 4.3 shows in each failure
  * (notes/chrony-facts.md, "Failure behaviour"):
  *

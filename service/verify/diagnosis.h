@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What is wrong with a machine's authenticated time, and what to do about
  * it: the troubleshooting of the reference document as rules over a plain
  * snapshot of what chronyd, systemd and chrony's configuration say.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* When chronyd will next try the NTS key exchange with a source whose
  * exchanges fail, so that a Verify 'wait' can stop once waiting cannot
  * help.

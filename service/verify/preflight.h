@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Preflight: prove each server speaks NTS before anything changes.
  *
  * One `chronyd -Q -t N -u USER 'server NAME iburst nts'` per server, all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* From what one Verify round gathered — chronyd's report, the units'
  * states, chrony's configuration, the operator table — to the plain
  * snapshot the diagnosis judges (diagnosis.h) and to the report Verify

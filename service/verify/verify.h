@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Verify: what chronyd, systemd and chrony's configuration say, judged
  * (diagnosis.h) and put into the report of org.ntssetup.Manager1.Verify.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # tests/system/lib.sh — sourced by the system tests (tests/system/test-*.sh) and by
 # tests/demo. It puts the project, built on this host, into a booted test bed (a real

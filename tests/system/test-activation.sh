@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-activation.sh — ntssetupd is started by D-Bus activation through its systemd unit,
 # leaves when idle, is activated again by the next call, and runs inside the sandbox its
 # unit file declares (what systemd and the kernel report for the running process, not

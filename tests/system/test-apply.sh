@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-apply.sh — issue 5, test 1: `ntsctl apply` as root with the test bed's three NTS
 # servers and --min-sources 3, from the reference starting state (timesyncd enabled and
 # running, chrony installed but off). Exit 0; timesyncd inactive and disabled; chrony

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-crash.sh — issue 5, test 6: ntssetupd dies (SIGABRT, as kill -9 would: no cleanup)
 # in the middle of an apply, through its fault hook (`ntssetupd --fault=STEP:abort`, the
 # -Dfault_injection=true build; a harness drop-in sets it for one activation):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-failing-server.sh — issue 5, test 7: one of the three servers fails, with
 # --min-sources 3 all are needed.
 #   - NTS-KE port closed (ntsserver@c stopped), and separately an untrusted certificate

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-hardening.sh — issue 5, test 2: the hardening `ntsctl apply` writes is in effect,
 # judged on what systemd reports for chronyd's real unit (systemctl show: the lists are
 # the drop-in's, reset and not merged into Debian's deny lists) and what the kernel

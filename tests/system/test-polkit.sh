@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-polkit.sh — the real polkitd decides (issue 5, test 4). alice (uid 1000, entered
 # with nsenter: no logind session, so allow_active never applies to her) is refused
 # ApplyHardenedConfig, Rollback and install (exit 4) and changes nothing, but may verify,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-preview.sh — `ntsctl preview` in a booted guest prints chrony.conf for
 # /etc/chrony/chrony.conf and the hardening drop-in for chronyd's real unit
 # (chrony.service, resolved through systemd's LoadUnit), and writes nothing. Then the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-rollback.sh — issue 5, test 5: after `ntsctl apply` and `ntsctl rollback` every
 # path an apply may touch is as before, byte for byte with owner and mode (a manifest of
 # /etc/chrony, /etc/systemd/system, both ntp-units.d directories and /var/log/chrony,

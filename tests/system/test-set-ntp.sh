@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-set-ntp.sh — issue 5, test 8: the desktop's NTP toggle. timedated starts the first
 # unit of the ntp-units.d lists that exists; Debian's chrony package ships
 # /usr/lib/systemd/ntp-units.d/50-chrony.list, which puts chrony first, but a distro that

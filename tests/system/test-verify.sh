@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-verify.sh — ntsctl verify against the real chronyd of the guest. The harness
 # configures chrony by hand (the three NTS servers of the test bed, minsources 3,
 # authselectmode require; timesyncd stopped; `systemctl enable --now chrony`):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 '''Helpers shared by the ntssetup python-dbusmock local templates
 
 NOT a template: polkitd.py, systemd.py and packagekit.py import it after

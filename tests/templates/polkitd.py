@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 '''polkit stand-in for the ntssetup tests (python-dbusmock local template)
 
 Start it on the private "system" bus (DBUS_SYSTEM_BUS_ADDRESS) with

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 '''Self-test for the ntssetup D-Bus stand-ins (polkitd.py, systemd.py, packagekit.py)
 
 Starts a private dbus-daemon configured as a "system" bus, runs each

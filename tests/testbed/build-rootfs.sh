@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # build-rootfs.sh — build (once) and cache the Debian bookworm root file system that
 # testbed.sh boots with systemd-nspawn.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # measure-hardening.sh — score candidate hardening drop-ins for Debian's chrony.service in a
 # booted test bed, and check that chronyd still starts, authenticates to the three NTS
 # servers, logs, and stops cleanly with each of them.

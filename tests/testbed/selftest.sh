@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # selftest.sh — proves the test bed itself: builds (or reuses) the rootfs, boots an
 # instance, checks the starting state of the reference scenario and the NTS servers,
 # runs chrony once against them, reboots (clean and power cut) keeping state, powers off

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # testbed.sh — a real systemd (PID 1), system bus, polkitd, systemd-timesyncd, chrony and
 # three NTS servers in a systemd-nspawn container booted from build-rootfs.sh's rootfs.
 #
