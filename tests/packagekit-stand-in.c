@@ -35,3 +35,23 @@ packagekit_stand_in_calls (ServiceFixture *fx)
 
   return g_variant_print (list, FALSE);
 }
+
+static void
+on_name_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+void
+packagekit_stand_in_stop (ServiceFixture *fx, GSubprocess **process)
+{
+  gboolean vanished = FALSE;
+  guint watch;
+
+  fixture_stop_process (process);
+  watch = g_bus_watch_name_on_connection (fx->client, "org.freedesktop.PackageKit",
+                                          G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_name_vanished,
+                                          &vanished, NULL);
+  g_assert_true (fixture_wait_flag (&vanished, 10000));
+  g_bus_unwatch_name (watch);
+}

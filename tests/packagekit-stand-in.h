@@ -18,6 +18,11 @@ G_BEGIN_DECLS
 GSubprocess *packagekit_stand_in_start (ServiceFixture *fx, const char *params);
 
 /* A call to org.ntssetup.Test.PackageKit; asserts it succeeds. */
+/* Stops the stand-in and waits (bounded) until the bus says its name has
+ * no owner: a call made before would reach a name whose owner is gone
+ * (NoReply), not the "PackageKit is not available" of a system without it. */
+void packagekit_stand_in_stop (ServiceFixture *fx, GSubprocess **process);
+
 GVariant *packagekit_stand_in_control (ServiceFixture *fx, const char *method, GVariant *params);
 
 /* The installed package names, sorted, space-separated. */

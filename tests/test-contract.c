@@ -88,7 +88,7 @@ static void
 test_bus_policy_names (void)
 {
   g_autofree char *conf = read_source ("policy", "org.ntssetup.Manager.conf", NULL);
-  g_autofree char *activation = read_source ("service", "org.ntssetup.Manager.service.in", NULL);
+  g_autofree char *activation = read_source ("service", "units", "org.ntssetup.Manager.service.in", NULL);
   g_auto(GStrv) ours = NULL;
 
   g_assert_nonnull (strstr (conf, "<allow own=\"" NTS_DBUS_NAME "\"/>"));

@@ -329,7 +329,7 @@ test_absent (Fixture *f, gconstpointer data)
   g_autoptr(NtsPackageChanges) nothing = NULL;
   const char *installed_then[] = { "chrony", NULL };
 
-  fixture_stop_process (&f->packagekit);
+  packagekit_stand_in_stop (&f->fx, &f->packagekit);
 
   changes = plan (f, &error);
   g_assert_null (changes);
