@@ -62,7 +62,8 @@ struct _Call {
   const char            *method;
   guint32                uid;                /* the caller's, once admitted */
   gboolean               admitted;           /* holds a place in the limits */
-  CallStep               next;               /* what runs once admitted */
+  CallStep               next;               /* what runs once admitted, or authorized */
+  const char            *action;             /* the polkit action asked once admitted */
   NtsApplyOptions       *apply;
   guint                  wait;
   gboolean               force;
@@ -214,6 +215,8 @@ call_try_lock (Call *call, const char *state, GError **error)
   return TRUE;
 }
 
+static void call_authorize_then (Call *call, const char *action, CallStep next);
+
 /* Every call is counted against its caller's limits before anything is
  * asked of polkit or systemd: one past them is LimitsExceeded at once. */
 static void
@@ -227,7 +230,7 @@ call_admit_uid (Call *call)
       return;
     }
   call->admitted = TRUE;
-  call->next (call);
+  call_authorize_then (call, call->action, call->next);
 }
 
 static void
@@ -242,11 +245,14 @@ on_caller_uid (GObject *source, GAsyncResult *res, gpointer user_data)
     call_admit_uid (call);
 }
 
+/* Admits the call (caller-limits.h), then asks polkit for @action, then
+ * runs @next. */
 static void
-call_admit (Call *call, CallStep next)
+call_admit (Call *call, const char *action, CallStep next)
 {
   const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
 
+  call->action = action;
   call->next = next;
   if (sender == NULL)
     {
@@ -573,25 +579,29 @@ preview_authorized (Call *call)
   nts_layout_cache_get_async (call->manager->layouts, on_preview_layout, call);
 }
 
-static void
-preview_admitted (Call *call)
-{
-  call_authorize_then (call, NTS_ACTION_VERIFY, preview_authorized);
-}
-
+/* PreviewConfig and ApplyHardenedConfig take the same options, checked
+ * before anything else: bad input costs no polkit round. */
 static gboolean
-handle_preview_config (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
-                       GVariant *options, NtsManager *manager)
+handle_apply_options (NtsManager *manager, GDBusMethodInvocation *invocation, GVariant *options,
+                      const char *method, const char *action, CallStep next)
 {
-  g_autoptr(Call) call = call_new (manager, invocation, "PreviewConfig");
+  g_autoptr(Call) call = call_new (manager, invocation, method);
   GError *error = NULL;
 
   call->apply = nts_apply_options_parse (options, &error);
   if (call->apply == NULL)
     call_return_error (g_steal_pointer (&call), error);
   else
-    call_admit (g_steal_pointer (&call), preview_admitted);
+    call_admit (g_steal_pointer (&call), action, next);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_preview_config (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
+                       GVariant *options, NtsManager *manager)
+{
+  return handle_apply_options (manager, invocation, options, "PreviewConfig",
+                               NTS_ACTION_VERIFY, preview_authorized);
 }
 
 /* ---- ApplyHardenedConfig --------------------------------------------- */
@@ -702,25 +712,12 @@ apply_authorized (Call *call)
   nts_layout_cache_get_async (call->manager->layouts, on_apply_precheck, call);
 }
 
-static void
-apply_admitted (Call *call)
-{
-  call_authorize_then (call, NTS_ACTION_APPLY, apply_authorized);
-}
-
 static gboolean
 handle_apply (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
               GVariant *options, NtsManager *manager)
 {
-  g_autoptr(Call) call = call_new (manager, invocation, "ApplyHardenedConfig");
-  GError *error = NULL;
-
-  call->apply = nts_apply_options_parse (options, &error);
-  if (call->apply == NULL)
-    call_return_error (g_steal_pointer (&call), error);
-  else
-    call_admit (g_steal_pointer (&call), apply_admitted);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return handle_apply_options (manager, invocation, options, "ApplyHardenedConfig",
+                               NTS_ACTION_APPLY, apply_authorized);
 }
 
 /* ---- Rollback -------------------------------------------------------- */
@@ -789,12 +786,6 @@ rollback_authorized (Call *call)
   call_authorize_then (call, NTS_ACTION_INSTALL, rollback_install_authorized);
 }
 
-static void
-rollback_admitted (Call *call)
-{
-  call_authorize_then (call, NTS_ACTION_ROLLBACK, rollback_authorized);
-}
-
 static gboolean
 handle_rollback (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
                  const char *snapshot_id, GVariant *options, NtsManager *manager)
@@ -807,7 +798,7 @@ handle_rollback (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
   else
     {
       call->snapshot_id = g_strdup (snapshot_id);
-      call_admit (g_steal_pointer (&call), rollback_admitted);
+      call_admit (g_steal_pointer (&call), NTS_ACTION_ROLLBACK, rollback_authorized);
     }
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -938,12 +929,6 @@ verify_authorized (Call *call)
     verify_now (call);
 }
 
-static void
-verify_admitted (Call *call)
-{
-  call_authorize_then (call, NTS_ACTION_VERIFY, verify_authorized);
-}
-
 static gboolean
 handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
                GVariant *options, NtsManager *manager)
@@ -954,7 +939,7 @@ handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
   if (!nts_verify_options_parse (options, &call->wait, &error))
     call_return_error (g_steal_pointer (&call), error);
   else
-    call_admit (g_steal_pointer (&call), verify_admitted);
+    call_admit (g_steal_pointer (&call), NTS_ACTION_VERIFY, verify_authorized);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -991,17 +976,12 @@ list_authorized (Call *call)
     call_return_value (call, g_variant_new ("(@a(sta{sv}))", list));
 }
 
-static void
-list_admitted (Call *call)
-{
-  call_authorize_then (call, NTS_ACTION_VERIFY, list_authorized);
-}
-
 static gboolean
 handle_list_snapshots (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
                        NtsManager *manager)
 {
-  call_admit (call_new (manager, invocation, "ListSnapshots"), list_admitted);
+  call_admit (call_new (manager, invocation, "ListSnapshots"), NTS_ACTION_VERIFY,
+              list_authorized);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -615,15 +615,7 @@ step_ensure_chrony (gpointer data, const NtsStep *step, GTask *task)
   nts_ensure_chrony_plan_async (tx->bus, tx->cancellable, on_chrony_planned, task);
 }
 
-static void
-on_packages_undone (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  GTask *task = user_data;
-  GError *error = NULL;
-  gboolean ok = nts_packages_undo_finish (res, &error);
-
-  nts_step_return (task, ok, error);
-}
+NTS_STEP_DEFINE_FINISH (on_packages_undone, nts_packages_undo_finish)
 
 /* What the snapshot says ensure-chrony planned or did: what it installed
  * goes, what it removed comes back. Needs no PackageKit when nothing
@@ -739,15 +731,7 @@ undo_log_dir (gpointer data, const NtsStep *step, GTask *task)
 
 /* ---- systemd ---------------------------------------------------------- */
 
-static void
-on_reloaded (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  GTask *task = user_data;
-  GError *error = NULL;
-  gboolean ok = nts_systemd_reload_finish (res, &error);
-
-  nts_step_return (task, ok, error);
-}
+NTS_STEP_DEFINE_FINISH (on_reloaded, nts_systemd_reload_finish)
 
 static void
 step_reload (gpointer data, const NtsStep *step, GTask *task)

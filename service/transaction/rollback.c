@@ -89,15 +89,7 @@ step_restore_files (gpointer data, const NtsStep *step, GTask *task)
 
 /* ---- restore-packages ------------------------------------------------- */
 
-static void
-on_packages_undone (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  GTask *task = user_data;
-  GError *error = NULL;
-  gboolean ok = nts_packages_undo_finish (res, &error);
-
-  nts_step_return (task, ok, error);
-}
+NTS_STEP_DEFINE_FINISH (on_packages_undone, nts_packages_undo_finish)
 
 /* What the Apply installed goes, what it removed comes back: needs no
  * PackageKit when it changed no package, and may run twice. */

@@ -49,6 +49,19 @@ struct _NtsStep {
  * TRUE, or @error (taken over) when @ok is FALSE. */
 void nts_step_return (GTask *task, gboolean ok, GError *error);
 
+/* Defines @name, the GAsyncReadyCallback of a step's last call: it
+ * completes the step's task (its user data) with what @finish, a
+ * gboolean (*) (GAsyncResult *, GError **), says. */
+#define NTS_STEP_DEFINE_FINISH(name, finish)                        \
+  static void                                                      \
+  name (GObject *source, GAsyncResult *res, gpointer user_data)    \
+  {                                                                \
+    GError *finish_error = NULL;                                   \
+    gboolean finish_ok = finish (res, &finish_error);              \
+                                                                   \
+    nts_step_return (user_data, finish_ok, finish_error);          \
+  }
+
 /* Called as each step starts: @index counts from 0 up to @count - 1. */
 typedef void (*NtsStepProgress) (const char *step,
                                  guint       index,
