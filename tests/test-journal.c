@@ -207,24 +207,30 @@ test_torn (Fixture *f, gconstpointer data)
       }
   }
 
-  /* A torn journal that still names kind and snapshot is rewritten whole
-   * when recovery takes it over. */
-  {
-    g_autoptr(NtsJournalEntry) entry = NULL;
-    g_autoptr(NtsJournalEntry) again = NULL;
-    g_autoptr(NtsJournal) resumed = NULL;
+  /* A torn Rollback journal that still names its snapshot is rewritten
+   * whole when recovery takes it over (no step done: all run again); a
+   * torn Apply journal stays torn, so that a recovery cut short again
+   * still undoes every step rather than reading "nothing done". */
+  for (int rollback = 0; rollback < 2; rollback++)
+    {
+      g_autoptr(NtsJournalEntry) entry = NULL;
+      g_autoptr(NtsJournalEntry) again = NULL;
+      g_autoptr(NtsJournal) resumed = NULL;
+      g_autoptr(GString) text = g_string_new_len (full, length - 20);
 
-    g_assert_true (g_file_set_contents (f->file, full, length - 20, NULL));
-    entry = load (f);
-    assert_torn (entry);
-    g_assert_cmpint (entry->kind, ==, NTS_JOURNAL_APPLY);
-    g_assert_cmpstr (entry->snapshot_id, ==, ID);
-    resumed = nts_journal_resume (f->root, NULL, entry, &error);
-    g_assert_no_error (error);
-    again = load (f);
-    g_assert_false (again->torn);
-    g_assert_cmpuint (g_strv_length (again->steps), ==, 0);
-  }
+      if (rollback)
+        g_string_replace (text, "kind=apply", "kind=rollback", 1);
+      g_assert_true (g_file_set_contents (f->file, text->str, text->len, NULL));
+      entry = load (f);
+      assert_torn (entry);
+      g_assert_cmpint (entry->kind, ==, rollback ? NTS_JOURNAL_ROLLBACK : NTS_JOURNAL_APPLY);
+      g_assert_cmpstr (entry->snapshot_id, ==, ID);
+      resumed = nts_journal_resume (f->root, NULL, entry, &error);
+      g_assert_no_error (error);
+      again = load (f);
+      g_assert_cmpint (again->torn, ==, !rollback);
+      g_assert_cmpuint (g_strv_length (again->steps), ==, 0);
+    }
 }
 
 static void

@@ -148,8 +148,11 @@ nts_journal_resume (NtsRoot                *root,
     journal->started = entry->started;
   for (char **s = entry->steps; s != NULL && *s != NULL; s++)
     g_ptr_array_insert (journal->steps, journal->steps->len - 1, g_strdup (*s));
-  /* A torn file is replaced by a whole one that says what we know. */
-  if (entry->torn && entry->snapshot_id != NULL && entry->kind != NTS_JOURNAL_UNKNOWN &&
+  /* A torn Rollback's file is replaced by a whole one that says what we
+   * know: none of its steps done, so all run again. Not an Apply's: an
+   * empty step list would tell the next recovery that nothing is left to
+   * undo, where torn tells it to undo everything. */
+  if (entry->torn && entry->snapshot_id != NULL && entry->kind == NTS_JOURNAL_ROLLBACK &&
       !write_journal (journal, error))
     return NULL;
   return g_steal_pointer (&journal);

@@ -69,7 +69,9 @@ NtsJournal *nts_journal_begin (NtsRoot         *root,
 
 /* Takes over the journal @entry was loaded from, to record the steps of
  * finishing it (a recovered Rollback continues where it stopped). A torn
- * journal is rewritten whole first. */
+ * Rollback's journal is rewritten whole first (no step done); a torn
+ * Apply's stays torn until its undo ends, so that a recovery cut short
+ * again still undoes every step. */
 NtsJournal *nts_journal_resume (NtsRoot                *root,
                                 const char             *state_dir,
                                 const NtsJournalEntry  *entry,

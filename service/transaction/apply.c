@@ -70,6 +70,7 @@ static void step_preflight      (gpointer data, const NtsStep *step, GTask *task
 static void step_snapshot       (gpointer data, const NtsStep *step, GTask *task);
 static void step_ensure_chrony  (gpointer data, const NtsStep *step, GTask *task);
 static void undo_ensure_chrony  (gpointer data, const NtsStep *step, GTask *task);
+static void settle_ensure_chrony (gpointer data, const NtsStep *step, GTask *task);
 static void step_write_file     (gpointer data, const NtsStep *step, GTask *task);
 static void undo_write_file     (gpointer data, const NtsStep *step, GTask *task);
 static void step_log_dir        (gpointer data, const NtsStep *step, GTask *task);
@@ -94,7 +95,9 @@ static const NtsStep apply_steps[] = {
   { "preflight",      step_preflight },
   /* Snapshot and journal: from here on each step is journaled. */
   { "snapshot",       step_snapshot },
-  { "ensure-chrony",  step_ensure_chrony,  undo_ensure_chrony },
+  /* A package put back brings its unit back as its package sets it:
+   * timesyncd is then put back as the snapshot found it. */
+  { "ensure-chrony",  step_ensure_chrony,  undo_ensure_chrony, settle_ensure_chrony },
   { "write-config",   step_write_file,     undo_write_file, NULL, FILE_ROLE (NTS_FILE_CHRONY_CONF) },
   { "keys-file",      step_write_file,     undo_write_file, NULL, FILE_ROLE (NTS_FILE_KEYS) },
   { "log-dir",        step_log_dir,        undo_log_dir },
@@ -815,10 +818,12 @@ on_unit_undone (GObject *source, GAsyncResult *res, gpointer user_data)
   nts_step_return (task, error == NULL, error);
 }
 
-/* @unit as the snapshot found it; a chronyd that ran before is restarted
- * by settle_start_chronyd(), once its files are back. */
+/* @unit as the snapshot found it. With @start_later, a unit that ran gets
+ * only its enablement back here: chronyd is started by
+ * settle_start_chronyd(), once its files are back (started now, it would
+ * read ours, which may be what made the Apply fail). */
 static void
-undo_unit (Tx *tx, const char *unit, GTask *task)
+undo_unit (Tx *tx, const char *unit, gboolean start_later, GTask *task)
 {
   GError *error = NULL;
   const NtsSnapshot *snapshot = persisted_snapshot (tx, &error);
@@ -828,8 +833,23 @@ undo_unit (Tx *tx, const char *unit, GTask *task)
       nts_step_return (task, snapshot != NULL, error);
       return;
     }
-  nts_snapshot_undo_unit_async (tx->bus, snapshot, unit, tx->at_boot, tx->job_timeout_ms, NULL,
-                                on_unit_undone, task);
+  nts_snapshot_undo_unit_async (tx->bus, snapshot, unit, tx->at_boot, start_later,
+                                tx->job_timeout_ms, NULL, on_unit_undone, task);
+}
+
+static void
+settle_ensure_chrony (gpointer data, const NtsStep *step, GTask *task)
+{
+  Tx *tx = data;
+  GError *error = NULL;
+  const NtsSnapshot *snapshot = persisted_snapshot (tx, &error);
+
+  if (snapshot == NULL || nts_package_changes_is_empty (snapshot->packages))
+    {
+      nts_step_return (task, snapshot != NULL, error);
+      return;
+    }
+  undo_unit (tx, nts_snapshot_timesyncd_unit (snapshot), FALSE, task);
 }
 
 static void
@@ -847,7 +867,7 @@ undo_stop_timesyncd (gpointer data, const NtsStep *step, GTask *task)
       nts_step_return (task, TRUE, NULL);
       return;
     }
-  undo_unit (tx, snapshot ? nts_snapshot_timesyncd_unit (snapshot) : NULL, task);
+  undo_unit (tx, snapshot ? nts_snapshot_timesyncd_unit (snapshot) : NULL, FALSE, task);
 }
 
 static void
@@ -907,7 +927,7 @@ undo_start_chronyd (gpointer data, const NtsStep *step, GTask *task)
   Tx *tx = data;
   const NtsSnapshot *snapshot = persisted_snapshot (tx, NULL);
 
-  undo_unit (tx, snapshot ? nts_snapshot_chrony_unit (snapshot) : NULL, task);
+  undo_unit (tx, snapshot ? nts_snapshot_chrony_unit (snapshot) : NULL, TRUE, task);
 }
 
 static void
@@ -1145,7 +1165,7 @@ changes_nothing (const char *step)
 static gboolean
 is_contract_error (const GError *error)
 {
-  return error->domain == G_DBUS_ERROR ||
+  return g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS) ||
          g_error_matches (error, NTS_ERROR, NTS_ERROR_CHRONY_MISSING) ||
          g_error_matches (error, NTS_ERROR, NTS_ERROR_PREFLIGHT_FAILED);
 }

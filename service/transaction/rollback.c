@@ -164,7 +164,8 @@ restore_next_unit (GTask *task)
   if (unit == NULL)
     nts_step_return (task, TRUE, NULL);
   else
-    nts_snapshot_undo_unit_async (rs->bus, rs->snapshot, unit, rs->at_boot, rs->job_timeout_ms,
+    nts_snapshot_undo_unit_async (rs->bus, rs->snapshot, unit, rs->at_boot, FALSE,
+                                  rs->job_timeout_ms,
                                   rs->cancellable, on_unit_restored, task);
 }
 

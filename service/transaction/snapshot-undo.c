@@ -197,6 +197,7 @@ typedef struct {
   GDBusConnection *bus;
   NtsUnitUndo     *undo;
   gboolean         left_to_boot;
+  gboolean         start_later;  /* enablement only: the caller starts it */
   gboolean         restart;
   guint            job_timeout_ms;
 } UnitOp;
@@ -261,7 +262,7 @@ on_unit_state_now (GObject *source, GAsyncResult *res, gpointer user_data)
       g_task_return_pointer (task, NULL, NULL);
       g_object_unref (task);
     }
-  else if (!op->left_to_boot)
+  else if (!op->left_to_boot && !op->start_later)
     nts_systemd_restore_unit_async (op->bus, op->undo, op->job_timeout_ms,
                                     g_task_get_cancellable (task), on_unit_restored, task);
   else if (op->undo->restore_unit_file && op->undo->was_enabled)
@@ -273,7 +274,8 @@ on_unit_state_now (GObject *source, GAsyncResult *res, gpointer user_data)
 
 void
 nts_snapshot_undo_unit_async (GDBusConnection *bus, const NtsSnapshot *snapshot,
-                              const char *unit, gboolean at_boot, guint job_timeout_ms,
+                              const char *unit, gboolean at_boot, gboolean start_later,
+                              guint job_timeout_ms,
                               GCancellable *cancellable, GAsyncReadyCallback callback,
                               gpointer user_data)
 {
@@ -295,6 +297,7 @@ nts_snapshot_undo_unit_async (GDBusConnection *bus, const NtsSnapshot *snapshot,
    * before chrony's unit, so chronyd never starts with half of a change):
    * a start of ours would wait for ourselves. */
   op->left_to_boot = at_boot && op->undo->was_active && is_chrony;
+  op->start_later = start_later && op->undo->was_active;
   /* A chronyd that ran before runs on, but with the files the Apply
    * wrote until it reads the restored ones. */
   op->restart = op->undo->was_active && is_chrony && !op->left_to_boot;

@@ -66,7 +66,9 @@ NtsUnitState *nts_snapshot_unit_state (const NtsSnapshot *snapshot,
  * is stopped and its unit file left alone; a unit missing now (gone with
  * its package, or never installed) is left alone. @at_boot: chronyd's
  * unit is ordered after the boot-time recovery, so a chronyd that is to
- * run only gets its enablement back, and boot starts it. The result is the
+ * run only gets its enablement back, and boot starts it. @start_later: a
+ * unit that was running only gets its enablement back too, and the caller
+ * starts it once the files it reads are back. The result is the
  * "unit-changes" line, or NULL with no error when nothing was to be done;
  * *@restart (optional) says whether a running chronyd must be restarted to
  * read restored files (it was running, and is not left to boot). */
@@ -74,6 +76,7 @@ void   nts_snapshot_undo_unit_async  (GDBusConnection     *bus,
                                       const NtsSnapshot   *snapshot,
                                       const char          *unit,
                                       gboolean             at_boot,
+                                      gboolean             start_later,
                                       guint                job_timeout_ms,
                                       GCancellable        *cancellable,
                                       GAsyncReadyCallback  callback,

@@ -88,14 +88,6 @@ step_index (NtsStepRunner *runner, const char *name)
   return -1;
 }
 
-gboolean
-nts_step_runner_was_reached (NtsStepRunner *runner, const char *step)
-{
-  gint i = step_index (runner, step);
-
-  return i >= 0 && runner->reached[i];
-}
-
 guint
 nts_step_runner_first_not_done (NtsStepRunner *runner, const char *const *done)
 {

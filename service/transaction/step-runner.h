@@ -122,8 +122,5 @@ guint nts_step_runner_first_not_done (NtsStepRunner      *runner,
 
 const char *nts_step_runner_get_failed_step (NtsStepRunner *runner);
 const char *nts_step_runner_get_undo_errors (NtsStepRunner *runner);
-/* Whether @step was done, or in flight, in this run: undone if it fails. */
-gboolean    nts_step_runner_was_reached     (NtsStepRunner *runner,
-                                             const char    *step);
 
 G_END_DECLS
