@@ -113,9 +113,6 @@ static const NtsStep apply_steps[] = {
   { "commit",         step_commit,         undo_commit },
 };
 
-/* The first step that changes anything: failures before it changed nothing. */
-#define FIRST_CHANGE 3
-
 static void
 tx_free (Tx *tx)
 {
@@ -1154,7 +1151,7 @@ forget_undone (Tx *tx, GError **error)
 static gboolean
 changes_nothing (const char *step)
 {
-  for (guint i = 0; i < FIRST_CHANGE; i++)
+  for (guint i = 0; apply_steps[i].run != step_snapshot; i++)
     if (g_str_equal (apply_steps[i].name, step))
       return TRUE;
   return FALSE;
