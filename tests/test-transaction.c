@@ -585,6 +585,7 @@ test_chrony_missing (Fixture *f, gconstpointer data)
 }
 
 static GString *table;
+static GPtrArray *cases;  /* FaultCase*, for as long as the tests run */
 
 /* A fault case: the step, and whether it fails before its work or after. */
 typedef struct {
@@ -642,6 +643,8 @@ test_step_fails (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
   apply_steps = xml_apply_step_names ();
   g_test_add_func ("/transaction/judge", test_judge);
@@ -657,6 +660,7 @@ main (int argc, char **argv)
               test_undo_keeps_written_log_dir, teardown);
   g_test_add ("/transaction/chrony-missing", Fixture, NULL, setup, test_chrony_missing, teardown);
   table = g_string_new (NULL);
+  cases = g_ptr_array_new_with_free_func (g_free);
   {
     gboolean changes_nothing = TRUE;
 
@@ -674,9 +678,14 @@ main (int argc, char **argv)
             c->step = apply_steps[i];
             c->after = after;
             c->changes_nothing = changes_nothing;
+            g_ptr_array_add (cases, c);
             g_test_add (path, Fixture, c, setup, test_step_fails, teardown);
           }
       }
   }
-  return g_test_run ();
+  status = g_test_run ();
+  g_ptr_array_unref (cases);
+  g_string_free (table, TRUE);
+  g_strfreev (apply_steps);
+  return status;
 }
