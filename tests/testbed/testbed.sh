@@ -177,7 +177,8 @@ tb_monitor() {
 	flock -s -w 600 9 || tb_die "rootfs cache is locked (a build?)"
 	mapfile -t cgs < <(tb_cgroups "$name")
 	for cg in "${cgs[@]}"; do mkdir -p "$cg"; done
-	trap 'tb_rm_cgroups "$name"' EXIT
+	# Expanded now: the trap runs after this function's locals are gone.
+	trap "tb_rm_cgroups $(printf %q "$name")" EXIT
 	(
 		exec 9<&-
 		for cg in "${cgs[@]}"; do echo "$BASHPID" >"$cg/cgroup.procs"; done
