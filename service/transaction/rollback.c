@@ -42,6 +42,8 @@ struct _Restore {
   GPtrArray        *unit_changes;
 };
 
+/* The step table and its functions are aligned by hand. */
+/* clang-format off */
 static void step_restore_files    (gpointer data, const NtsStep *step, GTask *task);
 static void step_restore_packages (gpointer data, const NtsStep *step, GTask *task);
 static void step_restore_units    (gpointer data, const NtsStep *step, GTask *task);
@@ -54,6 +56,7 @@ static const NtsStep rollback_steps[] = {
   { "restore-packages", step_restore_packages },
   { "restore-units",    step_restore_units },
 };
+/* clang-format on */
 
 static void
 restore_free (Restore *rs)
