@@ -102,21 +102,31 @@ typedef struct {
   gboolean           waiting;    /* between the call and our JobRemoved */
 } JobCall;
 
+/* No JobRemoved, timeout or cancellation reaches @call after this. */
 static void
-job_call_free (JobCall *call)
+job_call_stop_listening (JobCall *call)
 {
   if (call->signal_id != 0)
-    g_dbus_connection_signal_unsubscribe (call->bus, call->signal_id);
+    {
+      g_dbus_connection_signal_unsubscribe (call->bus, call->signal_id);
+      call->signal_id = 0;
+    }
   if (call->timeout_source)
     {
       g_source_destroy (call->timeout_source);
-      g_source_unref (call->timeout_source);
+      g_clear_pointer (&call->timeout_source, g_source_unref);
     }
   if (call->cancel_source)
     {
       g_source_destroy (call->cancel_source);
-      g_source_unref (call->cancel_source);
+      g_clear_pointer (&call->cancel_source, g_source_unref);
     }
+}
+
+static void
+job_call_free (JobCall *call)
+{
+  job_call_stop_listening (call);
   g_clear_object (&call->bus);
   g_hash_table_unref (call->early_removals);
   g_free (call->unit);
@@ -167,21 +177,7 @@ job_finish_waiting (GTask *task)
 
   g_assert (call->waiting);
   call->waiting = FALSE;
-  if (call->signal_id != 0)
-    {
-      g_dbus_connection_signal_unsubscribe (call->bus, call->signal_id);
-      call->signal_id = 0;
-    }
-  if (call->timeout_source)
-    {
-      g_source_destroy (call->timeout_source);
-      g_clear_pointer (&call->timeout_source, g_source_unref);
-    }
-  if (call->cancel_source)
-    {
-      g_source_destroy (call->cancel_source);
-      g_clear_pointer (&call->cancel_source, g_source_unref);
-    }
+  job_call_stop_listening (call);
   return task;
 }
 
