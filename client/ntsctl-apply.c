@@ -109,10 +109,7 @@ ntsctl_cmd_apply (Ntsctl *ctl,
   if (!nts_manager1_call_apply_hardened_config_finish (ctl->manager, &reply, result, &error))
     return ntsctl_change_failed (ctl, "ApplyHardenedConfig", started, error);
 
-  if (ctl->json)
-    ntsctl_print_json (reply);
-  else
-    print_result (reply);
+  ntsctl_print_result (ctl, reply, print_result);
 
   return NTSCTL_EXIT_OK;
 }

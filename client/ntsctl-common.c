@@ -502,6 +502,17 @@ ntsctl_print_json (GVariant *value)
 }
 
 void
+ntsctl_print_result (Ntsctl   *ctl,
+                     GVariant *value,
+                     void    (*print_text) (GVariant *value))
+{
+  if (ctl->json)
+    ntsctl_print_json (value);
+  else
+    print_text (value);
+}
+
+void
 ntsctl_print_list (const char *title,
                    GVariant   *dict,
                    const char *key)

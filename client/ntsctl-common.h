@@ -114,6 +114,11 @@ int ntsctl_report_error (Ntsctl *ctl,
 
 /* Output helpers. */
 void ntsctl_print_json (GVariant *value);
+/* A command's answer: @value as JSON with --json, else as @print_text
+ * writes it for people. */
+void ntsctl_print_result (Ntsctl   *ctl,
+                          GVariant *value,
+                          void    (*print_text) (GVariant *value));
 void ntsctl_print_list (const char *title,
                         GVariant   *dict,
                         const char *key);

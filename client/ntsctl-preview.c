@@ -91,10 +91,7 @@ ntsctl_cmd_preview (Ntsctl *ctl,
   if (!nts_manager1_call_preview_config_finish (ctl->manager, &files, result, &error))
     return ntsctl_report_error (ctl, error);
 
-  if (ctl->json)
-    ntsctl_print_json (files);
-  else
-    print_files (files);
+  ntsctl_print_result (ctl, files, print_files);
 
   return NTSCTL_EXIT_OK;
 }

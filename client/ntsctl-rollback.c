@@ -76,10 +76,7 @@ ntsctl_cmd_rollback (Ntsctl *ctl,
   if (!nts_manager1_call_rollback_finish (ctl->manager, &reply, result, &error))
     return ntsctl_change_failed (ctl, "Rollback", started, error);
 
-  if (ctl->json)
-    ntsctl_print_json (reply);
-  else
-    print_result (reply);
+  ntsctl_print_result (ctl, reply, print_result);
 
   return NTSCTL_EXIT_OK;
 }
