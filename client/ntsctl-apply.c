@@ -88,19 +88,14 @@ ntsctl_cmd_apply (Ntsctl *ctl,
       !ntsctl_options_add_uint32 (&options, "wait-sync", "--wait-sync", wait_sync, &error))
     return ntsctl_usage_error (ctl, error);
 
-  ctl->mutating = TRUE;
-  if (!ntsctl_connect (ctl, &error))
+  if (!ntsctl_change_connect (ctl, &error))
     return ntsctl_report_error (ctl, error);
-  ntsctl_agent_start (ctl);
-  /* Before the call, so that no step's signal can come before we listen. */
-  ntsctl_progress_connect (ctl);
 
   started = g_get_real_time ();
   nts_manager1_call_apply_hardened_config (ctl->manager, g_variant_dict_end (&options),
                                            ntsctl_call_flags (ctl), NTSCTL_CHANGE_TIMEOUT_MS,
                                            NULL, ntsctl_store_result, &result);
-  ntsctl_await (ctl, &result);
-  ntsctl_progress_clear (ctl);
+  ntsctl_change_await (ctl, &result);
   if (!nts_manager1_call_apply_hardened_config_finish (ctl->manager, &reply, result, &error))
     return ntsctl_change_failed (ctl, "ApplyHardenedConfig", started, error);
 
