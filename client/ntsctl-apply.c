@@ -58,10 +58,7 @@ ntsctl_cmd_apply (Ntsctl *ctl,
   gboolean no_preflight = FALSE;
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   const GOptionEntry entries[] = {
-    { "server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &servers,
-      "NTS server to use (repeat for each; default: the service's list)", "NAME" },
-    { "min-sources", 0, 0, G_OPTION_ARG_STRING, &min_sources,
-      "Authenticated sources that must agree (default: 3)", "N" },
+    NTSCTL_SERVER_LIST_ENTRIES (&servers, &min_sources),
     { "install", 0, 0, G_OPTION_ARG_NONE, &install,
       "Install chrony through PackageKit if it is missing", NULL },
     { "no-preflight", 0, 0, G_OPTION_ARG_NONE, &no_preflight,
@@ -81,9 +78,7 @@ ntsctl_cmd_apply (Ntsctl *ctl,
     return ntsctl_usage_message (ctl, "apply takes no arguments; use --server NAME");
 
   /* Only the keys the user gave: the defaults are the service's. */
-  ntsctl_options_add_servers (&options, servers);
-  if (min_sources != NULL &&
-      !ntsctl_options_add_uint32 (&options, "min-sources", "--min-sources", min_sources, &error))
+  if (!ntsctl_options_add_server_list (&options, servers, min_sources, &error))
     return ntsctl_usage_error (ctl, error);
   if (install)
     g_variant_dict_insert (&options, "install", "b", TRUE);
@@ -93,26 +88,18 @@ ntsctl_cmd_apply (Ntsctl *ctl,
       !ntsctl_options_add_uint32 (&options, "wait-sync", "--wait-sync", wait_sync, &error))
     return ntsctl_usage_error (ctl, error);
 
-  ctl->mutating = TRUE;
-  if (!ntsctl_connect (ctl, &error))
+  if (!ntsctl_change_connect (ctl, &error))
     return ntsctl_report_error (ctl, error);
-  ntsctl_agent_start (ctl);
-  /* Before the call, so that no step's signal can come before we listen. */
-  ntsctl_progress_connect (ctl);
 
   started = g_get_real_time ();
   nts_manager1_call_apply_hardened_config (ctl->manager, g_variant_dict_end (&options),
                                            ntsctl_call_flags (ctl), NTSCTL_CHANGE_TIMEOUT_MS,
                                            NULL, ntsctl_store_result, &result);
-  ntsctl_await (ctl, &result);
-  ntsctl_progress_clear (ctl);
+  ntsctl_change_await (ctl, &result);
   if (!nts_manager1_call_apply_hardened_config_finish (ctl->manager, &reply, result, &error))
     return ntsctl_change_failed (ctl, "ApplyHardenedConfig", started, error);
 
-  if (ctl->json)
-    ntsctl_print_json (reply);
-  else
-    print_result (reply);
+  ntsctl_print_result (ctl, reply, print_result);
 
   return NTSCTL_EXIT_OK;
 }

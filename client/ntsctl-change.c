@@ -1,12 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* ntsctl — what apply and rollback share: learning the outcome from
- * LastResult when the reply never came, and the lists of what changed.
+/* ntsctl — what apply and rollback share: the call with its progress
+ * line, learning the outcome from LastResult when the reply never came,
+ * and the lists of what changed.
  * See ntsctl-change.h. */
 #include "config.h"
 
 #include <stdio.h>
 
 #include "ntsctl-change.h"
+
+/* ---- the call ------------------------------------------------------------ */
+
+gboolean
+ntsctl_change_connect (Ntsctl  *ctl,
+                       GError **error)
+{
+  ctl->mutating = TRUE;
+  if (!ntsctl_connect (ctl, error))
+    return FALSE;
+  ntsctl_agent_start (ctl);
+  ntsctl_progress_connect (ctl);
+  return TRUE;
+}
+
+void
+ntsctl_change_await (Ntsctl        *ctl,
+                     GAsyncResult **result)
+{
+  ntsctl_await (ctl, result);
+  ntsctl_progress_clear (ctl);
+}
 
 /* ---- a reply that never came -------------------------------------------- */
 

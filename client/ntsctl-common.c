@@ -120,6 +120,17 @@ ntsctl_options_add_servers (GVariantDict *options,
                                  g_variant_new_strv ((const char * const *) servers, -1));
 }
 
+gboolean
+ntsctl_options_add_server_list (GVariantDict *options,
+                                char        **servers,
+                                const char   *min_sources,
+                                GError      **error)
+{
+  ntsctl_options_add_servers (options, servers);
+  return min_sources == NULL ||
+         ntsctl_options_add_uint32 (options, "min-sources", "--min-sources", min_sources, error);
+}
+
 /* ---- connecting, authorization, calling ------------------------------- */
 
 gboolean
@@ -499,6 +510,17 @@ ntsctl_print_json (GVariant *value)
   json_generator_set_root (generator, node);
   text = json_generator_to_data (generator, NULL);
   printf ("%s\n", text);
+}
+
+void
+ntsctl_print_result (Ntsctl   *ctl,
+                     GVariant *value,
+                     void    (*print_text) (GVariant *value))
+{
+  if (ctl->json)
+    ntsctl_print_json (value);
+  else
+    print_text (value);
 }
 
 void

@@ -59,10 +59,7 @@ ntsctl_cmd_preview (Ntsctl *ctl,
   g_autofree char *min_sources = NULL;
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   const GOptionEntry entries[] = {
-    { "server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &servers,
-      "NTS server to use (repeat for each; default: the service's list)", "NAME" },
-    { "min-sources", 0, 0, G_OPTION_ARG_STRING, &min_sources,
-      "Authenticated sources that must agree (default: 3)", "N" },
+    NTSCTL_SERVER_LIST_ENTRIES (&servers, &min_sources),
     G_OPTION_ENTRY_NULL
   };
 
@@ -75,9 +72,7 @@ ntsctl_cmd_preview (Ntsctl *ctl,
   if (argc > 1)
     return ntsctl_usage_message (ctl, "preview takes no arguments; use --server NAME");
 
-  ntsctl_options_add_servers (&options, servers);
-  if (min_sources != NULL &&
-      !ntsctl_options_add_uint32 (&options, "min-sources", "--min-sources", min_sources, &error))
+  if (!ntsctl_options_add_server_list (&options, servers, min_sources, &error))
     return ntsctl_usage_error (ctl, error);
 
   if (!ntsctl_connect (ctl, &error))
@@ -91,10 +86,7 @@ ntsctl_cmd_preview (Ntsctl *ctl,
   if (!nts_manager1_call_preview_config_finish (ctl->manager, &files, result, &error))
     return ntsctl_report_error (ctl, error);
 
-  if (ctl->json)
-    ntsctl_print_json (files);
-  else
-    print_files (files);
+  ntsctl_print_result (ctl, files, print_files);
 
   return NTSCTL_EXIT_OK;
 }

@@ -60,26 +60,18 @@ ntsctl_cmd_rollback (Ntsctl *ctl,
   if (force)
     g_variant_dict_insert (&options, "force", "b", TRUE);
 
-  ctl->mutating = TRUE;
-  if (!ntsctl_connect (ctl, &error))
+  if (!ntsctl_change_connect (ctl, &error))
     return ntsctl_report_error (ctl, error);
-  ntsctl_agent_start (ctl);
-  /* Before the call, so that no step's signal can come before we listen. */
-  ntsctl_progress_connect (ctl);
 
   started = g_get_real_time ();
   nts_manager1_call_rollback (ctl->manager, snapshot_id, g_variant_dict_end (&options),
                               ntsctl_call_flags (ctl), NTSCTL_CHANGE_TIMEOUT_MS, NULL,
                               ntsctl_store_result, &result);
-  ntsctl_await (ctl, &result);
-  ntsctl_progress_clear (ctl);
+  ntsctl_change_await (ctl, &result);
   if (!nts_manager1_call_rollback_finish (ctl->manager, &reply, result, &error))
     return ntsctl_change_failed (ctl, "Rollback", started, error);
 
-  if (ctl->json)
-    ntsctl_print_json (reply);
-  else
-    print_result (reply);
+  ntsctl_print_result (ctl, reply, print_result);
 
   return NTSCTL_EXIT_OK;
 }

@@ -151,10 +151,7 @@ ntsctl_cmd_status (Ntsctl *ctl,
     return ntsctl_report_error (ctl, error);
 
   props = g_variant_get_child_value (reply, 0);
-  if (ctl->json)
-    ntsctl_print_json (props);
-  else
-    print_status (props);
+  ntsctl_print_result (ctl, props, print_status);
 
   return NTSCTL_EXIT_OK;
 }

@@ -251,10 +251,7 @@ ntsctl_cmd_verify (Ntsctl *ctl,
   if (!nts_manager1_call_verify_finish (ctl->manager, &report, result, &error))
     return ntsctl_report_error (ctl, error);
 
-  if (ctl->json)
-    ntsctl_print_json (report);
-  else
-    print_report (report);
+  ntsctl_print_result (ctl, report, print_report);
 
   g_variant_lookup (report, "ok", "b", &ok);
   return ok ? NTSCTL_EXIT_OK : NTSCTL_EXIT_NTS_NOT_WORKING;

@@ -625,16 +625,29 @@ nts_chrony_reply_validate (const guint8     *buf,
   return TRUE;
 }
 
+/* The data after the header of a reply nts_chrony_reply_validate() has
+ * accepted for @command; NULL, with @error set, for one it has not. Not
+ * computed before: with len 0, buf may be NULL. */
+static const guint8 *
+reply_data (const guint8 *buf, gsize len, NtsChronyCommand command, guint32 sequence,
+            GError **error)
+{
+  if (!nts_chrony_reply_validate (buf, len, command, sequence, error))
+    return NULL;
+  return buf + NTS_CHRONY_REPLY_HEADER_LEN;
+}
+
 gboolean
 nts_chrony_decode_n_sources (const guint8 *buf, gsize len,
                              guint32 sequence,
                              guint32 *n_sources,
                              GError **error)
 {
-  if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_N_SOURCES, sequence, error))
-    return FALSE;
+  const guint8 *p = reply_data (buf, len, NTS_CHRONY_CMD_N_SOURCES, sequence, error);
 
-  *n_sources = get_u32 (buf + NTS_CHRONY_REPLY_HEADER_LEN);
+  if (p == NULL)
+    return FALSE;
+  *n_sources = get_u32 (p);
   return TRUE;
 }
 
@@ -644,14 +657,10 @@ nts_chrony_decode_source_data (const guint8 *buf, gsize len,
                                NtsChronySourceData *data,
                                GError **error)
 {
-  const guint8 *p;
+  const guint8 *p = reply_data (buf, len, NTS_CHRONY_CMD_SOURCE_DATA, sequence, error);
 
-  if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_SOURCE_DATA, sequence, error))
+  if (p == NULL)
     return FALSE;
-
-  /* Not before: with len 0, buf may be NULL. */
-  p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
-
   memset (data, 0, sizeof *data);
   get_ip_addr (p, &data->addr);
   p += IPADDR_LEN;
@@ -674,14 +683,10 @@ nts_chrony_decode_tracking (const guint8 *buf, gsize len,
                             NtsChronyTracking *tracking,
                             GError **error)
 {
-  const guint8 *p;
+  const guint8 *p = reply_data (buf, len, NTS_CHRONY_CMD_TRACKING, sequence, error);
 
-  if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_TRACKING, sequence, error))
+  if (p == NULL)
     return FALSE;
-
-  /* Not before: with len 0, buf may be NULL. */
-  p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
-
   memset (tracking, 0, sizeof *tracking);
   tracking->ref_id = get_u32 (p);
   get_ip_addr (p + 4, &tracking->ip_addr);
@@ -708,14 +713,10 @@ nts_chrony_decode_ntp_data (const guint8 *buf, gsize len,
                             NtsChronyNtpData *data,
                             GError **error)
 {
-  const guint8 *p;
+  const guint8 *p = reply_data (buf, len, NTS_CHRONY_CMD_NTP_DATA, sequence, error);
 
-  if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_NTP_DATA, sequence, error))
+  if (p == NULL)
     return FALSE;
-
-  /* Not before: with len 0, buf may be NULL. */
-  p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
-
   /* Both formats share the first 124 data bytes; NTP_DATA2 only replaces
    * reserved words after total_good_count with counters we do not use. */
   memset (data, 0, sizeof *data);
@@ -760,14 +761,10 @@ nts_chrony_decode_auth_data (const guint8 *buf, gsize len,
                              NtsChronyAuthData *data,
                              GError **error)
 {
-  const guint8 *p;
+  const guint8 *p = reply_data (buf, len, NTS_CHRONY_CMD_AUTH_DATA, sequence, error);
 
-  if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_AUTH_DATA, sequence, error))
+  if (p == NULL)
     return FALSE;
-
-  /* Not before: with len 0, buf may be NULL. */
-  p = buf + NTS_CHRONY_REPLY_HEADER_LEN;
-
   memset (data, 0, sizeof *data);
   data->mode = get_u16 (p);
   data->key_type = get_u16 (p + 2);
@@ -787,15 +784,12 @@ nts_chrony_decode_ntp_source_name (const guint8 *buf, gsize len,
                                    char **name,
                                    GError **error)
 {
-  const char *p;
+  const char *p = (const char *) reply_data (buf, len, NTS_CHRONY_CMD_NTP_SOURCE_NAME,
+                                             sequence, error);
   const char *end;
 
-  if (!nts_chrony_reply_validate (buf, len, NTS_CHRONY_CMD_NTP_SOURCE_NAME, sequence, error))
+  if (p == NULL)
     return FALSE;
-
-  /* Not before: with len 0, buf may be NULL. */
-  p = (const char *) buf + NTS_CHRONY_REPLY_HEADER_LEN;
-
   end = memchr (p, '\0', NAME_LEN);
   if (end == NULL)
     {

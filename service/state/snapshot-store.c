@@ -238,6 +238,21 @@ read_manifest (NtsSnapshotStore *store, const char *id, GError **error)
   return manifest_from_data (id, path, text, size, error);
 }
 
+/* The manifest of snapshot @id, to be changed and written back: @id is
+ * checked before it becomes a path, and the store must be writable. */
+static GKeyFile *
+manifest_for_update (NtsSnapshotStore *store, const char *id, GError **error)
+{
+  if (!nts_snapshot_id_is_valid (id))
+    {
+      no_such_snapshot (error, id != NULL ? id : "");
+      return NULL;
+    }
+  if (!writable (store, error))
+    return NULL;
+  return read_manifest (store, id, error);
+}
+
 /* @path only names the file in messages. */
 static GKeyFile *
 manifest_from_data (const char  *id,
@@ -867,11 +882,7 @@ nts_snapshot_store_record_applied (NtsSnapshotStore  *store,
   g_return_val_if_fail (sha256 != NULL && strlen (sha256) == 64, FALSE);
   g_return_val_if_fail ((mode & ~07777) == 0, FALSE);
 
-  if (!nts_snapshot_id_is_valid (id))
-    return no_such_snapshot (error, id != NULL ? id : "");
-  if (!writable (store, error))
-    return FALSE;
-  keys = read_manifest (store, id, error);
+  keys = manifest_for_update (store, id, error);
   if (keys == NULL)
     return FALSE;
   n_files = g_key_file_get_integer (keys, GROUP_SNAPSHOT, "files", NULL);
@@ -1029,11 +1040,7 @@ nts_snapshot_store_record_packages (NtsSnapshotStore         *store,
                    "cannot record packages in snapshot %s: not a package name", id);
       return FALSE;
     }
-  if (!nts_snapshot_id_is_valid (id))
-    return no_such_snapshot (error, id != NULL ? id : "");
-  if (!writable (store, error))
-    return FALSE;
-  keys = read_manifest (store, id, error);
+  keys = manifest_for_update (store, id, error);
   if (keys == NULL)
     return FALSE;
   g_key_file_set_string_list (keys, GROUP_PACKAGES, "installed",

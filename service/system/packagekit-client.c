@@ -103,21 +103,31 @@ typedef struct {
   gboolean         waiting;
 } Transaction;
 
+/* No signal, timeout or cancellation reaches @t after this. */
 static void
-transaction_free (Transaction *t)
+transaction_stop_listening (Transaction *t)
 {
   if (t->signal_id != 0)
-    g_dbus_connection_signal_unsubscribe (t->bus, t->signal_id);
+    {
+      g_dbus_connection_signal_unsubscribe (t->bus, t->signal_id);
+      t->signal_id = 0;
+    }
   if (t->timeout_source)
     {
       g_source_destroy (t->timeout_source);
-      g_source_unref (t->timeout_source);
+      g_clear_pointer (&t->timeout_source, g_source_unref);
     }
   if (t->cancel_source)
     {
       g_source_destroy (t->cancel_source);
-      g_source_unref (t->cancel_source);
+      g_clear_pointer (&t->cancel_source, g_source_unref);
     }
+}
+
+static void
+transaction_free (Transaction *t)
+{
+  transaction_stop_listening (t);
   g_clear_object (&t->bus);
   g_free (t->method);
   g_clear_pointer (&t->params, g_variant_unref);
@@ -136,21 +146,7 @@ end_wait (GTask *task)
 
   g_assert (t->waiting);
   t->waiting = FALSE;
-  if (t->signal_id != 0)
-    {
-      g_dbus_connection_signal_unsubscribe (t->bus, t->signal_id);
-      t->signal_id = 0;
-    }
-  if (t->timeout_source)
-    {
-      g_source_destroy (t->timeout_source);
-      g_clear_pointer (&t->timeout_source, g_source_unref);
-    }
-  if (t->cancel_source)
-    {
-      g_source_destroy (t->cancel_source);
-      g_clear_pointer (&t->cancel_source, g_source_unref);
-    }
+  transaction_stop_listening (t);
   return task;
 }
 
@@ -253,20 +249,33 @@ on_cancelled (GCancellable *cancellable, gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The reply of one of the transaction's calls; NULL when the wait has
+ * ended meanwhile, or when the call failed and ended it. */
+static GVariant *
+transaction_reply (GTask *task, GObject *source, GAsyncResult *res)
+{
+  Transaction *t = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                             &error);
+
+  if (!t->waiting)
+    {
+      g_clear_error (&error);
+      return NULL;
+    }
+  if (reply == NULL)
+    fail (task, error);
+  return g_steal_pointer (&reply);
+}
+
 static void
 on_method_reply (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
-  Transaction *t = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) reply = transaction_reply (task, source, res);
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
-  if (!t->waiting)
-    return;
-  if (reply == NULL)
-    fail (task, g_steal_pointer (&error));
-  /* Otherwise the signals tell the rest. */
+  /* Answered already, or the signals tell the rest. */
 }
 
 static void
@@ -274,17 +283,10 @@ on_hints_set (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   Transaction *t = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) reply = transaction_reply (task, source, res);
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
-  if (!t->waiting)
-    return;
   if (reply == NULL)
-    {
-      fail (task, g_steal_pointer (&error));
-      return;
-    }
+    return;
 
   /* Listening before the method: its signals may follow its reply at
    * once. */
@@ -302,20 +304,13 @@ on_created (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   Transaction *t = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) reply = transaction_reply (task, source, res);
   /* Nobody is there to answer questions (a EULA, a media change): fail
    * instead of waiting. background=false: someone waits for this one. */
   const char *hints[] = { "interactive=false", "background=false", NULL };
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
-  if (!t->waiting)
-    return;
   if (reply == NULL)
-    {
-      fail (task, g_steal_pointer (&error));
-      return;
-    }
+    return;
   g_variant_get (reply, "(o)", &t->path);
   g_dbus_connection_call (t->bus, PK_BUS_NAME, t->path, PK_TRANSACTION_IFACE, "SetHints",
                           g_variant_new ("(^as)", hints), G_VARIANT_TYPE ("()"),

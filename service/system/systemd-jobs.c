@@ -102,71 +102,10 @@ typedef struct {
   gboolean           waiting;    /* between the call and our JobRemoved */
 } JobCall;
 
+/* No JobRemoved, timeout or cancellation reaches @call after this. */
 static void
-job_call_free (JobCall *call)
+job_call_stop_listening (JobCall *call)
 {
-  if (call->signal_id != 0)
-    g_dbus_connection_signal_unsubscribe (call->bus, call->signal_id);
-  if (call->timeout_source)
-    {
-      g_source_destroy (call->timeout_source);
-      g_source_unref (call->timeout_source);
-    }
-  if (call->cancel_source)
-    {
-      g_source_destroy (call->cancel_source);
-      g_source_unref (call->cancel_source);
-    }
-  g_clear_object (&call->bus);
-  g_hash_table_unref (call->early_removals);
-  g_free (call->unit);
-  g_free (call->job_path);
-  g_free (call->result);
-  g_free (call->unit_id);
-  g_free (call);
-}
-
-static const char *
-job_method (NtsSystemdJobKind kind)
-{
-  switch (kind)
-    {
-    case NTS_SYSTEMD_JOB_START:
-      return "StartUnit";
-    case NTS_SYSTEMD_JOB_STOP:
-      return "StopUnit";
-    case NTS_SYSTEMD_JOB_RESTART:
-      return "RestartUnit";
-    default:
-      g_assert_not_reached ();
-    }
-}
-
-static const char *
-job_verb (NtsSystemdJobKind kind)
-{
-  switch (kind)
-    {
-    case NTS_SYSTEMD_JOB_START:
-      return "start";
-    case NTS_SYSTEMD_JOB_STOP:
-      return "stop";
-    case NTS_SYSTEMD_JOB_RESTART:
-      return "restart";
-    default:
-      g_assert_not_reached ();
-    }
-}
-
-/* Nothing more must arrive for this task once it has an answer. Returns
- * the reference the waiting held: whoever ends the wait answers with it. */
-static GTask *
-job_finish_waiting (GTask *task)
-{
-  JobCall *call = g_task_get_task_data (task);
-
-  g_assert (call->waiting);
-  call->waiting = FALSE;
   if (call->signal_id != 0)
     {
       g_dbus_connection_signal_unsubscribe (call->bus, call->signal_id);
@@ -182,6 +121,55 @@ job_finish_waiting (GTask *task)
       g_source_destroy (call->cancel_source);
       g_clear_pointer (&call->cancel_source, g_source_unref);
     }
+}
+
+static void
+job_call_free (JobCall *call)
+{
+  job_call_stop_listening (call);
+  g_clear_object (&call->bus);
+  g_hash_table_unref (call->early_removals);
+  g_free (call->unit);
+  g_free (call->job_path);
+  g_free (call->result);
+  g_free (call->unit_id);
+  g_free (call);
+}
+
+/* Each kind of job: systemd's method for it, and its verb for messages. */
+static const struct {
+  const char *method;
+  const char *verb;
+} job_kinds[] = {
+  [NTS_SYSTEMD_JOB_START]   = { "StartUnit",   "start" },
+  [NTS_SYSTEMD_JOB_STOP]    = { "StopUnit",    "stop" },
+  [NTS_SYSTEMD_JOB_RESTART] = { "RestartUnit", "restart" },
+};
+
+static const char *
+job_method (NtsSystemdJobKind kind)
+{
+  g_assert ((guint) kind < G_N_ELEMENTS (job_kinds));
+  return job_kinds[kind].method;
+}
+
+static const char *
+job_verb (NtsSystemdJobKind kind)
+{
+  g_assert ((guint) kind < G_N_ELEMENTS (job_kinds));
+  return job_kinds[kind].verb;
+}
+
+/* Nothing more must arrive for this task once it has an answer. Returns
+ * the reference the waiting held: whoever ends the wait answers with it. */
+static GTask *
+job_finish_waiting (GTask *task)
+{
+  JobCall *call = g_task_get_task_data (task);
+
+  g_assert (call->waiting);
+  call->waiting = FALSE;
+  job_call_stop_listening (call);
   return task;
 }
 
@@ -221,25 +209,36 @@ failed_conditions (GVariant *props)
   return out ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;
 }
 
+/* The reply of a call that reads the unit after its job; NULL when it
+ * failed, and @task is answered with the error. */
+static GVariant *
+unit_reply_after_job (GTask *task, GObject *source, GAsyncResult *res)
+{
+  JobCall *call = g_task_get_task_data (task);
+  GError *error = NULL;
+  GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+
+  if (reply == NULL)
+    {
+      g_prefix_error (&error, "%s: reading the unit after its %s job: ",
+                      job_unit_name (call), job_verb (call->kind));
+      g_task_return_error (task, error);
+    }
+  return reply;
+}
+
 static void
 on_unit_after_job (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   JobCall *call = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) reply = unit_reply_after_job (task, source, res);
   g_autoptr(GVariant) props = NULL;
   gboolean condition_result = TRUE;
   g_autofree char *which = NULL;
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
   if (reply == NULL)
-    {
-      g_prefix_error (&error, "%s: reading the unit after its %s job: ",
-                      job_unit_name (call), job_verb (call->kind));
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
+    return;
   props = g_variant_get_child_value (reply, 0);
   g_variant_lookup (props, "ConditionResult", "b", &condition_result);
   if (condition_result)
@@ -259,18 +258,11 @@ on_unit_loaded_after_job (GObject *source, GAsyncResult *res, gpointer user_data
 {
   g_autoptr(GTask) task = user_data;
   JobCall *call = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) reply = unit_reply_after_job (task, source, res);
   const char *path;
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
   if (reply == NULL)
-    {
-      g_prefix_error (&error, "%s: reading the unit after its %s job: ",
-                      job_unit_name (call), job_verb (call->kind));
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
+    return;
   g_variant_get (reply, "(&o)", &path);
   g_dbus_connection_call (call->bus, SYSTEMD_BUS_NAME, path, "org.freedesktop.DBus.Properties",
                           "GetAll", g_variant_new ("(s)", SYSTEMD_UNIT_IFACE),
@@ -514,22 +506,31 @@ on_unit_files_reply (GObject *source, GAsyncResult *res, gpointer user_data)
                             on_unit_files_reloaded, g_object_ref (task));
 }
 
-void
-nts_systemd_enable_unit_files_async (GDBusConnection *bus, const char *const *units,
-                                     GCancellable *cancellable, GAsyncReadyCallback callback,
-                                     gpointer user_data)
+/* EnableUnitFiles or DisableUnitFiles: both answer with the changes,
+ * read by on_unit_files_reply(). */
+static void
+call_unit_files (GDBusConnection *bus, const char *method, GVariant *parameters,
+                 const GVariantType *reply_type, GCancellable *cancellable,
+                 GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
 
   nts_task_set_source_tag (task, nts_systemd_unit_files_finish);
   g_task_set_task_data (task, g_object_ref (bus), g_object_unref);
+  g_dbus_connection_call (bus, SYSTEMD_BUS_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER_IFACE,
+                          method, parameters, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                          SYSTEMD_CALL_TIMEOUT_MS, cancellable, on_unit_files_reply, task);
+}
+
+void
+nts_systemd_enable_unit_files_async (GDBusConnection *bus, const char *const *units,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
   /* runtime=false: it must survive a reboot; force=false: never replace a
    * symlink someone else put there. */
-  g_dbus_connection_call (bus, SYSTEMD_BUS_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER_IFACE,
-                          "EnableUnitFiles",
-                          g_variant_new ("(^asbb)", units, FALSE, FALSE),
-                          G_VARIANT_TYPE ("(ba(sss))"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                          SYSTEMD_CALL_TIMEOUT_MS, cancellable, on_unit_files_reply, task);
+  call_unit_files (bus, "EnableUnitFiles", g_variant_new ("(^asbb)", units, FALSE, FALSE),
+                   G_VARIANT_TYPE ("(ba(sss))"), cancellable, callback, user_data);
 }
 
 void
@@ -537,14 +538,8 @@ nts_systemd_disable_unit_files_async (GDBusConnection *bus, const char *const *u
                                       GCancellable *cancellable, GAsyncReadyCallback callback,
                                       gpointer user_data)
 {
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
-
-  nts_task_set_source_tag (task, nts_systemd_unit_files_finish);
-  g_task_set_task_data (task, g_object_ref (bus), g_object_unref);
-  g_dbus_connection_call (bus, SYSTEMD_BUS_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER_IFACE,
-                          "DisableUnitFiles", g_variant_new ("(^asb)", units, FALSE),
-                          G_VARIANT_TYPE ("(a(sss))"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                          SYSTEMD_CALL_TIMEOUT_MS, cancellable, on_unit_files_reply, task);
+  call_unit_files (bus, "DisableUnitFiles", g_variant_new ("(^asb)", units, FALSE),
+                   G_VARIANT_TYPE ("(a(sss))"), cancellable, callback, user_data);
 }
 
 GPtrArray *

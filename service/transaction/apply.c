@@ -619,6 +619,24 @@ step_ensure_chrony (gpointer data, const NtsStep *step, GTask *task)
   nts_ensure_chrony_plan_async (tx->bus, tx->cancellable, on_chrony_planned, task);
 }
 
+/* The snapshot on disk, when it says ensure-chrony planned or made a
+ * change of packages: what its undo and settle give back. NULL otherwise,
+ * with @task answered: done when there is nothing to give back, failed
+ * when the snapshot cannot be read. */
+static const NtsSnapshot *
+snapshot_with_package_changes (Tx *tx, GTask *task)
+{
+  GError *error = NULL;
+  const NtsSnapshot *snapshot = persisted_snapshot (tx, &error);
+
+  if (snapshot == NULL || nts_package_changes_is_empty (snapshot->packages))
+    {
+      nts_step_return (task, snapshot != NULL, error);
+      return NULL;
+    }
+  return snapshot;
+}
+
 NTS_STEP_DEFINE_FINISH (on_packages_undone, nts_packages_undo_finish)
 
 /* What the snapshot says ensure-chrony planned or did: what it installed
@@ -628,14 +646,10 @@ static void
 undo_ensure_chrony (gpointer data, const NtsStep *step, GTask *task)
 {
   Tx *tx = data;
-  GError *error = NULL;
-  const NtsSnapshot *snapshot = persisted_snapshot (tx, &error);
+  const NtsSnapshot *snapshot = snapshot_with_package_changes (tx, task);
 
-  if (snapshot == NULL || nts_package_changes_is_empty (snapshot->packages))
-    {
-      nts_step_return (task, snapshot != NULL, error);
-      return;
-    }
+  if (snapshot == NULL)
+    return;
   nts_packages_undo_async (tx->bus, snapshot->packages, NULL, on_packages_undone, task);
 }
 
@@ -842,14 +856,10 @@ static void
 settle_ensure_chrony (gpointer data, const NtsStep *step, GTask *task)
 {
   Tx *tx = data;
-  GError *error = NULL;
-  const NtsSnapshot *snapshot = persisted_snapshot (tx, &error);
+  const NtsSnapshot *snapshot = snapshot_with_package_changes (tx, task);
 
-  if (snapshot == NULL || nts_package_changes_is_empty (snapshot->packages))
-    {
-      nts_step_return (task, snapshot != NULL, error);
-      return;
-    }
+  if (snapshot == NULL)
+    return;
   undo_unit (tx, nts_snapshot_timesyncd_unit (snapshot), FALSE, task);
 }
 
