@@ -12,8 +12,7 @@
 /* ---- the call ------------------------------------------------------------ */
 
 gboolean
-ntsctl_change_connect (Ntsctl  *ctl,
-                       GError **error)
+ntsctl_change_connect (Ntsctl *ctl, GError **error)
 {
   ctl->mutating = TRUE;
   if (!ntsctl_connect (ctl, error))
@@ -24,8 +23,7 @@ ntsctl_change_connect (Ntsctl  *ctl,
 }
 
 void
-ntsctl_change_await (Ntsctl        *ctl,
-                     GAsyncResult **result)
+ntsctl_change_await (Ntsctl *ctl, GAsyncResult **result)
 {
   ntsctl_await (ctl, result);
   ntsctl_progress_clear (ctl);

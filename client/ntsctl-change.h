@@ -15,11 +15,9 @@ G_BEGIN_DECLS
 /* Connects for a call that changes the system: subscribed to Progress,
  * with the agent, and the progress line listening before the call so
  * that no step's signal comes before it. */
-gboolean ntsctl_change_connect (Ntsctl  *ctl,
-                                GError **error);
+gboolean ntsctl_change_connect (Ntsctl *ctl, GError **error);
 /* ntsctl_await() for that call, and the progress line gone after it. */
-void ntsctl_change_await     (Ntsctl        *ctl,
-                              GAsyncResult **result);
+void ntsctl_change_await (Ntsctl *ctl, GAsyncResult **result);
 /* The call failed: reports @error like ntsctl_report_error, except when
  * no reply came (timeout, service gone): then LastResult says how @method
  * ended, if it ended after @started (g_get_real_time at the call). */

@@ -121,10 +121,8 @@ ntsctl_options_add_servers (GVariantDict *options,
 }
 
 gboolean
-ntsctl_options_add_server_list (GVariantDict *options,
-                                char        **servers,
-                                const char   *min_sources,
-                                GError      **error)
+ntsctl_options_add_server_list (GVariantDict *options, char **servers, const char *min_sources,
+                                GError **error)
 {
   ntsctl_options_add_servers (options, servers);
   return min_sources == NULL ||
@@ -513,9 +511,7 @@ ntsctl_print_json (GVariant *value)
 }
 
 void
-ntsctl_print_result (Ntsctl   *ctl,
-                     GVariant *value,
-                     void    (*print_text) (GVariant *value))
+ntsctl_print_result (Ntsctl *ctl, GVariant *value, void (*print_text) (GVariant *value))
 {
   if (ctl->json)
     ntsctl_print_json (value);

@@ -89,18 +89,18 @@ void     ntsctl_options_add_servers (GVariantDict *options,
  * configuration (apply, and preview, which shows what apply would write):
  * the same options in the same words. @servers is a char ***, @min_sources
  * a char **. */
+/* clang-format off */
 #define NTSCTL_SERVER_LIST_ENTRIES(servers, min_sources)                     \
   { "server", 0, 0, G_OPTION_ARG_STRING_ARRAY, (servers),                    \
     "NTS server to use (repeat for each; default: the service's list)",      \
     "NAME" },                                                                \
   { "min-sources", 0, 0, G_OPTION_ARG_STRING, (min_sources),                 \
     "Authenticated sources that must agree (default: 3)", "N" }
+/* clang-format on */
 /* Adds what NTSCTL_SERVER_LIST_ENTRIES parsed, only what the user gave:
  * the defaults are the service's. */
-gboolean ntsctl_options_add_server_list (GVariantDict *options,
-                                         char        **servers,
-                                         const char   *min_sources,
-                                         GError      **error);
+gboolean ntsctl_options_add_server_list (GVariantDict *options, char **servers,
+                                         const char *min_sources, GError **error);
 
 /* Connecting and calling. Set ctl->mutating before connecting for the
  * calls that emit Progress: only then does the proxy subscribe to it. */
@@ -133,9 +133,7 @@ int ntsctl_report_error (Ntsctl *ctl,
 void ntsctl_print_json (GVariant *value);
 /* A command's answer: @value as JSON with --json, else as @print_text
  * writes it for people. */
-void ntsctl_print_result (Ntsctl   *ctl,
-                          GVariant *value,
-                          void    (*print_text) (GVariant *value));
+void ntsctl_print_result (Ntsctl *ctl, GVariant *value, void (*print_text) (GVariant *value));
 void ntsctl_print_list (const char *title,
                         GVariant   *dict,
                         const char *key);

@@ -58,10 +58,8 @@ ntsctl_cmd_preview (Ntsctl *ctl,
   g_auto(GStrv) servers = NULL;
   g_autofree char *min_sources = NULL;
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
-  const GOptionEntry entries[] = {
-    NTSCTL_SERVER_LIST_ENTRIES (&servers, &min_sources),
-    G_OPTION_ENTRY_NULL
-  };
+  const GOptionEntry entries[] = { NTSCTL_SERVER_LIST_ENTRIES (&servers, &min_sources),
+                                   G_OPTION_ENTRY_NULL };
 
   if (!ntsctl_parse_options (ctl, entries, NULL,
                              "Show every file apply would write, with its exact content\n"

@@ -784,8 +784,8 @@ nts_chrony_decode_ntp_source_name (const guint8 *buf, gsize len,
                                    char **name,
                                    GError **error)
 {
-  const char *p = (const char *) reply_data (buf, len, NTS_CHRONY_CMD_NTP_SOURCE_NAME,
-                                             sequence, error);
+  const char *p = (const char *) reply_data (buf, len, NTS_CHRONY_CMD_NTP_SOURCE_NAME, sequence,
+                                             error);
   const char *end;
 
   if (p == NULL)

@@ -137,6 +137,7 @@ job_call_free (JobCall *call)
 }
 
 /* Each kind of job: systemd's method for it, and its verb for messages. */
+/* clang-format off */
 static const struct {
   const char *method;
   const char *verb;
@@ -145,6 +146,7 @@ static const struct {
   [NTS_SYSTEMD_JOB_STOP]    = { "StopUnit",    "stop" },
   [NTS_SYSTEMD_JOB_RESTART] = { "RestartUnit", "restart" },
 };
+/* clang-format on */
 
 static const char *
 job_method (NtsSystemdJobKind kind)
@@ -220,8 +222,8 @@ unit_reply_after_job (GTask *task, GObject *source, GAsyncResult *res)
 
   if (reply == NULL)
     {
-      g_prefix_error (&error, "%s: reading the unit after its %s job: ",
-                      job_unit_name (call), job_verb (call->kind));
+      g_prefix_error (&error, "%s: reading the unit after its %s job: ", job_unit_name (call),
+                      job_verb (call->kind));
       g_task_return_error (task, error);
     }
   return reply;
@@ -517,8 +519,8 @@ call_unit_files (GDBusConnection *bus, const char *method, GVariant *parameters,
 
   nts_task_set_source_tag (task, nts_systemd_unit_files_finish);
   g_task_set_task_data (task, g_object_ref (bus), g_object_unref);
-  g_dbus_connection_call (bus, SYSTEMD_BUS_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER_IFACE,
-                          method, parameters, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+  g_dbus_connection_call (bus, SYSTEMD_BUS_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER_IFACE, method,
+                          parameters, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START,
                           SYSTEMD_CALL_TIMEOUT_MS, cancellable, on_unit_files_reply, task);
 }
 
