@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* See diagnosis.h. The rules follow what chrony 4.3 shows in each failure
- * (notes/chrony-facts.md, "Failure behaviour"):
+ * (each case is one of tests/test-diagnosis.c's):
  *
  * - chronyd counts a key exchange as an attempt when it starts one and
  *   resets the count only when an authenticated NTP reply arrives. So

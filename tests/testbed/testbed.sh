@@ -21,9 +21,10 @@
 # layer in a tmpfs it drops at exit, so no state survives to a second boot; a crash or
 # power-loss test needs it to.
 #
-# How an instance runs (see shared notes/testbed.md): a monitor process (setsid, in the
-# background) holds a shared lock on the rootfs cache, creates the instance's cgroups and
-# starts a child that joins them and enters a private mount namespace. There a tmpfs is
+# How an instance runs (tests/testbed/README.md has the user's view): a monitor process
+# (setsid, in the background) holds a shared lock on the rootfs cache, creates the
+# instance's cgroups and starts a child that joins them and enters a private mount
+# namespace. There a tmpfs is
 # mounted on /run (nspawn's own state goes there, not on the host's disk) and the overlay
 # on root/, then systemd-nspawn boots root/ with
 #   --register=no --keep-unit --private-network --console=read-only -b
