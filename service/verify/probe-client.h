@@ -29,15 +29,12 @@ G_BEGIN_DECLS
 /* Sends @request to a probe: through the socket when @root is the real
  * root (or NULL), else to $NTSSETUP_PROBE (or LIBEXECDIR/ntssetup-probe)
  * started on a socketpair. */
-void       nts_probe_run_async  (const NtsProbeRequest *request,
-                                 NtsRoot               *root,
-                                 GCancellable          *cancellable,
-                                 GAsyncReadyCallback    callback,
-                                 gpointer               user_data);
+void nts_probe_run_async (const NtsProbeRequest *request, NtsRoot *root,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data);
 /* The results (NtsProbeResult), one per server asked, in order; NULL
  * with an error when the probe could not be reached, did not answer in
  * time, or answered anything but a valid answer to this request. */
-GPtrArray *nts_probe_run_finish (GAsyncResult          *result,
-                                 GError               **error);
+GPtrArray *nts_probe_run_finish (GAsyncResult *result, GError **error);
 
 G_END_DECLS
