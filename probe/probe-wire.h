@@ -178,11 +178,36 @@ GPtrArray *nts_probe_answer_parse (GBytes *bytes, const NtsProbeRequest *request
  * "ntp-port" q, "ke-cookies" u, "ke-error" q, "ke-warning" q,
  * "ntp-cookies" u, "stratum" y, "rtt" d, "offset" d, "kiss" s, "times"
  * a{sd} (keys "dns", "tcp", "tls", "ke", "ntp"); with @with_secrets also
- * "c2s" ay, "s2c" ay, "cookie-data" aay, "ke-time" d. */
+ * "c2s" ay, "s2c" ay, "cookie-data" aay, "ke-time" d.
+ *
+ * What the answer's parser accepts (a probe must keep to it, or its whole
+ * answer is refused): text fields valid UTF-8 without control characters,
+ * at most NTS_PROBE_MAX_TEXT bytes (nts_probe_text_sanitize() makes any
+ * string so), "message" never empty; "address" an IP literal;
+ * "same-address-as" an earlier server of the request whose result has the
+ * same address; "kiss" 1-4 printable ASCII characters, present exactly
+ * when the result is "nak" (then "NTSN") or "kiss"; "stratum" at most 16;
+ * "ke-cookies" and "ntp-cookies" at most 64; "rtt" and each time 0..60 s;
+ * the secrets all four or none, only when asked and for "ok": keys of
+ * NTS_PROBE_KEY_LEN bytes, at most NTS_PROBE_MAX_COOKIES cookies of 1 to
+ * NTS_PROBE_MAX_COOKIE_LEN bytes. */
 GVariant *nts_probe_result_to_variant (const NtsProbeResult *result, gboolean with_secrets);
 
+/* A copy of @size bytes in memory wiped when the last reference goes:
+ * for cookies (NtsProbeResult.cookies) and anything else secret. */
+GBytes *nts_probe_secret_bytes_new (gconstpointer data, gsize size);
+/* @text (may be NULL, any bytes) made a valid text field: valid UTF-8,
+ * control characters turned into spaces, cut to NTS_PROBE_MAX_TEXT bytes.
+ * For what the probe reports of what a server sent (a certificate's
+ * subject, a server name). */
+char *nts_probe_text_sanitize (const char *text);
+
 /* Blocking framing, for the probe and for ntsctl: one message of at most
- * @max bytes. */
+ * @max bytes. Errors are G_IO_ERROR: CONNECTION_CLOSED when the peer
+ * closed before a message, PARTIAL_INPUT when in the middle of one,
+ * MESSAGE_TOO_LARGE over @max; the parsers' errors are
+ * G_IO_ERROR_INVALID_DATA. Messages read are in memory wiped when freed
+ * (an answer may carry keys). */
 gboolean nts_probe_frame_write (int fd, GBytes *body, GError **error);
 GBytes *nts_probe_frame_read (int fd, gsize max, GError **error);
 
