@@ -207,11 +207,16 @@ take_record (NtsKeResponse *response, guint type, gboolean critical, const guint
       return TRUE;
 
     case RECORD_PORT:
-      if (response->port >= 0)
+      if (response->port_record)
         return fail (error, NTS_KE_ERROR_MALFORMED, "a second NTPv4 Port record");
-      if (length != 2 || get16 (body) == 0)
+      if (length != 2)
         return fail (error, NTS_KE_ERROR_MALFORMED, "bad NTPv4 Port record");
-      response->port = get16 (body);
+      response->port_record = TRUE;
+      /* Port 0 means nothing on the wire; chronyd 4.3 sends it when it
+       * serves no NTP (`port 0`), and its client then uses 123, as if
+       * there were no record: so do we. */
+      if (get16 (body) != 0)
+        response->port = get16 (body);
       return TRUE;
 
     default:

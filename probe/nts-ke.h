@@ -58,7 +58,8 @@ typedef struct {
   GPtrArray *cookies;   /* GBytes (wiped when freed), at most NTS_PROBE_MAX_COOKIES */
   guint cookie_records; /* New Cookie records seen, kept or not */
   char *server;         /* NTPv4 Server Negotiation, or NULL */
-  int port;             /* NTPv4 Port Negotiation, or -1 */
+  int port;             /* NTPv4 Port Negotiation, or -1 (none, or 0) */
+  gboolean port_record; /* there was one */
   int error_code;       /* the Error record's code, or -1 */
   int warning_code;     /* the Warning record's code, or -1 */
 } NtsKeResponse;

@@ -82,6 +82,20 @@ test_ke_good (void)
     g_assert_cmpstr (b->server, ==, "2001:db8::1");
   }
 
+  /* Port 0, as chronyd sends with `port 0`: the default, as chronyd's
+   * client takes it. */
+  {
+    g_autoptr(GByteArray) zero = nts_sample_ke_response (1, NULL, 0, FALSE);
+    g_autoptr(NtsKeResponse) z = NULL;
+
+    nts_sample_ke_u16 (zero, 0x8007, 0);
+    nts_sample_ke_record (zero, 0x8000, NULL, 0);
+    z = parse_ke (zero, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (z->port, ==, -1);
+    g_assert_true (z->port_record);
+  }
+
   /* An unknown record that is not critical is skipped (RFC 8915 §4). */
   {
     g_autoptr(GByteArray) extra = nts_sample_ke_response (1, NULL, 0, FALSE);
@@ -152,7 +166,7 @@ test_ke_refused (void)
   }
   {
     g_autoptr(GByteArray) bytes = nts_sample_ke_response (1, NULL, 0, FALSE);
-    nts_sample_ke_u16 (bytes, 0x8007, 0);
+    nts_sample_ke_record (bytes, 0x8007, "\x01\x02\x03", 3);
     nts_sample_ke_record (bytes, 0x8000, NULL, 0);
     assert_ke_refused (bytes, NTS_KE_ERROR_MALFORMED, "bad NTPv4 Port");
   }

@@ -173,16 +173,18 @@ test_failures (void)
 {
   g_autoptr(NtsProbeRequest) request = new_request (FALSE);
   g_autoptr(GPtrArray) results = NULL;
-  const NtsProbeResult *closed, *untrusted, *twice;
+  const NtsProbeResult *closed, *untrusted, *twice, *silent;
   double elapsed;
 
   nts_probe_request_add (request, "127.0.0.5", ke_port ("127.0.0.5"));
   nts_probe_request_add (request, "127.0.0.6", ke_port ("127.0.0.6"));
   nts_probe_request_add (request, "127.0.0.6", ke_port ("127.0.0.6"));
+  nts_probe_request_add (request, "127.0.0.7", ke_port ("127.0.0.7"));
   results = run_probe (request, &elapsed);
   closed = results->pdata[0];
   untrusted = results->pdata[1];
   twice = results->pdata[2];
+  silent = results->pdata[3];
   g_test_message ("%s: %s", closed->server, closed->message);
   g_test_message ("%s: %s", untrusted->server, untrusted->message);
 
@@ -198,6 +200,15 @@ test_failures (void)
   g_assert_cmpint (untrusted->cert_not_before, >, 0);
 
   g_assert_cmpstr (twice->same_address_as, ==, "127.0.0.6");
+
+  /* Key exchange fine, no NTP server: on loopback the kernel says so at
+   * once (ICMP port unreachable), no need to wait for the deadline. */
+  g_test_message ("%s: %s", silent->server, silent->message);
+  g_assert_cmpint (silent->phase, ==, NTS_PROBE_NTP_TIMEOUT);
+  g_assert_cmpuint (silent->ke_cookies, ==, 8);
+  g_assert_cmpuint (silent->ntp_port, ==, 123);
+  g_assert_nonnull (strstr (silent->message, "key exchange fine"));
+  g_assert_cmpfloat (elapsed, <, 1.0);
 }
 
 int
@@ -222,7 +233,8 @@ main (int argc, char **argv)
     nts_loopback_add_server (fixture.lb, "127.0.0.3", NTS_LOOPBACK_SERVER_GOOD, &error) &&
     nts_loopback_add_server (fixture.lb, "127.0.0.4", NTS_LOOPBACK_SERVER_GOOD, &error) &&
     nts_loopback_add_server (fixture.lb, "127.0.0.5", NTS_LOOPBACK_SERVER_KE_CLOSED, &error) &&
-    nts_loopback_add_server (fixture.lb, "127.0.0.6", NTS_LOOPBACK_SERVER_UNTRUSTED, &error));
+    nts_loopback_add_server (fixture.lb, "127.0.0.6", NTS_LOOPBACK_SERVER_UNTRUSTED, &error) &&
+    nts_loopback_add_server (fixture.lb, "127.0.0.7", NTS_LOOPBACK_SERVER_NTP_SILENT, &error));
   g_assert_no_error (error);
 
   g_test_add_func ("/probe-smoke/three-good", test_three_good);
