@@ -89,6 +89,7 @@ probe_all (const NtsProbeRequest *request, gnutls_certificate_credentials_t cred
     .credentials = credentials,
     .deadline = end - MIN (ANSWER_MARGIN_US, (gint64) request->timeout_ms * 100),
     .secrets = request->secrets,
+    .no_cert_time_check = request->no_cert_time_check,
   };
   guint n = request->servers->len;
   g_autofree Slot *slots = g_new0 (Slot, n);

@@ -624,8 +624,8 @@ nts_probe_server_run (const NtsProbeServerOptions *options, NtsProbeResult *resu
 
   enter (&probe, NTS_PROBE_TLS);
   t = g_get_monotonic_time ();
-  session = nts_probe_tls_handshake (fd, result->server, options->credentials, options->deadline,
-                                     result);
+  session = nts_probe_tls_handshake (fd, result->server, options->credentials,
+                                     options->no_cert_time_check, options->deadline, result);
   result->times[NTS_PROBE_TIME_TLS] = seconds_since (t);
   if (session == NULL)
     {

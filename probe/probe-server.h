@@ -23,6 +23,9 @@ typedef struct {
   gnutls_certificate_credentials_t credentials;
   gint64 deadline;  /* g_get_monotonic_time() */
   gboolean secrets; /* fill the keys and the unused cookies on success */
+  /* Certificates' validity dates are not checked (the request's
+   * no-cert-time-check): the rest of the certificate check still is. */
+  gboolean no_cert_time_check;
 } NtsProbeServerOptions;
 
 /* Probes @result->server on @result->ke_port and fills the rest of

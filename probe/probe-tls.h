@@ -28,10 +28,13 @@ gnutls_certificate_credentials_t nts_probe_tls_credentials_new (const char *ca_p
  * handshake done by @deadline (g_get_monotonic_time()). On failure returns
  * NULL with @result's phase (TLS, CERTIFICATE or KE_PROTOCOL when the
  * server did not choose ntske/1), message and certificate fields set. On
- * success the certificate fields are set too. */
+ * success the certificate fields are set too. With @no_cert_time_check
+ * the certificates' validity dates are not checked (as chronyd's
+ * nocerttimecheck): their signatures, issuers and names still are. */
 gnutls_session_t nts_probe_tls_handshake (int fd, const char *name,
                                           gnutls_certificate_credentials_t credentials,
-                                          gint64 deadline, NtsProbeResult *result);
+                                          gboolean no_cert_time_check, gint64 deadline,
+                                          NtsProbeResult *result);
 
 /* All of @data, or FALSE with @error (G_IO_ERROR_TIMED_OUT at @deadline). */
 gboolean nts_probe_tls_send (gnutls_session_t session, int fd, const guint8 *data, gsize length,

@@ -246,6 +246,8 @@ nts_probe_request_serialize (const NtsProbeRequest *request)
   g_variant_builder_add (&dict, "{sv}", "timeout-ms",
                          g_variant_new_uint32 (request->timeout_ms));
   g_variant_builder_add (&dict, "{sv}", "secrets", g_variant_new_boolean (request->secrets));
+  if (request->no_cert_time_check)
+    g_variant_builder_add (&dict, "{sv}", "no-cert-time-check", g_variant_new_boolean (TRUE));
   value = g_variant_ref_sink (g_variant_builder_end (&dict));
   return serialize (value);
 }
@@ -508,6 +510,7 @@ nts_probe_request_parse (GBytes *bytes, GError **error)
   g_autoptr(GVariant) ca = NULL;
   g_autoptr(GVariant) timeout = NULL;
   g_autoptr(GVariant) secrets = NULL;
+  g_autoptr(GVariant) no_time_check = NULL;
   GVariantIter iter;
   const char *name;
   guint16 port;
@@ -518,7 +521,8 @@ nts_probe_request_parse (GBytes *bytes, GError **error)
   if (!require (dict, "servers", G_VARIANT_TYPE ("a(sq)"), &servers, where, error) ||
       !lookup (dict, "ca", G_VARIANT_TYPE_STRING, &ca, where, error) ||
       !lookup (dict, "timeout-ms", G_VARIANT_TYPE_UINT32, &timeout, where, error) ||
-      !lookup (dict, "secrets", G_VARIANT_TYPE_BOOLEAN, &secrets, where, error))
+      !lookup (dict, "secrets", G_VARIANT_TYPE_BOOLEAN, &secrets, where, error) ||
+      !lookup (dict, "no-cert-time-check", G_VARIANT_TYPE_BOOLEAN, &no_time_check, where, error))
     return NULL;
 
   request = nts_probe_request_new ();
@@ -567,6 +571,7 @@ nts_probe_request_parse (GBytes *bytes, GError **error)
         }
     }
   request->secrets = secrets != NULL && g_variant_get_boolean (secrets);
+  request->no_cert_time_check = no_time_check != NULL && g_variant_get_boolean (no_time_check);
   return g_steal_pointer (&request);
 }
 

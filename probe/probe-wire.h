@@ -22,6 +22,9 @@
  *                    absent: the system's CAs
  *   "timeout-ms" u   the one deadline for all servers,
  *                    NTS_PROBE_MIN_TIMEOUT_MS..NTS_PROBE_MAX_TIMEOUT_MS
+ *   "no-cert-time-check" b  accept certificates outside their validity
+ *                    dates (Apply's allow-clock-far-off: the clock itself
+ *                    may be far off); everything else is still checked
  *   "secrets" b      return the keys and cookies of each successful
  *                    exchange (for chronyd's NTS dump; only the daemon
  *                    asks, and they never leave it)
@@ -143,6 +146,7 @@ typedef struct {
   GPtrArray *servers; /* NtsProbeTarget */
   char *ca_pem;       /* NULL: the system's CAs */
   guint timeout_ms;
+  gboolean no_cert_time_check;
   gboolean secrets;
 } NtsProbeRequest;
 

@@ -179,6 +179,7 @@ test_request_round_trip (void)
   g_autoptr(GError) error = NULL;
 
   request->ca_pem = g_strdup ("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  request->no_cert_time_check = TRUE;
   bytes = nts_probe_request_serialize (request);
   back = nts_probe_request_parse (bytes, &error);
   g_assert_no_error (error);
@@ -192,6 +193,7 @@ test_request_round_trip (void)
   g_assert_cmpstr (back->ca_pem, ==, request->ca_pem);
   g_assert_cmpuint (back->timeout_ms, ==, 3000);
   g_assert_true (back->secrets);
+  g_assert_true (back->no_cert_time_check);
 }
 
 static void
@@ -212,6 +214,8 @@ test_request_defaults (void)
   g_assert_cmpuint (request->timeout_ms, ==, NTS_PROBE_DEFAULT_TIMEOUT_MS);
   g_assert_null (request->ca_pem);
   g_assert_false (request->secrets);
+  /* Certificates' dates are checked unless asked otherwise. */
+  g_assert_false (request->no_cert_time_check);
 }
 
 static void
@@ -343,6 +347,8 @@ test_request_refused (void)
       "\"timeout-ms\" is of type i, not u" },
     { "{'servers': <[('a.example', uint16 0)]>, 'secrets': <'yes'>}",
       "\"secrets\" is of type s, not b" },
+    { "{'servers': <[('a.example', uint16 0)]>, 'no-cert-time-check': <uint32 1>}",
+      "\"no-cert-time-check\" is of type u, not b" },
     { "{'servers': <[('a.example', uint16 0)]>, 'ca': <''>}", "\"ca\" is empty" },
     { "{'servers': <[('a.example', uint16 0)]>, 'ca': <'a\\u0001b'>}",
       "\"ca\" holds a control character" },
