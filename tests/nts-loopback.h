@@ -28,7 +28,47 @@ typedef enum {
    * client's NTP requests (to port 123) are never answered: measured on
    * chrony 4.3, the key exchange succeeds, cookies drain, RX stays 0. */
   NTS_LOOPBACK_SERVER_NTP_SILENT,
+  /* From the trusted CA, for the right names, but valid only in 2021
+   * (NTS_LOOPBACK_EXPIRED_NOT_BEFORE .. _NOT_AFTER). */
+  NTS_LOOPBACK_SERVER_EXPIRED,
+  /* Same, valid only in 2090 (NTS_LOOPBACK_FUTURE_NOT_BEFORE .. _NOT_AFTER). */
+  NTS_LOOPBACK_SERVER_NOT_YET_VALID,
+  /* From the trusted CA, valid now, but for another server: its names are
+   * NTS_LOOPBACK_WRONG_NAME and 192.0.2.1, not the address. */
+  NTS_LOOPBACK_SERVER_WRONG_NAME,
+  /* The next three send their clients elsewhere (nts_loopback_add_server_via):
+   * the key-exchange server's `ntsntpserver` and `port` are negotiated to
+   * the client (NTPv4 Server and Port Negotiation records). Here a second
+   * chronyd there answers, with the same server keys (a copy of the first
+   * one's ntskeys): the client's cookies are good there. */
+  NTS_LOOPBACK_SERVER_NEGOTIATED,
+  /* Same, but the second chronyd has server keys of its own: it cannot open
+   * the cookies and answers with an NTS NAK (kiss code NTSN), as a server
+   * restarted with new keys does. */
+  NTS_LOOPBACK_SERVER_NAK,
+  /* Same, but there a responder of this test bed answers every request
+   * with a kiss-o'-death NTS_LOOPBACK_KISS_CODE: chronyd 4.3 never sends
+   * one (its rate limiting drops packets, and never a first one), so this
+   * is the one mock, standing for a rate-limiting server. */
+  NTS_LOOPBACK_SERVER_KISS,
+  /* GOOD, on "127.0.0.1" only, with "localhost" in its certificate too;
+   * also listening on ::1 when localhost resolves there (so either address
+   * a resolver picks for localhost reaches it): one server, two names. */
+  NTS_LOOPBACK_SERVER_LOCALHOST,
 } NtsLoopbackServerKind;
+
+/* The validity of the EXPIRED and NOT_YET_VALID certificates, Unix seconds:
+ * fixed, so a test can compare what a client reports. */
+#define NTS_LOOPBACK_EXPIRED_NOT_BEFORE G_GINT64_CONSTANT (1609459200) /* 2021-01-01 */
+#define NTS_LOOPBACK_EXPIRED_NOT_AFTER  G_GINT64_CONSTANT (1640995200) /* 2022-01-01 */
+#define NTS_LOOPBACK_FUTURE_NOT_BEFORE  G_GINT64_CONSTANT (3786912000) /* 2090-01-01 */
+#define NTS_LOOPBACK_FUTURE_NOT_AFTER   G_GINT64_CONSTANT (3818448000) /* 2091-01-01 */
+#define NTS_LOOPBACK_WRONG_NAME         "nts-elsewhere.test"
+#define NTS_LOOPBACK_KISS_CODE          "RATE"
+/* The subject's CN of a server's certificate is "nts-" + the address with
+ * dashes + ".test" (nts-127-0-0-2.test); the issuer's CN is this. */
+#define NTS_LOOPBACK_CA_NAME       "ntssetup test CA"
+#define NTS_LOOPBACK_OTHER_CA_NAME "ntssetup untrusted CA"
 
 typedef struct _NtsLoopback NtsLoopback;
 
@@ -42,13 +82,48 @@ NtsLoopback *nts_loopback_new           (GError **error);
 void         nts_loopback_free          (NtsLoopback *lb);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsLoopback, nts_loopback_free)
 
-/* Adds a server on @address ("127.0.0.2" .. "127.0.0.10") with ports no
- * one else uses, starts it (unless KE_CLOSED) and waits, bounded, until
- * its NTS-KE port accepts connections. Must precede start_client(). */
+/* Adds a server on @address ("127.0.0.2" .. "127.0.0.10"; LOCALHOST:
+ * "127.0.0.1") with ports no one else uses, starts it (unless KE_CLOSED)
+ * and waits, bounded, until its NTS-KE port accepts connections. Must
+ * precede start_client(). Not for NEGOTIATED, NAK or KISS: see below. */
 gboolean     nts_loopback_add_server    (NtsLoopback           *lb,
                                          const char            *address,
                                          NtsLoopbackServerKind  kind,
                                          GError               **error);
+
+/* Adds a NEGOTIATED, NAK or KISS server: its key exchange on @address as
+ * add_server() does, its NTP (the second chronyd, or the kiss responder) on
+ * @ntp_address, on a port free on both (the key-exchange chronyd's own
+ * `port`, so that it is the one negotiated). Several may share one
+ * @ntp_address, and it may be that of another server. */
+gboolean nts_loopback_add_server_via (NtsLoopback *lb, const char *address,
+                                      NtsLoopbackServerKind kind, const char *ntp_address,
+                                      GError **error);
+
+/* The NTS-KE port of the server on @address (KE_CLOSED: where nothing
+ * listens), 0 for an address without a server. */
+guint16 nts_loopback_get_nts_port (NtsLoopback *lb, const char *address);
+/* Where the server on @address tells its clients to send NTP: its own
+ * address and port, or for NEGOTIATED, NAK and KISS the ones negotiated
+ * (NTP_SILENT: port 123, where nothing answers). FALSE for an address
+ * without a server, or KE_CLOSED. */
+gboolean nts_loopback_get_ntp_target (NtsLoopback *lb, const char *address,
+                                      const char **ntp_address, guint16 *ntp_port);
+/* The trusted test CA's certificate (PEM). */
+const char *nts_loopback_get_ca_file (NtsLoopback *lb);
+
+/* What a server has received so far, counted where it arrives. */
+typedef struct {
+  guint64 ke_connections; /* NTS-KE connections its chronyd accepted */
+  guint64 ntp_packets;    /* NTP packets to it and to where it sends clients */
+} NtsLoopbackServerStats;
+
+/* From `chronyc serverstats` of the server's chronyd (and of the second
+ * one of NEGOTIATED or NAK) and the kiss responder's count. The test bed's
+ * own readiness checks are counted too: compare two readings. KE_CLOSED:
+ * zeros. */
+gboolean nts_loopback_get_server_stats (NtsLoopback *lb, const char *address,
+                                        NtsLoopbackServerStats *stats, GError **error);
 
 /* Starts the client chronyd with `server ADDR iburst nts ntsport N` for
  * every server added, `authselectmode require`, `minsources @minsources`,
