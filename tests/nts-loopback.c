@@ -39,6 +39,9 @@ typedef struct {
   KissResponder        *responder; /* KISS */
   /* LOCALHOST: it listens on ::1 too. */
   gboolean              also_ipv6;
+  /* NTP_DROPPED: the UDP socket holding its NTP port, and what was read. */
+  int                   held_fd;
+  guint64               dropped;
 } Server;
 /* clang-format on */
 
@@ -75,6 +78,8 @@ server_free (Server *server)
   g_free (server->ntp_address);
   g_clear_object (&server->backend);
   g_clear_pointer (&server->responder, kiss_responder_free);
+  if (server->held_fd >= 0)
+    close (server->held_fd);
   g_free (server);
 }
 
@@ -936,6 +941,32 @@ start_chronyd_server (NtsLoopback *lb, const ChronydServer *spec, GError **error
   return g_steal_pointer (&process);
 }
 
+/* A UDP socket bound to @address:@port, read only to count what came. */
+static int
+hold_udp_port (const char *address, guint16 port, GError **error)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd;
+
+  if (inet_pton (AF_INET, address, &sa.sin_addr) != 1)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s is not an IPv4 address",
+                   address);
+      return -1;
+    }
+  fd = socket (AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+    {
+      int errsv = errno;
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "Cannot hold UDP %s:%u: %s",
+                   address, port, g_strerror (errsv));
+      return -1;
+    }
+  return fd;
+}
+
 static gboolean
 sends_elsewhere (NtsLoopbackServerKind kind)
 {
@@ -998,6 +1029,7 @@ add_server (NtsLoopback *lb, const char *address, NtsLoopbackServerKind kind,
   server->address = g_strdup (address);
   server->kind = kind;
   server->ntp_address = g_strdup (ntp_address);
+  server->held_fd = -1;
   g_ptr_array_add (lb->servers, server);
 
   if (kind == NTS_LOOPBACK_SERVER_LOCALHOST && localhost_has_ipv6 ())
@@ -1015,9 +1047,10 @@ add_server (NtsLoopback *lb, const char *address, NtsLoopbackServerKind kind,
     return TRUE; /* the point is that nothing listens there */
 
   /* A non-default NTP port travels to the client in the NTS-KE reply. With
-   * `port 0` there is no NTP server and no port record, so the client sends
-   * to 123 where nothing answers. The one that sends clients elsewhere
-   * negotiates its own `port`: so it must be free both here and there. */
+   * `port 0` there is no NTP server, and the record says port 0, which
+   * clients take for 123, where nothing answers. The one that sends
+   * clients elsewhere negotiates its own `port`: so it must be free both
+   * here and there. */
   if (kind != NTS_LOOPBACK_SERVER_NTP_SILENT)
     {
       const char *const addresses[] = { address,
@@ -1030,6 +1063,12 @@ add_server (NtsLoopback *lb, const char *address, NtsLoopbackServerKind kind,
 
   if (!make_server_cert (lb, address, kind, error))
     return FALSE;
+  if (kind == NTS_LOOPBACK_SERVER_NTP_DROPPED)
+    {
+      server->held_fd = hold_udp_port (address, server->ntp_port, error);
+      if (server->held_fd < 0)
+        return FALSE;
+    }
 
   spec.ipv6_address = ipv6_address;
   spec.ntp_port = server->ntp_port;
@@ -1333,6 +1372,7 @@ nts_loopback_get_ntp_target (NtsLoopback *lb, const char *address, const char **
   if (server == NULL || server->kind == NTS_LOOPBACK_SERVER_KE_CLOSED)
     return FALSE;
   *ntp_address = server->ntp_address != NULL ? server->ntp_address : server->address;
+  /* NTP_SILENT negotiates port 0: the default port to a client. */
   *ntp_port = server->kind == NTS_LOOPBACK_SERVER_NTP_SILENT ? 123 : server->ntp_port;
   return TRUE;
 }
@@ -1415,5 +1455,13 @@ nts_loopback_get_server_stats (NtsLoopback *lb, const char *address,
     return FALSE;
   if (server->responder != NULL)
     stats->ntp_packets += (guint64) g_atomic_int_get (&server->responder->packets);
+  if (server->held_fd >= 0)
+    {
+      guint8 packet[NTP_MAX_PACKET];
+
+      while (recv (server->held_fd, packet, sizeof packet, 0) >= 0)
+        server->dropped++;
+      stats->ntp_packets += server->dropped;
+    }
   return TRUE;
 }
