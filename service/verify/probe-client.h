@@ -37,4 +37,13 @@ void nts_probe_run_async (const NtsProbeRequest *request, NtsRoot *root,
  * time, or answered anything but a valid answer to this request. */
 GPtrArray *nts_probe_run_finish (GAsyncResult *result, GError **error);
 
+/* The trust anchors a probe of the daemon's is handed, in @pem (NULL:
+ * the probe uses the system's CAs): the PEM file @ca_path (a path on the
+ * host, read by the daemon: a test's CA, which the probe's dynamic user
+ * could not read) when given; else, under a --root, the root's own
+ * bundle /etc/ssl/certs/ca-certificates.crt when it has one; else none.
+ * Errors: the file cannot be read, is not text, or is too large for a
+ * request. */
+gboolean nts_probe_load_ca (NtsRoot *root, const char *ca_path, char **pem, GError **error);
+
 G_END_DECLS
