@@ -37,7 +37,7 @@ struct _Tx {
   guint              min_sources;
   guint              wait_sync_s;
   gboolean           preflight;
-  gboolean           preflight_after_install; /* no chronyd to run it with before */
+  GPtrArray *preflight_results; /* NtsProbeResult per server, once probed */
   gboolean           install;
   gboolean           install_authorized;
   NtsApplyReportFunc report_func;
@@ -126,6 +126,7 @@ tx_free (Tx *tx)
   g_clear_pointer (&tx->runner, nts_step_runner_free);
   g_clear_pointer (&tx->layout, nts_layout_free);
   g_strfreev (tx->servers);
+  g_clear_pointer (&tx->preflight_results, g_ptr_array_unref);
   g_clear_pointer (&tx->files, g_ptr_array_unref);
   g_clear_pointer (&tx->store, nts_snapshot_store_free);
   g_free (tx->snapshot_id);
@@ -246,42 +247,30 @@ static void
 on_preflight_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
   GError *error = NULL;
-  gboolean ok = nts_preflight_finish (res, NULL, &error);
+  gboolean ok = nts_preflight_finish (res, &tx->preflight_results, &error);
 
   nts_step_return (task, ok, error);
 }
 
-/* Each server proved to speak NTS with chronyd -Q. */
-static void
-run_preflight (Tx *tx, GTask *task)
-{
-  NtsPreflightOptions options;
-
-  nts_preflight_options_init (&options, tx->layout, tx->min_sources);
-  nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
-                       on_preflight_done, task);
-}
-
+/* Each server proved to speak NTS by the probe, which needs no chrony:
+ * so this runs before chrony is installed too. The results stay in the
+ * transaction for the steps after it. */
 static void
 step_preflight (gpointer data, const NtsStep *step, GTask *task)
 {
   Tx *tx = data;
+  NtsPreflightOptions options;
 
   if (!tx->preflight)
     {
       nts_step_return (task, TRUE, NULL);
       return;
     }
-  /* No chronyd to run it with yet: ensure-chrony runs it right after
-   * installing chrony, and a failure there removes it again. */
-  if (!tx->layout->chrony_installed)
-    {
-      tx->preflight_after_install = TRUE;
-      nts_step_return (task, TRUE, NULL);
-      return;
-    }
-  run_preflight (tx, task);
+  nts_preflight_options_init (&options, tx->root, tx->min_sources);
+  nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
+                       on_preflight_done, task);
 }
 
 /* ---- snapshot --------------------------------------------------------- */
@@ -547,14 +536,7 @@ on_timesyncd_after_install (GObject *source, GAsyncResult *res, gpointer user_da
     }
   /* On Debian installing chrony removed timesyncd's package, unit and all. */
   tx->timesyncd_loaded = g_strcmp0 (state->load_state, "not-found") != 0;
-  if (!tx->preflight_after_install)
-    {
-      nts_step_return (task, TRUE, NULL);
-      return;
-    }
-  /* The preflight step had no chronyd to run with: it runs now, and a
-   * failure undoes the install. */
-  run_preflight (tx, task);
+  nts_step_return (task, TRUE, NULL);
 }
 
 static void

@@ -1,18 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Preflight: prove each server speaks NTS before anything changes.
  *
- * One `chronyd -Q -t N -u USER 'server NAME iburst nts'` per server, all
- * at once, each bounded. -Q measures the offset and prints it without
- * touching the clock. The directives go on the command line only, never
- * with a configuration file: chronyd then reads no chrony.conf, and -Q
- * ("client only") opens no NTP or command port, writes no pid file, and
- * creates nothing under /var/lib/chrony, /var/log/chrony or /run/chrony
- * (chronyd 4.3 opens only /etc/localtime, /etc/nsswitch.conf,
- * /etc/passwd and the CA bundle, all read-only; tests/test-preflight.c
- * checks the directories). With a full config
- * file it would create those directories and rewrite the drift file.
- * `-f /dev/null` is not needed: directives on the command line replace
- * the config file. `-4` is not needed on loopback either. */
+ * One probe (probe-client.h) of every server at once, under one deadline:
+ * ntssetup-probe, unprivileged, does each server's key exchange and one
+ * authenticated NTP request, and reports per server. The daemon itself
+ * opens no network socket, runs no chronyd and needs no chrony installed:
+ * the preflight can run before chrony is. A server passes when its probe
+ * is "ok"; two servers with one address are one source, and count once
+ * towards min_sources. */
 #pragma once
 
 #include <gio/gio.h>
@@ -21,53 +16,41 @@
 
 G_BEGIN_DECLS
 
-/* chronyd -t: a good server answers in about 6 s with iburst; failures
- * (refused, TLS errors) log at once but chronyd only exits at -t. */
-#define NTS_PREFLIGHT_TIMEOUT_S 15
-/* Added to -t before we kill a chronyd that did not exit by itself. */
-#define NTS_PREFLIGHT_KILL_MARGIN_S 5
+/* The one deadline of a preflight: on loopback all of it takes a few
+ * milliseconds; a public server answers well within a second. */
+#define NTS_PREFLIGHT_TIMEOUT_MS 5000
 
 typedef struct {
-  NtsRoot             *root;          /* NULL: "/"; chronyd is run as <root's host path><chronyd_path> */
-  const char          *chronyd_path;  /* NtsLayout.chronyd_path */
-  const char          *user;          /* NtsLayout.user; "root" where that user does not exist */
-  guint                timeout_s;     /* chronyd -t; 0: NTS_PREFLIGHT_TIMEOUT_S */
+  NtsRoot *root;                      /* NULL: "/" (the probe through its socket) */
+  guint timeout_ms;                   /* 0: NTS_PREFLIGHT_TIMEOUT_MS */
   guint                min_sources;   /* how many must pass; 0 counts as 1 */
-  const char          *trusted_certs; /* NULL: the system's CAs; tests pass their CA (ntstrustedcerts) */
+  /* A PEM file (a host path) the daemon reads and hands to the probe as
+   * its only trust anchors: tests pass their CA. NULL: under a --root the
+   * root's own bundle when it has one, else the system's CAs
+   * (nts_probe_load_ca()). */
+  const char *trusted_certs;
   const guint16       *nts_ports;     /* NULL, or one NTS-KE port per server (0: 4460) */
+  /* Ask for each exchange's keys and cookies (NtsProbeResult's secrets),
+   * for chronyd's NTS dump. */
+  gboolean secrets;
 } NtsPreflightOptions;
 
-typedef struct {
-  char     *server;
-  gboolean  ok;
-  char     *reason;   /* why not, from chronyd's own messages; NULL when ok */
-  double    offset;   /* seconds our clock is off ("System clock wrong by"), when ok */
-  double    elapsed;  /* seconds the check took */
-} NtsPreflightVerdict;
+/* @options for a preflight under @root; nothing else set. */
+void nts_preflight_options_init (NtsPreflightOptions *options, NtsRoot *root, guint min_sources);
 
-/* @options for chrony as @layout says it lives under layout->root: its
- * chronyd, and its user where that user exists, else root (as before
- * chrony is installed); nothing else set. @options borrows from @layout. */
-void nts_preflight_options_init (NtsPreflightOptions *options,
-                                 const NtsLayout     *layout,
-                                 guint                min_sources);
-
-void nts_preflight_verdict_free (NtsPreflightVerdict *verdict);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsPreflightVerdict, nts_preflight_verdict_free)
-
-/* Checks every server of @servers in parallel. */
+/* Checks every server of @servers (valid names: server-name.h) at once. */
 void     nts_preflight_async  (const char * const         *servers,
                                const NtsPreflightOptions  *options,
                                GCancellable               *cancellable,
                                GAsyncReadyCallback         callback,
                                gpointer                    user_data);
-/* TRUE when at least min_sources passed. @verdicts (optional) gets one
- * NtsPreflightVerdict per server, in the order given, also when the
- * answer is NTS_ERROR_PREFLIGHT_FAILED (whose message lists every failing
- * server with its reason, one "server: reason" line each); NULL on other errors (chronyd could not be
- * started, cancelled, invalid server name). */
-gboolean nts_preflight_finish (GAsyncResult               *result,
-                               GPtrArray                 **verdicts,
-                               GError                    **error);
+/* TRUE when at least min_sources distinct sources passed. @results
+ * (optional) gets the probe's NtsProbeResult for each server, in the
+ * order given, also when the answer is NTS_ERROR_PREFLIGHT_FAILED, whose
+ * message lists every failing server ("server: what the probe said", one
+ * line each) and every server counted once with another; NULL on other
+ * errors (the probe could not be reached or did not answer, the CA
+ * file cannot be read, no servers, cancelled). */
+gboolean nts_preflight_finish (GAsyncResult *result, GPtrArray **results, GError **error);
 
 G_END_DECLS
