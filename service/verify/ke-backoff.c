@@ -2,8 +2,6 @@
 /* See ke-backoff.h. */
 #include "ke-backoff.h"
 
-#include "task-tag.h"
-
 #define FACTOR_CONNECT 4
 #define FACTOR_TLS     10
 #define MAX_EXPONENT   19
@@ -69,64 +67,4 @@ nts_ke_next_attempt_us (const NtsKeObservation *observation,
     return NTS_KE_TIME_UNKNOWN;
   return observation->after_us +
          nts_ke_backoff_seconds (observation->attempts, kind) * G_USEC_PER_SEC;
-}
-
-/* ---- the probe ---------------------------------------------------------- */
-
-static void
-on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketConnection) connection =
-    g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
-
-  if (connection != NULL)
-    {
-      /* Nothing is sent: the server sees a client that gave up. */
-      (void) g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-      g_task_return_int (task, NTS_KE_FAILURE_TLS);
-    }
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_task_return_int (task, NTS_KE_FAILURE_UNKNOWN);
-  else
-    g_task_return_int (task, NTS_KE_FAILURE_CONNECT);
-}
-
-void
-nts_ke_probe_async (const char          *address,
-                    guint16              port,
-                    guint                timeout_ms,
-                    GCancellable        *cancellable,
-                    GAsyncReadyCallback  callback,
-                    gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (address);
-  g_autoptr(GSocketAddress) socket_address = NULL;
-  g_autoptr(GSocketClient) client = NULL;
-
-  nts_task_set_source_tag (task, nts_ke_probe_async);
-  if (inet == NULL || port == 0)
-    {
-      g_task_return_int (task, NTS_KE_FAILURE_UNKNOWN);
-      return;
-    }
-
-  socket_address = g_inet_socket_address_new (inet, port);
-  client = g_socket_client_new ();
-  /* Straight to the server, as chronyd connects. */
-  g_socket_client_set_enable_proxy (client, FALSE);
-  /* Whole seconds only; a dropped SYN counts as a failed connection. */
-  g_socket_client_set_timeout (client, MAX (1u, (timeout_ms + 999) / 1000));
-  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (socket_address), cancellable,
-                                 on_connected, g_steal_pointer (&task));
-}
-
-NtsKeFailureKind
-nts_ke_probe_finish (GAsyncResult *result)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NTS_KE_FAILURE_UNKNOWN);
-
-  return (NtsKeFailureKind) g_task_propagate_int (G_TASK (result), NULL);
 }

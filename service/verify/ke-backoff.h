@@ -13,12 +13,12 @@
  * - the time comes from watching the count: an attempt made while we
  *   watch lies between two of our polls; one made before lies after
  *   chronyd started and after the back-offs of the attempts before it;
- * - the kind comes from a probe: a TCP connection to the source's NTS-KE
- *   port. Refused or unanswered means chronyd's connection failed too
- *   (short back-off); accepted means its failure came later, in TLS
- *   (long back-off).
+ * - the kind comes from ntssetup-probe's own key exchange with the source
+ *   (probe-client.h; verify.c asks it): no connection means chronyd's
+ *   failed too (short back-off); a failure in TLS, the certificate or the
+ *   NTS-KE records means chronyd's came there too (long back-off).
  *
- * Everything but the probe is arithmetic on monotonic microseconds. */
+ * What is here is arithmetic on monotonic microseconds. */
 #pragma once
 
 #include <gio/gio.h>
@@ -56,17 +56,5 @@ gint64 nts_ke_backoff_seconds (guint32 attempts, NtsKeFailureKind kind);
  * NTS_KE_TIME_UNKNOWN when it may be any moment. */
 gint64 nts_ke_next_attempt_us (const NtsKeObservation *observation,
                                NtsKeFailureKind        kind);
-
-/* Connects to @address (an IP literal) on @port and closes again at once,
- * within @timeout_ms. Never fails: a refused, unreachable or timed-out
- * connection is NTS_KE_FAILURE_CONNECT, an accepted one NTS_KE_FAILURE_TLS,
- * a cancelled probe or a bad address NTS_KE_FAILURE_UNKNOWN. */
-void             nts_ke_probe_async  (const char          *address,
-                                      guint16              port,
-                                      guint                timeout_ms,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data);
-NtsKeFailureKind nts_ke_probe_finish (GAsyncResult        *result);
 
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "layout-cache.h"
 #include "layout-override.h"
 #include "operators.h"
+#include "probe-client.h"
 #include "systemd-client.h"
 #include "task-tag.h"
 #include "verify-report.h"
@@ -23,8 +24,9 @@
  * stays the same, before the layout cache (which checks its own files by
  * stat) and the operators file are asked again. */
 #define LAYOUT_CACHE_US (5 * G_USEC_PER_SEC)
+/* A probe of failing sources: the key exchange is what tells, and on a
+ * reachable server it takes milliseconds. */
 #define PROBE_TIMEOUT_MS 2000
-#define DEFAULT_NTS_PORT 4460
 
 /* ---- the verifier and its layout cache ------------------------------ */
 
@@ -208,7 +210,9 @@ typedef struct {
   NtsLayout         *layout;       /* the settings' */
   NtsOperators      *operators;    /* the settings' */
   GHashTable        *observations; /* address -> NtsKeObservation */
-  GHashTable        *probes;       /* address -> NtsKeFailureKind + 1; 0 while it runs */
+  /* address -> ProbeEntry: what the probe found of each failing source
+   * (the exact cause, for the report), asked once per call. */
+  GHashTable *probes;
   gint64             previous_round_us;
   GSource           *timer;
 
@@ -307,8 +311,52 @@ return_if_cancelled (GTask *task)
 static void start_round (GTask *task);
 
 typedef struct {
+  gboolean done;
+  NtsProbeResult *result; /* NULL: the probe itself failed */
+} ProbeEntry;
+
+static void
+probe_entry_free (gpointer data)
+{
+  ProbeEntry *entry = data;
+
+  g_clear_pointer (&entry->result, nts_probe_result_free);
+  g_free (entry);
+}
+
+/* How chronyd's key exchange with the source failed, as the probe's own
+ * key exchange with it fails now. */
+static NtsKeFailureKind
+failure_kind (const NtsProbeResult *result)
+{
+  switch (result->phase)
+    {
+    case NTS_PROBE_DNS:
+    case NTS_PROBE_TCP:
+      return NTS_KE_FAILURE_CONNECT;
+    case NTS_PROBE_TLS:
+    case NTS_PROBE_CERTIFICATE:
+    case NTS_PROBE_KE_PROTOCOL:
+      return NTS_KE_FAILURE_TLS;
+    case NTS_PROBE_OK:
+    case NTS_PROBE_NTP_TIMEOUT:
+    case NTS_PROBE_NTP_AUTH:
+    case NTS_PROBE_NAK:
+    case NTS_PROBE_KISS:
+    case NTS_PROBE_N_PHASES:
+    default:
+      /* The key exchange works now, so what failed for chronyd cannot be
+       * seen from here: the server was down then, or chronyd trusts other
+       * CAs. Unknown is the short back-off: if wrong, a wait lasts until
+       * its end, while the long one, if wrong, would end a wait that
+       * could still succeed. */
+      return NTS_KE_FAILURE_UNKNOWN;
+    }
+}
+
+typedef struct {
   GTask *task;
-  char  *address;
+  GPtrArray *addresses; /* char *, the probe request's servers in order */
 } ProbeData;
 
 static void
@@ -316,32 +364,62 @@ on_probe_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ProbeData *data = user_data;
   Verify *v = g_task_get_task_data (data->task);
-  NtsKeFailureKind kind = nts_ke_probe_finish (result);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) results = nts_probe_run_finish (result, &error);
 
-  if (!v->returned)
+  for (guint i = 0; i < data->addresses->len; i++)
     {
-      g_debug ("verify: NTS-KE probe of %s: %s", data->address,
-               kind == NTS_KE_FAILURE_TLS ? "connects, so chronyd failed in TLS"
-               : kind == NTS_KE_FAILURE_CONNECT ? "no connection" : "no answer");
-      g_hash_table_insert (v->probes, g_strdup (data->address), GINT_TO_POINTER (kind + 1));
+      const char *address = data->addresses->pdata[i];
+      ProbeEntry *entry = g_hash_table_lookup (v->probes, address);
+
+      if (entry == NULL)
+        continue;
+      entry->done = TRUE;
+      if (results == NULL)
+        {
+          if (!v->returned)
+            g_debug ("verify: NTS probe of %s: %s", address, error->message);
+          continue;
+        }
+      entry->result = g_steal_pointer (&results->pdata[i]);
+      if (!v->returned)
+        g_debug ("verify: NTS probe of %s: %s: %s", address,
+                 nts_probe_phase_to_string (entry->result->phase), entry->result->message);
     }
   g_object_unref (data->task);
-  g_free (data->address);
+  g_ptr_array_unref (data->addresses);
   g_free (data);
 }
 
+/* One probe of every source found failing in this round and not probed
+ * yet: by the name chronyd was given (the certificate's name) and the
+ * configured NTS-KE port. */
 static void
-start_probe (GTask *task, const NtsDiagSource *d)
+start_probe (GTask *task, GPtrArray *failing)
 {
   Verify *v = g_task_get_task_data (task);
-  const NtsConfServer *conf = nts_chrony_conf_scan_find_server (v->conf, d->name);
-  ProbeData *data = g_new0 (ProbeData, 1);
+  g_autoptr(NtsProbeRequest) request = nts_probe_request_new ();
+  ProbeData *data;
 
-  g_hash_table_insert (v->probes, g_strdup (d->address), GINT_TO_POINTER (0));
+  if (failing->len == 0)
+    return;
+  data = g_new0 (ProbeData, 1);
   data->task = g_object_ref (task);
-  data->address = g_strdup (d->address);
-  nts_ke_probe_async (d->address, conf != NULL ? conf->nts_port : DEFAULT_NTS_PORT,
-                      PROBE_TIMEOUT_MS, v->cancellable, on_probe_done, data);
+  data->addresses = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < failing->len && i < NTS_PROBE_MAX_SERVERS; i++)
+    {
+      const NtsDiagSource *d = failing->pdata[i];
+      const NtsConfServer *conf = nts_chrony_conf_scan_find_server (v->conf, d->name);
+      const char *name = *d->name != '\0' ? d->name : d->address;
+
+      g_hash_table_insert (v->probes, g_strdup (d->address), g_new0 (ProbeEntry, 1));
+      g_ptr_array_add (data->addresses, g_strdup (d->address));
+      nts_probe_request_add (request, name, conf != NULL ? conf->nts_port : 0);
+    }
+  request->timeout_ms = PROBE_TIMEOUT_MS;
+  if (!nts_probe_load_ca (v->verifier->root, NULL, &request->ca_pem, NULL))
+    g_clear_pointer (&request->ca_pem, g_free);
+  nts_probe_run_async (request, v->verifier->root, v->cancellable, on_probe_done, data);
 }
 
 /* Whether another round can still find NTS up before the deadline. */
@@ -349,6 +427,7 @@ static gboolean
 worth_waiting (GTask *task, const NtsDiagSnapshot *snap)
 {
   Verify *v = g_task_get_task_data (task);
+  g_autoptr(GPtrArray) unprobed = g_ptr_array_new ();
   guint possible = 0;
 
   if (!snap->socket_reachable)
@@ -376,7 +455,7 @@ worth_waiting (GTask *task, const NtsDiagSnapshot *snap)
       if (nts_diag_source_ke_failing (snap, d) && *d->address != '\0')
         {
           NtsKeObservation *obs = g_hash_table_lookup (v->observations, d->address);
-          gpointer probed;
+          ProbeEntry *probed = g_hash_table_lookup (v->probes, d->address);
           NtsKeFailureKind kind = NTS_KE_FAILURE_UNKNOWN;
           gint64 next;
 
@@ -387,10 +466,10 @@ worth_waiting (GTask *task, const NtsDiagSnapshot *snap)
             }
           nts_ke_observe (obs, d->ke_attempts, v->round_us, v->previous_round_us,
                           v->chronyd_start_us);
-          if (!g_hash_table_lookup_extended (v->probes, d->address, NULL, &probed))
-            start_probe (task, d);
-          else if (GPOINTER_TO_INT (probed) > 0)
-            kind = (NtsKeFailureKind) (GPOINTER_TO_INT (probed) - 1);
+          if (probed == NULL)
+            g_ptr_array_add (unprobed, (gpointer) d);
+          else if (probed->result != NULL)
+            kind = failure_kind (probed->result);
 
           next = nts_ke_next_attempt_us (obs, kind);
           if (next != NTS_KE_TIME_UNKNOWN && next > v->deadline_us)
@@ -403,6 +482,7 @@ worth_waiting (GTask *task, const NtsDiagSnapshot *snap)
         }
       possible++;
     }
+  start_probe (task, unprobed);
   return possible >= snap->min_sources;
 }
 
@@ -670,7 +750,7 @@ nts_verify_async (NtsVerifier         *verifier,
   v->deadline_us = g_get_monotonic_time () + (gint64) wait_s * G_USEC_PER_SEC;
   v->previous_round_us = NTS_KE_TIME_UNKNOWN;
   v->observations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  v->probes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  v->probes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, probe_entry_free);
   v->cancellable = g_cancellable_new ();
   if (cancellable != NULL)
     {
