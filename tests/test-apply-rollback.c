@@ -658,11 +658,13 @@ setup_namespace (GError **error)
          (group->len == 0 || bind_extended_copy ("/etc/group", group->str, error));
 }
 
-/* Preflight with a real chronyd in the root, against three servers of
- * which none answers NTS-KE (nothing listens on 127.0.0.2-4:4460):
- * PreflightFailed naming each, and nothing changed. The daemon cannot be
- * given a test CA or NTS-KE ports, so "two good servers and one dead" is
- * left to tests/test-preflight.c. */
+/* Preflight by the daemon's probe ($NTSSETUP_PROBE, run on a socketpair
+ * under --root), against three servers of which none answers NTS-KE
+ * (nothing listens on 127.0.0.2-4:4460): PreflightFailed naming each, and
+ * nothing changed. A chronyd is in the root only so that chrony counts as
+ * installed; the preflight no longer runs it. Apply's servers take no
+ * NTS-KE port, and the loopback servers have none of 4460, so "two good
+ * servers and one dead" is left to tests/test-preflight.c. */
 static void
 test_preflight_fails (Fixture *f, gconstpointer data)
 {

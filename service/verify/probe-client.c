@@ -108,6 +108,13 @@ on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!g_subprocess_wait_finish (x->process, result, &error))
     {
+      /* A whole answer, then no exit by the deadline: the answer stands,
+       * the probe is killed (exchange_free). */
+      if (x->timed_out)
+        {
+          g_warning ("%s answered but did not exit in time: killed", x->probe_path);
+          g_clear_error (&error);
+        }
       finish (task, error);
       return;
     }
