@@ -109,6 +109,7 @@ nts_preflight_async (const char *const *servers, const NtsPreflightOptions *opti
   request->timeout_ms = options->timeout_ms != 0 ? options->timeout_ms
                                                  : NTS_PREFLIGHT_TIMEOUT_MS;
   request->secrets = options->secrets;
+  request->no_cert_time_check = options->no_cert_time_check;
   if (!nts_probe_load_ca (options->root, options->trusted_certs, &request->ca_pem, &error))
     {
       g_prefix_error (&error, "Preflight: the certificates to trust: ");

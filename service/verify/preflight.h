@@ -21,29 +21,30 @@ G_BEGIN_DECLS
 #define NTS_PREFLIGHT_TIMEOUT_MS 5000
 
 typedef struct {
-  NtsRoot *root;                      /* NULL: "/" (the probe through its socket) */
-  guint timeout_ms;                   /* 0: NTS_PREFLIGHT_TIMEOUT_MS */
-  guint                min_sources;   /* how many must pass; 0 counts as 1 */
+  NtsRoot *root;     /* NULL: "/" (the probe through its socket) */
+  guint timeout_ms;  /* 0: NTS_PREFLIGHT_TIMEOUT_MS */
+  guint min_sources; /* how many must pass; 0 counts as 1 */
   /* A PEM file (a host path) the daemon reads and hands to the probe as
    * its only trust anchors: tests pass their CA. NULL: under a --root the
    * root's own bundle when it has one, else the system's CAs
    * (nts_probe_load_ca()). */
   const char *trusted_certs;
-  const guint16       *nts_ports;     /* NULL, or one NTS-KE port per server (0: 4460) */
+  const guint16 *nts_ports; /* NULL, or one NTS-KE port per server (0: 4460) */
   /* Ask for each exchange's keys and cookies (NtsProbeResult's secrets),
    * for chronyd's NTS dump. */
   gboolean secrets;
+  /* Accept certificates outside their dates, as chronyd does with
+   * nocerttimecheck (Apply's allow-clock-far-off). */
+  gboolean no_cert_time_check;
 } NtsPreflightOptions;
 
 /* @options for a preflight under @root; nothing else set. */
 void nts_preflight_options_init (NtsPreflightOptions *options, NtsRoot *root, guint min_sources);
 
 /* Checks every server of @servers (valid names: server-name.h) at once. */
-void     nts_preflight_async  (const char * const         *servers,
-                               const NtsPreflightOptions  *options,
-                               GCancellable               *cancellable,
-                               GAsyncReadyCallback         callback,
-                               gpointer                    user_data);
+void nts_preflight_async (const char *const *servers, const NtsPreflightOptions *options,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data);
 /* TRUE when at least min_sources distinct sources passed. @results
  * (optional) gets the probe's NtsProbeResult for each server, in the
  * order given, also when the answer is NTS_ERROR_PREFLIGHT_FAILED, whose
