@@ -70,6 +70,13 @@ capture g bash -c '
 	echo "unit=$unit"
 	systemctl show -p DynamicUser,User,UID,GID,MainPID,RuntimeMaxUSec "$unit"
 	pid=$(systemctl show -P MainPID "$unit")
+	# Until systemd'"'"'s child has set up the sandbox and executed the probe (before that
+	# it is still root, setting up): the name of the running program then is the probe'"'"'s.
+	for i in $(seq 100); do
+		[ "$(cat /proc/$pid/comm 2>/dev/null)" = ntssetup-probe ] && break
+		sleep 0.05
+	done
+	echo "comm=$(cat /proc/$pid/comm)"
 	grep -E "^(Uid|Gid|CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/$pid/status
 	[ "$(readlink /proc/$pid/ns/user)" = "$(readlink /proc/1/ns/user)" ] && echo userns=shared || echo userns=own
 	t0=$(date +%s%N)
