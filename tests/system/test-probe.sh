@@ -24,6 +24,7 @@
 #
 #   tests/system/test-probe.sh        (root; ends with "N passed, M failed")
 set -uo pipefail
+# shellcheck disable=SC2034 # read by lib.sh's sys_build
 SYS_TEST_PROGRAMS=(tests/probe-socket-client)
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
