@@ -10,7 +10,8 @@
 #                    instance $SYS_NAME, installed into the guest's / with
 #                    `systemctl daemon-reload` and `systemctl reload dbus` (dbus-daemon
 #                    re-reads the bus policy and the activation file; polkitd watches its
-#                    actions directory itself). The instance is powered off on exit, and
+#                    actions directory itself), and ntssetup-probe.socket started. The
+#                    instance is powered off on exit, and
 #                    $SYS_TMP (a scratch directory on the host) removed.
 #   g CMD...         CMD as root in the guest; its exit code
 #   ga CMD...        CMD as alice (setpriv: no PAM, no logind session)
@@ -41,12 +42,19 @@
 #
 # Settings (environment): NTSSETUP_SYSTEM_BUILD (build dir), NTSSETUP_SYSTEM_NAME (instance
 # name; default st-<test>-<pid>); a sourcing script may set SYS_MESON_OPTS (array) before
-# sys_setup (tests/demo builds without the fault hook). Everything the tests add in the
+# sys_setup (tests/demo builds without the fault hook), and SYS_TEST_PROGRAMS (array of
+# build targets: test-only programs, copied into the guest's $SYS_TEST_LIBEXEC,
+# /usr/local/lib/ntssetup-tests). Everything the tests add in the
 # guest (drop-ins, polkit rules, chrony.conf by hand) is harness, never product.
 
 SYS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SYS_TB=$SYS_TOP/tests/testbed/testbed.sh
 SYS_BUILD=${NTSSETUP_SYSTEM_BUILD:-$SYS_TOP/build-system}
+# Test-only programs a sourcing script needs in the guest (build targets, e.g.
+# tests/probe-socket-client): built with the rest, never installed by the product, put
+# into the guest's $SYS_TEST_LIBEXEC. Only the tests that set them build them.
+[ -n "${SYS_TEST_PROGRAMS+set}" ] || SYS_TEST_PROGRAMS=()
+SYS_TEST_LIBEXEC=/usr/local/lib/ntssetup-tests
 if [ -z "${SYS_MESON_OPTS+set}" ]; then
 	# The fault hook: later crash tests start the daemon with --fault=STEP:abort.
 	SYS_MESON_OPTS=(-Dprefix=/usr -Dfault_injection=true)
@@ -174,10 +182,14 @@ sys_build() {
 		else
 			meson setup "$SYS_BUILD" "${SYS_MESON_OPTS[@]}" || exit 1
 		fi
-		ninja -C "$SYS_BUILD" service/ntssetupd client/ntsctl || exit 1
+		ninja -C "$SYS_BUILD" service/ntssetupd client/ntsctl probe/ntssetup-probe "${SYS_TEST_PROGRAMS[@]}" || exit 1
 		rm -rf "$dest"
 		meson install -C "$SYS_BUILD" --no-rebuild --quiet --destdir "$dest" || exit 1
 		cp -a "$dest/." "$SYS_STAGE/"
+		if [ ${#SYS_TEST_PROGRAMS[@]} -gt 0 ]; then
+			mkdir -p "$SYS_STAGE$SYS_TEST_LIBEXEC"
+			for p in "${SYS_TEST_PROGRAMS[@]}"; do cp "$SYS_BUILD/$p" "$SYS_STAGE$SYS_TEST_LIBEXEC/" || exit 1; done
+		fi
 	) 9>>"$lock" >"$log" 2>&1; then
 		sys_log "build failed ($SYS_BUILD):"
 		tail -n 30 "$log" | sed 's/^/    /' >&2
@@ -214,8 +226,10 @@ sys_setup() {
 	"$SYS_TB" boot "$SYS_NAME" --bind-ro "$SYS_STAGE:/opt/ntssetup" || sys_die "boot of $SYS_NAME failed"
 	SYS_BOOTED=1
 	# --no-overwrite-dir: the guest's directories keep their owner and mode.
+	# Then what a package's maintainer scripts do with a socket unit it enables: start it
+	# (a boot would, through the sockets.target.wants/ link; test-probe checks that).
 	g sh -c 'tar -C /opt/ntssetup -cf - . | tar -C / -xf - --no-overwrite-dir &&
-		systemctl daemon-reload && systemctl reload dbus' ||
+		systemctl daemon-reload && systemctl reload dbus && systemctl start ntssetup-probe.socket' ||
 		sys_die "installing into the guest failed"
 	g busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
 		ListActivatableNames 2>/dev/null | grep -q '"org.ntssetup.Manager"' ||

@@ -29,6 +29,7 @@ PACKAGES=(
 	openssl ca-certificates
 	# what ntssetupd (glib, gio, polkit-gobject, libsystemd) and ntsctl (also json-glib)
 	# load at run time: the system tests run host-built binaries in the guest
+	# (ntssetup-probe's libgnutls30 comes with chrony, which links the same GnuTLS)
 	libglib2.0-0 libglib2.0-bin libpolkit-gobject-1-0 libpolkit-agent-1-0 libsystemd0
 	libjson-glib-1.0-0
 )
