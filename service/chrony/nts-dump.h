@@ -50,7 +50,16 @@
  * directory that must belong to root or to chronyd's user and be writable
  * by nobody else. Write it while chronyd is stopped: a chronyd that stops
  * afterwards replaces it with its own. Key material is never logged and
- * every buffer that held it is wiped. Errors are G_IO_ERROR. */
+ * every buffer that held it is wiped. Errors are G_IO_ERROR.
+ *
+ * In Apply: the support from nts_chronyd_version_async() (chronyd-help.h)
+ * of layout->chronyd_path; for each server the probe passed with its
+ * secrets, an entry of its result (name: the server as asked, which is
+ * the name chrony.conf gets; ke_address: the address it connected to;
+ * ntp_address/ntp_port: the negotiated ones, if an IP literal; the keys,
+ * the unused cookies, ke_time); nts_dump_write (root, support,
+ * layout->state_dir, layout->user, ...). Any error means no dump for that
+ * server: log it (it names no secret) and go on. */
 #pragma once
 
 #include <gio/gio.h>
