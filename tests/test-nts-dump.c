@@ -143,6 +143,11 @@ test_chronyd_version (void)
 typedef struct {
   char *host;
   char *dir; /* DUMP_DIR on the host */
+  /* Whom the dump is written for: ourselves (root, as the daemon is, or
+   * whoever runs the test), the directory being ours too. */
+  char *user;
+  uid_t uid;
+  gid_t gid;
   NtsRoot *root;
   guint8 c2s[NTS_DUMP_KEY_LEN];
   guint8 s2c[NTS_DUMP_KEY_LEN];
@@ -160,6 +165,10 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_mkdir_with_parents (f->dir, 0750), ==, 0);
   g_assert_cmpint (g_chmod (f->dir, 0750), ==, 0);
   f->root = nts_root_open (f->host, &error);
+  g_assert_no_error (error);
+  f->user = nts_user_name (geteuid ());
+  g_assert_nonnull (f->user);
+  g_assert_true (nts_lookup_user_ids (f->user, &f->uid, &f->gid, &error));
   g_assert_no_error (error);
 
   for (guint i = 0; i < NTS_DUMP_KEY_LEN; i++)
@@ -195,6 +204,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_ptr_array_unref (f->cookies);
   g_free (f->dir);
   g_free (f->host);
+  g_free (f->user);
 }
 
 static const char expected[] =
@@ -253,18 +263,18 @@ test_written (Fixture *f, gconstpointer data)
 
   g_assert_true (nts_dump_entry_validate (&f->entry, ALL_SUPPORT, &error));
   g_assert_no_error (error);
-  g_assert_true (nts_dump_write (f->root, ALL_SUPPORT, DUMP_DIR, "root", &f->entry, &error));
+  g_assert_true (nts_dump_write (f->root, ALL_SUPPORT, DUMP_DIR, f->user, &f->entry, &error));
   g_assert_no_error (error);
-  assert_file (path, expected, 0, 0);
+  assert_file (path, expected, f->uid, f->gid);
   /* No temp file left beside it. */
   assert_only_file (f->dir, "192.0.2.10.nts");
 
   /* Written again: replaced, atomically. */
   g_ptr_array_remove_index (f->cookies, 2);
-  g_assert_true (nts_dump_write (f->root, ALL_SUPPORT, DUMP_DIR, "root", &f->entry, &error));
+  g_assert_true (nts_dump_write (f->root, ALL_SUPPORT, DUMP_DIR, f->user, &f->entry, &error));
   g_assert_no_error (error);
   fewer = g_strndup (expected, strlen (expected) - strlen ("AB01FE02\n"));
-  assert_file (path, fewer, 0, 0);
+  assert_file (path, fewer, f->uid, f->gid);
   assert_only_file (f->dir, "192.0.2.10.nts");
 
   /* IPv6, the name an address as chronyd prints it; the file named as
@@ -274,11 +284,11 @@ test_written (Fixture *f, gconstpointer data)
   v6.ke_address = "2001:db8:0::1";
   v6.ntp_address = "2001:DB8::2";
   v6.ntp_port = 4123;
-  g_assert_true (nts_dump_write (f->root, ALL_SUPPORT, DUMP_DIR, "root", &v6, &error));
+  g_assert_true (nts_dump_write (f->root, ALL_SUPPORT, DUMP_DIR, f->user, &v6, &error));
   g_assert_no_error (error);
   v6_expected = g_strdup_printf ("NNC0\n2001:db8::1\n1700000000.5\n2001:db8::2 4123\n%s",
                                  strstr (fewer, "1 15 "));
-  assert_file (v6_path, v6_expected, 0, 0);
+  assert_file (v6_path, v6_expected, f->uid, f->gid);
 }
 
 /* The file belongs to chronyd's user and that user's primary group. */
@@ -418,7 +428,7 @@ test_entry_refused (Fixture *f, gconstpointer data)
       g_assert_false (nts_dump_entry_validate (&entry, ALL_SUPPORT, &error));
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
       g_clear_error (&error);
-      g_assert_false (nts_dump_write (f->root, ALL_SUPPORT, DUMP_DIR, "root", &entry, &error));
+      g_assert_false (nts_dump_write (f->root, ALL_SUPPORT, DUMP_DIR, f->user, &entry, &error));
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
       g_assert_true (g_utf8_validate (error->message, -1, NULL));
       /* Never a key in a message. */
@@ -464,7 +474,7 @@ test_support_refused (Fixture *f, gconstpointer data)
       if (cases[i].ntp_address != NULL)
         entry.ntp_address = cases[i].ntp_address;
       g_test_message ("%s, %s", cases[i].version_output, entry.name);
-      g_assert_false (nts_dump_write (f->root, support, DUMP_DIR, "root", &entry, &error));
+      g_assert_false (nts_dump_write (f->root, support, DUMP_DIR, f->user, &entry, &error));
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
       temp_tree_assert_unchanged (before, f->host);
     }
@@ -475,7 +485,7 @@ test_support_refused (Fixture *f, gconstpointer data)
     guint support = nts_dump_support_from_version ("chronyd (chrony) version 4.0 (+NTS -IPV6)",
                                                    NULL);
 
-    g_assert_true (nts_dump_write (f->root, support, DUMP_DIR, "root", &f->entry, &error));
+    g_assert_true (nts_dump_write (f->root, support, DUMP_DIR, f->user, &f->entry, &error));
     g_assert_no_error (error);
   }
 }
@@ -501,20 +511,20 @@ test_dir_refused (Fixture *f, gconstpointer data)
   /* The directory a link (to a real directory of the right owner). */
   g_assert_cmpint (g_mkdir (elsewhere, 0750), ==, 0);
   temp_tree_symlink (f->host, "/var/lib/chrony-link", "/elsewhere");
-  assert_dir_refused (f, "/var/lib/chrony-link", "root", G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS);
+  assert_dir_refused (f, "/var/lib/chrony-link", f->user, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS);
   temp_tree_symlink (f->host, "/var/lib2", "lib");
-  assert_dir_refused (f, "/var/lib2/chrony", "root", G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS);
+  assert_dir_refused (f, "/var/lib2/chrony", f->user, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS);
 
   /* Missing; not canonical. */
-  assert_dir_refused (f, "/var/lib/missing", "root", G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-  assert_dir_refused (f, "/var/lib/../lib/chrony", "root", G_IO_ERROR,
+  assert_dir_refused (f, "/var/lib/missing", f->user, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  assert_dir_refused (f, "/var/lib/../lib/chrony", f->user, G_IO_ERROR,
                       G_IO_ERROR_INVALID_FILENAME);
 
   /* Writable by others than its owner. */
   g_assert_cmpint (g_chmod (f->dir, 0770), ==, 0);
-  assert_dir_refused (f, DUMP_DIR, "root", G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  assert_dir_refused (f, DUMP_DIR, f->user, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
   g_assert_cmpint (g_chmod (f->dir, 0757), ==, 0);
-  assert_dir_refused (f, DUMP_DIR, "root", G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  assert_dir_refused (f, DUMP_DIR, f->user, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
   g_assert_cmpint (g_chmod (f->dir, 0750), ==, 0);
 
   /* No such user. */
@@ -522,17 +532,17 @@ test_dir_refused (Fixture *f, gconstpointer data)
 
   /* Something other than a file where the dump goes. */
   g_assert_cmpint (symlink ("/etc/passwd", file), ==, 0);
-  assert_dir_refused (f, DUMP_DIR, "root", G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS);
+  assert_dir_refused (f, DUMP_DIR, f->user, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS);
   g_assert_cmpint (g_unlink (file), ==, 0);
   g_assert_cmpint (g_mkdir (file, 0700), ==, 0);
-  assert_dir_refused (f, DUMP_DIR, "root", G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  assert_dir_refused (f, DUMP_DIR, f->user, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
   g_assert_cmpint (g_rmdir (file), ==, 0);
 
   /* Owned by another user than root or chronyd's. */
   if (geteuid () == 0)
     {
       g_assert_cmpint (chown (f->dir, 65534, 65534), ==, 0);
-      assert_dir_refused (f, DUMP_DIR, "root", G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+      assert_dir_refused (f, DUMP_DIR, f->user, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
     }
   else
     g_test_message ("not root: the directory of another user is not tried");
@@ -730,7 +740,7 @@ test_unknown_version_writes_nothing (Fixture *f, gconstpointer data)
                                                  NULL);
 
   g_assert_cmpuint (support, ==, 0);
-  g_assert_false (nts_dump_write (f->root, support, DUMP_DIR, "root", &f->entry, &error));
+  g_assert_false (nts_dump_write (f->root, support, DUMP_DIR, f->user, &f->entry, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   temp_tree_assert_unchanged (before, f->host);
 }

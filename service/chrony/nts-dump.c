@@ -207,7 +207,14 @@ check_name (const char *name, const Address *ke_address, guint support, GError *
    * line with the source's name as one word, and this is the rule of
    * every name ntssetup writes into chrony.conf. */
   if (!nts_server_name_validate (name, &local_error))
-    return invalid (error, "%s", local_error->message);
+    {
+      /* Its message is for the D-Bus option: "servers: \"x y\" is not...". */
+      const char *message = local_error->message;
+
+      if (g_str_has_prefix (message, "servers: "))
+        message += strlen ("servers: ");
+      return invalid (error, "the source name %s", message);
+    }
   for (const char *p = name; *p != '\0'; p++)
     if (g_ascii_isspace (*p) || !g_ascii_isgraph (*p))
       return invalid (error, "the source name has a blank or a control character");
@@ -256,7 +263,9 @@ nts_dump_entry_validate (const NtsDumpEntry *entry, guint support, GError **erro
     return invalid (error, "NTP port 0");
   if (entry->aead != NTS_DUMP_AEAD_AES_SIV_CMAC_256)
     return invalid (error, "AEAD algorithm %u, not AEAD_AES_SIV_CMAC_256 (15)", entry->aead);
-  if (entry->key_len != NTS_DUMP_KEY_LEN || entry->c2s == NULL || entry->s2c == NULL)
+  if (entry->c2s == NULL || entry->s2c == NULL)
+    return invalid (error, "a key is missing");
+  if (entry->key_len != NTS_DUMP_KEY_LEN)
     return invalid (error, "keys of %" G_GSIZE_FORMAT " bytes, not %u", entry->key_len,
                     NTS_DUMP_KEY_LEN);
   if (entry->cookies == NULL || entry->cookies->len == 0 ||
@@ -268,6 +277,8 @@ nts_dump_entry_validate (const NtsDumpEntry *entry, guint support, GError **erro
       GBytes *cookie = entry->cookies->pdata[i];
       gsize size = cookie != NULL ? g_bytes_get_size (cookie) : 0;
 
+      if (cookie == NULL)
+        return invalid (error, "cookie %u is missing", i + 1);
       if (size == 0 || size > NTS_DUMP_MAX_COOKIE_LEN)
         return invalid (error, "cookie %u has %" G_GSIZE_FORMAT " bytes, not 1 to %u", i + 1,
                         size, NTS_DUMP_MAX_COOKIE_LEN);
