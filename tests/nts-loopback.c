@@ -1175,7 +1175,7 @@ nts_loopback_add_client (NtsLoopback                 *lb,
   client->config_path = spec->config_path ? g_strdup (spec->config_path)
                                           : g_strdup_printf ("%s/%s.conf", lb->dir, spec->name);
   dump_name = g_strdup_printf ("%s-nts", spec->name);
-  dump_dir = path_in (lb, dump_name);
+  dump_dir = spec->dump_dir ? g_strdup (spec->dump_dir) : path_in (lb, dump_name);
   socket_dir = g_path_get_dirname (client->socket_path);
   config_dir = g_path_get_dirname (client->config_path);
 

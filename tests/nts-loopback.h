@@ -154,6 +154,9 @@ typedef struct {
    * directory is created 0700 if missing (chronyd wants it private). */
   const char         *socket_path;
   const char         *config_path;
+  /* Its ntsdumpdir, e.g. one a test left a dump in; NULL = its own in the
+   * test bed's directory. Created 0700 if missing. */
+  const char *dump_dir;
 } NtsLoopbackClientSpec;
 
 typedef struct _NtsLoopbackClient NtsLoopbackClient;

@@ -59,6 +59,12 @@ nts_lookup_user (const char *name, uid_t *uid, GError **error)
 }
 
 gboolean
+nts_lookup_user_ids (const char *name, uid_t *uid, gid_t *gid, GError **error)
+{
+  return lookup_passwd (name, uid, gid, error);
+}
+
+gboolean
 nts_lookup_group (const char *name, gid_t *gid, GError **error)
 {
   gsize size = nss_buffer_size (_SC_GETGR_R_SIZE_MAX);

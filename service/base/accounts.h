@@ -34,6 +34,11 @@ gboolean nts_lookup_group (const char *name,
                            gid_t      *gid,
                            GError    **error);
 
+/* @name's uid and its primary group's gid: what a process that drops to
+ * @name (chronyd's -u) runs as, so the owner of the files it creates.
+ * Errors as nts_lookup_user(). */
+gboolean nts_lookup_user_ids (const char *name, uid_t *uid, gid_t *gid, GError **error);
+
 /* The name of a uid / gid, or NULL when NSS knows none. */
 char    *nts_user_name    (uid_t uid);
 char    *nts_group_name   (gid_t gid);

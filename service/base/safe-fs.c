@@ -505,11 +505,7 @@ nts_root_write_atomic (NtsRoot     *root,
                        GError     **error)
 {
   g_autofree char *name = NULL;
-  g_autofree char *temp = NULL;
   g_auto(NtsSafeFd) dir_fd = -1;
-  g_auto(NtsSafeFd) fd = -1;
-  struct stat st;
-  int saved_errno;
 
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail ((mode & ~07777) == 0, FALSE);
@@ -517,6 +513,26 @@ nts_root_write_atomic (NtsRoot     *root,
   dir_fd = nts_root_open_parent (root, path, "write", &name, error);
   if (dir_fd < 0)
     return FALSE;
+  return nts_root_write_atomic_at (root, dir_fd, path, name, data, length, uid, gid, mode,
+                                   error);
+}
+
+gboolean
+nts_root_write_atomic_at (NtsRoot *root, int dir_fd, const char *path, const char *name,
+                          const void *data, gsize length, uid_t uid, gid_t gid, guint mode,
+                          GError **error)
+{
+  g_autofree char *temp = NULL;
+  g_auto(NtsSafeFd) fd = -1;
+  struct stat st;
+  int saved_errno;
+
+  g_return_val_if_fail (dir_fd >= 0 && path != NULL, FALSE);
+  g_return_val_if_fail (name != NULL && name[0] != '\0' && strchr (name, '/') == NULL &&
+                          strcmp (name, ".") != 0 && strcmp (name, "..") != 0,
+                        FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+  g_return_val_if_fail ((mode & ~07777) == 0, FALSE);
 
   /* rename() would replace a link rather than follow it, but a link, a
    * directory or a device where a file belongs means something is wrong:

@@ -142,6 +142,14 @@ gboolean nts_root_write_atomic (NtsRoot     *root,
                                 guint        mode,
                                 GError     **error);
 
+/* The same, in the directory @dir_fd (from nts_root_open_dir()) under
+ * @name, one component: for a caller that checked the directory itself
+ * (its owner, its mode) on that descriptor and must write into the very
+ * directory it checked. @path, the file's guest path, is for messages. */
+gboolean nts_root_write_atomic_at (NtsRoot *root, int dir_fd, const char *path, const char *name,
+                                   const void *data, gsize length, uid_t uid, gid_t gid,
+                                   guint mode, GError **error);
+
 /* Removes a file (never a directory) and fsyncs its directory. A missing
  * file is not an error; *@existed (may be NULL) says which it was. */
 gboolean nts_root_remove (NtsRoot     *root,

@@ -15,6 +15,7 @@ typedef struct {
   GSource *timeout;
   gulong forward_handler;
   gboolean timed_out;
+  const char *option; /* "-h" or "-v", for messages */
 } Run;
 
 static void
@@ -82,7 +83,7 @@ help_read (GObject *source, GAsyncResult *result, gpointer user_data)
         {
           g_clear_error (&error);
           g_set_error (&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                       "chronyd -h did not finish within %d s", HELP_TIMEOUT_S);
+                       "chronyd %s did not finish within %d s", run->option, HELP_TIMEOUT_S);
         }
       g_task_return_error (task, error);
       return;
@@ -108,26 +109,22 @@ forward_cancel (GCancellable *cancellable, gpointer user_data)
   g_cancellable_cancel (G_CANCELLABLE (user_data));
 }
 
-void
-nts_chronyd_help_async (const char          *host_path,
-                        GCancellable        *cancellable,
-                        GAsyncReadyCallback  callback,
-                        gpointer             user_data)
+/* Runs `@host_path @option` for @task, which gets its output; takes the
+ * caller's reference to @task. */
+static void
+start_run (GTask *task, const char *host_path, const char *option)
 {
-  g_autoptr(GTask) task = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
+  GCancellable *cancellable = g_task_get_cancellable (task);
   GError *error = NULL;
   Run *run;
   const char *env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
 
-  g_return_if_fail (host_path != NULL);
-
-  task = g_task_new (NULL, cancellable, callback, user_data);
-  nts_task_set_source_tag (task, nts_chronyd_help_async);
   /* The caller's cancellation is checked by us, after the child is dealt
    * with, not by GTask on return. */
   g_task_set_check_cancellable (task, FALSE);
   run = g_new0 (Run, 1);
+  run->option = option;
   g_task_set_task_data (task, run, (GDestroyNotify) run_free);
 
   /* stdin a pipe that communicate() closes: never the daemon's own. */
@@ -136,10 +133,11 @@ nts_chronyd_help_async (const char          *host_path,
                                         G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_environ (launcher, (char **) env);
   g_subprocess_launcher_set_cwd (launcher, "/");
-  run->process = g_subprocess_launcher_spawn (launcher, &error, host_path, "-h", NULL);
+  run->process = g_subprocess_launcher_spawn (launcher, &error, host_path, option, NULL);
   if (run->process == NULL)
     {
       g_task_return_error (task, error);
+      g_object_unref (task);
       return;
     }
 
@@ -152,8 +150,44 @@ nts_chronyd_help_async (const char          *host_path,
   g_source_set_callback (run->timeout, help_timed_out, run, NULL);
   g_source_attach (run->timeout, g_task_get_context (task));
 
-  g_subprocess_communicate_utf8_async (run->process, NULL, run->reading,
-                                       help_read, g_steal_pointer (&task));
+  g_subprocess_communicate_utf8_async (run->process, NULL, run->reading, help_read, task);
+}
+
+void
+nts_chronyd_help_async (const char *host_path, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (host_path != NULL);
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  nts_task_set_source_tag (task, nts_chronyd_help_async);
+  start_run (task, host_path, "-h");
+}
+
+void
+nts_chronyd_version_async (const char *host_path, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (host_path != NULL);
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  nts_task_set_source_tag (task, nts_chronyd_version_async);
+  start_run (task, host_path, "-v");
+}
+
+char *
+nts_chronyd_version_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                          NTS_TASK_TAG (nts_chronyd_version_async),
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 gboolean
