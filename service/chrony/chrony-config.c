@@ -26,6 +26,15 @@ nts_render_chrony_conf (const NtsLayout   *layout,
                         const char *const *servers,
                         guint              min_sources)
 {
+  return nts_render_chrony_conf_full (layout, servers, min_sources, NTS_RENDER_DEFAULT);
+}
+
+char *
+nts_render_chrony_conf_full (const NtsLayout   *layout,
+                             const char *const *servers,
+                             guint              min_sources,
+                             NtsRenderFlags     flags)
+{
   GString *conf;
 
   g_return_val_if_fail (layout != NULL, NULL);
@@ -46,6 +55,15 @@ nts_render_chrony_conf (const NtsLayout   *layout,
                           "# is added at run time.\n"
                           "authselectmode require\n",
                           min_sources);
+
+  if (flags & NTS_RENDER_NO_CERT_TIME_CHECK)
+    g_string_append (conf,
+                     "\n# Asked for with allow-clock-far-off: this clock was too far off for\n"
+                     "# any server's certificate to be valid at its time. Until chronyd first\n"
+                     "# updates the clock, certificates' dates are not checked (their\n"
+                     "# signatures and names still are), so an expired certificate, or a\n"
+                     "# stolen key of one, is accepted for that first update.\n"
+                     "nocerttimecheck 1\n");
 
   g_string_append_printf (conf,
                           "\n# NTS cookies kept across restarts: no new key exchange at start.\n"

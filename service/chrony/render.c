@@ -112,6 +112,16 @@ nts_render_files (const NtsLayout   *layout,
                   guint              min_sources,
                   GError           **error)
 {
+  return nts_render_files_full (layout, servers, min_sources, NTS_RENDER_DEFAULT, error);
+}
+
+GPtrArray *
+nts_render_files_full (const NtsLayout   *layout,
+                       const char *const *servers,
+                       guint              min_sources,
+                       NtsRenderFlags     flags,
+                       GError           **error)
+{
   g_autoptr(GPtrArray) files = NULL;
   g_autofree char *existing_keys = NULL;
   g_autofree char *dropin_path = NULL;
@@ -130,7 +140,7 @@ nts_render_files (const NtsLayout   *layout,
 
   files = g_ptr_array_new_with_free_func ((GDestroyNotify) nts_rendered_file_free);
   add_file (files, NTS_FILE_CHRONY_CONF, layout->config_file,
-            nts_render_chrony_conf (layout, servers, min_sources), 0644, "root");
+            nts_render_chrony_conf_full (layout, servers, min_sources, flags), 0644, "root");
   /* 0640 root:chrony's group: chronyd reads it after dropping root. */
   add_file (files, NTS_FILE_KEYS, layout->keys_file,
             nts_render_keys_file (layout, existing_keys), 0640, layout->group)->kept =

@@ -49,17 +49,35 @@ gboolean nts_rendered_file_write (const NtsRenderedFile *file,
                                   NtsRoot               *root,
                                   GError               **error);
 
+/* What ApplyHardenedConfig's options change in chrony's configuration
+ * besides the servers and min-sources. */
+typedef enum {
+  NTS_RENDER_DEFAULT = 0,
+  /* 'allow-clock-far-off': `nocerttimecheck 1`, certificates' dates are
+   * not checked until chronyd first updates the clock. */
+  NTS_RENDER_NO_CERT_TIME_CHECK = 1 << 0,
+} NtsRenderFlags;
+
 /* @servers must have passed nts_server_list_validate(). Returns
  * NtsRenderedFile*, in the order Apply writes them. */
-GPtrArray *nts_render_files (const NtsLayout   *layout,
-                             const char *const *servers,
-                             guint              min_sources,
-                             GError           **error);
+GPtrArray *nts_render_files      (const NtsLayout   *layout,
+                                  const char *const *servers,
+                                  guint              min_sources,
+                                  GError           **error);
+GPtrArray *nts_render_files_full (const NtsLayout   *layout,
+                                  const char *const *servers,
+                                  guint              min_sources,
+                                  NtsRenderFlags     flags,
+                                  GError           **error);
 
 /* The pieces, for tests and for the steps that write them one by one. */
-char *nts_render_chrony_conf (const NtsLayout   *layout,
-                              const char *const *servers,
-                              guint              min_sources);
+char *nts_render_chrony_conf      (const NtsLayout   *layout,
+                                   const char *const *servers,
+                                   guint              min_sources);
+char *nts_render_chrony_conf_full (const NtsLayout   *layout,
+                                   const char *const *servers,
+                                   guint              min_sources,
+                                   NtsRenderFlags     flags);
 char *nts_render_keys_file (const NtsLayout *layout, const char *existing_content);
 char *nts_render_hardening_dropin (const NtsLayout *layout);
 char *nts_hardening_dropin_path (const NtsLayout *layout);

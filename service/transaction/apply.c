@@ -35,6 +35,7 @@ struct _Tx {
   NtsLayout         *layout;
   GStrv              servers;
   guint              min_sources;
+  NtsRenderFlags     render_flags;
   guint              wait_sync_s;
   gboolean           preflight;
   GPtrArray *preflight_results; /* NtsProbeResult per server, once probed */
@@ -208,7 +209,8 @@ resolved (Tx *tx, GError **error)
                    "nothing was changed. Call again", tx->layout->chronyd_path);
       return FALSE;
     }
-  tx->files = nts_render_files (tx->layout, (const char *const *) tx->servers, tx->min_sources,
+  tx->files = nts_render_files_full (tx->layout, (const char *const *) tx->servers, tx->min_sources,
+                                    tx->render_flags,
                                 error);
   return tx->files != NULL;
 }
@@ -1223,6 +1225,7 @@ nts_apply_run_async (const NtsApplyParams *params,
   tx->layout = params->layout ? nts_layout_copy (params->layout) : NULL;
   tx->servers = g_strdupv ((char **) params->servers);
   tx->min_sources = params->min_sources;
+  tx->render_flags = params->render_flags;
   tx->wait_sync_s = params->wait_sync_s;
   tx->preflight = params->preflight;
   tx->install = params->install;
