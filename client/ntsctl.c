@@ -27,6 +27,7 @@ static const NtsctlCommand commands[] = {
   { "verify",    ntsctl_cmd_verify,    "Check that time is authenticated (exit 3 if not)" },
   { "rollback",  ntsctl_cmd_rollback,  "Undo an apply by restoring a snapshot" },
   { "snapshots", ntsctl_cmd_snapshots, "List the snapshots rollback can restore" },
+  { "probe",     ntsctl_cmd_probe,     "Check from here that servers speak NTS (no service needed)" },
 };
 
 /* ---- main ------------------------------------------------------------- */

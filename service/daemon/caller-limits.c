@@ -52,7 +52,7 @@ typedef struct {
 struct _NtsCallerLimits {
   GDBusConnection *bus;
   GCancellable    *cancellable;
-  Pool             pools[2];
+  Pool             pools[NTS_LIMIT_N_KINDS];
   Shared          *shared;
   guint            filter_id;
   GHashTable      *lookups;   /* unique name -> Lookup, running or queued */
@@ -145,6 +145,8 @@ nts_caller_limits_new (GDBusConnection *bus)
              "calls in flight");
   pool_init (&limits->pools[NTS_LIMIT_WAITS], NTS_LIMIT_WAITS_PER_UID, NTS_LIMIT_WAITS_TOTAL,
              "Verify calls waiting");
+  pool_init (&limits->pools[NTS_LIMIT_PROBES], NTS_LIMIT_PROBES_PER_UID, NTS_LIMIT_PROBES_TOTAL,
+             "probes running");
   limits->shared = shared_new ();
   limits->lookups = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&limits->queued);

@@ -15,6 +15,11 @@
  *                     in all
  *   Verify waits      NTS_LIMIT_WAITS_PER_UID per user, NTS_LIMIT_WAITS_TOTAL
  *                     in all (each polls chronyd and systemd twice a second)
+ *   probes            NTS_LIMIT_PROBES_PER_UID per user, NTS_LIMIT_PROBES_TOTAL
+ *                     in all (ProbeServers and Verify's "probe": each starts
+ *                     an ntssetup-probe, which sends packets to servers that
+ *                     are not ours; the probe socket's MaxConnections bounds
+ *                     them again)
  *
  * root's calls count only towards root's own bounds, never the totals, so
  * other users cannot lock root out (a non-root administrator acting
@@ -43,6 +48,8 @@ G_BEGIN_DECLS
 #define NTS_LIMIT_CALLS_TOTAL   32
 #define NTS_LIMIT_WAITS_PER_UID 2
 #define NTS_LIMIT_WAITS_TOTAL   8
+#define NTS_LIMIT_PROBES_PER_UID 1
+#define NTS_LIMIT_PROBES_TOTAL   4
 #define NTS_CALLER_UID_LOOKUPS  16
 /* Calls (of any interface, properties included) one user may have waiting
  * for an answer at our object before the connection filter refuses the
@@ -56,6 +63,8 @@ G_BEGIN_DECLS
 typedef enum {
   NTS_LIMIT_CALLS,
   NTS_LIMIT_WAITS,
+  NTS_LIMIT_PROBES,
+  NTS_LIMIT_N_KINDS,
 } NtsLimitKind;
 
 typedef struct _NtsCallerLimits NtsCallerLimits;

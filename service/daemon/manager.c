@@ -16,6 +16,7 @@
 #include "nts-names.h"
 #include "nts-manager-generated.h"
 #include "options.h"
+#include "probe-cache.h"
 #include "recovery.h"
 #include "render.h"
 #include "rollback.h"
@@ -42,6 +43,8 @@ struct _NtsManager {
   NtsLayoutCache  *layouts;
   /* What each caller may cost (caller-limits.h). */
   NtsCallerLimits *limits;
+  /* ProbeServers' results of the last minute (probe-cache.h). */
+  NtsProbeCache   *probes;
   /* Verify calls without a wait, authorised, sharing the one report being
    * gathered: anyone may call Verify, so a thousand at once cost one. */
   GPtrArray       *verify_now_calls;
@@ -65,6 +68,8 @@ struct _Call {
   CallStep               next;               /* what runs once admitted, or authorized */
   const char            *action;             /* the polkit action asked once admitted */
   NtsApplyOptions       *apply;
+  NtsProbeOptions       *probe;
+  gboolean               holds_probe;        /* a place among the probes (caller-limits.h) */
   guint                  wait;
   gboolean               force;
   char                  *snapshot_id;
@@ -95,9 +100,12 @@ call_free (Call *call)
 {
   if (call->admitted)
     nts_caller_limits_give_back (call->manager->limits, NTS_LIMIT_CALLS, call->uid);
+  if (call->holds_probe)
+    nts_caller_limits_give_back (call->manager->limits, NTS_LIMIT_PROBES, call->uid);
   nts_lifetime_release (call->manager->lifetime);
   g_clear_object (&call->invocation);
   g_clear_pointer (&call->apply, nts_apply_options_free);
+  g_clear_pointer (&call->probe, nts_probe_options_free);
   g_clear_pointer (&call->layout, nts_layout_free);
   g_free (call->result_snapshot_id);
   g_free (call->snapshot_id);
@@ -288,6 +296,14 @@ call_authorize_then (Call *call, const char *action, CallStep next)
   call->next = next;
   nts_authorize_async (call->invocation, action, call->manager->cancellable,
                        on_authorized_then, call);
+}
+
+/* What Apply's options change in chrony's configuration, beyond the
+ * servers and min-sources: the same for PreviewConfig and Apply. */
+static NtsRenderFlags
+render_flags (const NtsApplyOptions *options)
+{
+  return options->allow_clock_far_off ? NTS_RENDER_NO_CERT_TIME_CHECK : NTS_RENDER_DEFAULT;
 }
 
 /* ---- properties ------------------------------------------------------ */
@@ -554,8 +570,8 @@ on_preview_layout (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
-  files = nts_render_files (call->layout, (const char *const *) call->apply->servers,
-                            call->apply->min_sources, &error);
+  files = nts_render_files_full (call->layout, (const char *const *) call->apply->servers,
+                                 call->apply->min_sources, render_flags (call->apply), &error);
   if (files == NULL)
     {
       call_return_error (g_steal_pointer (&call), error);
@@ -664,6 +680,7 @@ apply_lock (Call *call)
   params.min_sources = call->apply->min_sources;
   params.wait_sync_s = call->apply->wait_sync;
   params.preflight = call->apply->preflight;
+  params.render_flags = render_flags (call->apply);
   params.install = call->apply->install;
   params.install_authorized = call->install_authorized;
   nts_apply_run_async (&params, on_step_progress, call, manager->cancellable, on_apply_done, call);
@@ -943,6 +960,72 @@ handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- ProbeServers ---------------------------------------------------- */
+
+/* Anyone may ask (the verify action), and each probe sends packets to
+ * servers that are not ours: one probe per user at a time, a few in all
+ * (caller-limits.h), and a server probed in the last minute is answered
+ * from memory (probe-cache.h). */
+static void
+on_probe_servers_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = user_data;
+  GError *error = NULL;
+  g_autoptr(GPtrArray) results = nts_probe_cache_run_finish (call->manager->probes, res, &error);
+  GVariantBuilder builder;
+
+  if (results == NULL)
+    {
+      call_return_error (call, error);
+      return;
+    }
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < results->len; i++)
+    g_variant_builder_add_value (&builder, results->pdata[i]);
+  call_return_value (call, g_variant_new ("(aa{sv})", &builder));
+}
+
+static void
+probe_servers_authorized (Call *call)
+{
+  NtsManager *manager = call->manager;
+  g_autoptr(GPtrArray) targets = g_ptr_array_new_with_free_func (g_free);
+  GError *error = NULL;
+
+  if (!nts_caller_limits_take (manager->limits, NTS_LIMIT_PROBES, call->uid, &error))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  call->holds_probe = TRUE;
+  for (char **s = call->probe->servers; *s != NULL; s++)
+    {
+      NtsProbeTarget *target = g_new0 (NtsProbeTarget, 1);
+
+      /* Borrowed: call->probe outlives the probe. */
+      target->name = *s;
+      target->port = call->probe->nts_port;
+      g_ptr_array_add (targets, target);
+    }
+  nts_probe_cache_run_async (manager->probes, targets, manager->cancellable,
+                             on_probe_servers_done, call);
+}
+
+static gboolean
+handle_probe_servers (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
+                      const char *const *servers, GVariant *options, NtsManager *manager)
+{
+  g_autoptr(Call) call = call_new (manager, invocation, "ProbeServers");
+  GError *error = NULL;
+
+  call->probe = nts_probe_options_parse (servers, options, &error);
+  if (call->probe == NULL)
+    call_return_error (g_steal_pointer (&call), error);
+  else
+    call_admit (g_steal_pointer (&call), NTS_ACTION_VERIFY, probe_servers_authorized);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* ---- ListSnapshots --------------------------------------------------- */
 
 /* A full reference, as nts_snapshot_store_list() gives one. */
@@ -1000,6 +1083,7 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
   manager->verifier = nts_verifier_new (manager->fs_root, connection);
   manager->layouts = nts_verifier_get_layout_cache (manager->verifier);
   manager->limits = nts_caller_limits_new (connection);
+  manager->probes = nts_probe_cache_new (manager->fs_root);
   nts_caller_limits_filter_object (manager->limits, NTS_DBUS_PATH);
   manager->verify_now_calls = g_ptr_array_new ();
 
@@ -1013,6 +1097,7 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
   g_signal_connect (manager->skeleton, "handle-rollback", G_CALLBACK (handle_rollback), manager);
   g_signal_connect (manager->skeleton, "handle-list-snapshots", G_CALLBACK (handle_list_snapshots), manager);
   g_signal_connect (manager->skeleton, "handle-preview-config", G_CALLBACK (handle_preview_config), manager);
+  g_signal_connect (manager->skeleton, "handle-probe-servers", G_CALLBACK (handle_probe_servers), manager);
 
   return manager;
 }
@@ -1036,6 +1121,7 @@ nts_manager_free (NtsManager *manager)
   manager->layouts = NULL;
   g_clear_pointer (&manager->verifier, nts_verifier_unref);
   g_clear_pointer (&manager->limits, nts_caller_limits_free);
+  g_clear_pointer (&manager->probes, nts_probe_cache_free);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (manager->skeleton));
   g_signal_handlers_disconnect_by_data (manager->skeleton, manager);
   g_clear_object (&manager->skeleton);

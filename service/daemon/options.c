@@ -26,11 +26,17 @@ static const OptionSpec apply_keys[] = {
   { "install", "b" },
   { "preflight", "b" },
   { "wait-sync", "u" },
+  { "allow-clock-far-off", "b" },
   { NULL, NULL },
 };
 
 static const OptionSpec verify_keys[] = {
   { "wait", "u" },
+  { NULL, NULL },
+};
+
+static const OptionSpec probe_keys[] = {
+  { "nts-port", "q" },
   { NULL, NULL },
 };
 
@@ -133,6 +139,8 @@ nts_apply_options_parse (GVariant *options, GError **error)
     parsed->preflight = TRUE;
   if (!g_variant_lookup (options, "wait-sync", "u", &parsed->wait_sync))
     parsed->wait_sync = NTS_DEFAULT_WAIT_SYNC;
+  if (!g_variant_lookup (options, "allow-clock-far-off", "b", &parsed->allow_clock_far_off))
+    parsed->allow_clock_far_off = FALSE;
 
   if (parsed->wait_sync > NTS_MAX_WAIT_SYNC)
     {
@@ -160,6 +168,38 @@ nts_verify_options_parse (GVariant *options, guint *wait, GError **error)
    * takes" gets the longest wait we allow. */
   *wait = MIN (*wait, NTS_MAX_VERIFY_WAIT);
   return TRUE;
+}
+
+void
+nts_probe_options_free (NtsProbeOptions *options)
+{
+  if (options == NULL)
+    return;
+  g_strfreev (options->servers);
+  g_free (options);
+}
+
+NtsProbeOptions *
+nts_probe_options_parse (const char *const *servers, GVariant *options, GError **error)
+{
+  g_autoptr(NtsProbeOptions) parsed = g_new0 (NtsProbeOptions, 1);
+
+  if (!check_keys (options, probe_keys, error))
+    return NULL;
+  if (!g_variant_lookup (options, "nts-port", "q", &parsed->nts_port))
+    parsed->nts_port = 0;
+  if (g_variant_lookup (options, "nts-port", "q", NULL) && parsed->nts_port == 0)
+    {
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   "nts-port: 0 is not a port");
+      return NULL;
+    }
+  /* The same names Apply accepts, and no more of them: a probe is sent
+   * to each. */
+  if (!nts_server_list_validate (servers, 1, error))
+    return NULL;
+  parsed->servers = g_strdupv ((char **) servers);
+  return g_steal_pointer (&parsed);
 }
 
 /* Snapshot ids are made by the snapshot store from digits, letters and

@@ -23,6 +23,7 @@ typedef struct {
   gboolean install;
   gboolean preflight;
   guint    wait_sync;   /* seconds */
+  gboolean allow_clock_far_off;
 } NtsApplyOptions;
 
 void nts_apply_options_free (NtsApplyOptions *options);
@@ -33,6 +34,19 @@ NtsApplyOptions *nts_apply_options_parse (GVariant *options, GError **error);
 
 /* Verify: "wait", capped at NTS_MAX_VERIFY_WAIT. */
 gboolean nts_verify_options_parse (GVariant *options, guint *wait, GError **error);
+
+/* ProbeServers: the servers (validated as Apply's are) and "nts-port". */
+typedef struct {
+  char   **servers;
+  guint16  nts_port;    /* 0: 4460 */
+} NtsProbeOptions;
+
+void nts_probe_options_free (NtsProbeOptions *options);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsProbeOptions, nts_probe_options_free)
+
+NtsProbeOptions *nts_probe_options_parse (const char *const *servers,
+                                          GVariant           *options,
+                                          GError            **error);
 
 /* Rollback: "force"; the snapshot id is checked for shape here too. */
 gboolean nts_rollback_options_parse (const char *snapshot_id,
