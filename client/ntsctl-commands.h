@@ -17,6 +17,6 @@ int ntsctl_cmd_apply     (Ntsctl *ctl, int argc, char **argv);
 int ntsctl_cmd_verify    (Ntsctl *ctl, int argc, char **argv);
 int ntsctl_cmd_rollback  (Ntsctl *ctl, int argc, char **argv);
 int ntsctl_cmd_snapshots (Ntsctl *ctl, int argc, char **argv);
-int ntsctl_cmd_probe     (Ntsctl *ctl, int argc, char **argv);
+int ntsctl_cmd_probe (Ntsctl *ctl, int argc, char **argv);
 
 G_END_DECLS

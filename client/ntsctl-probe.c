@@ -35,8 +35,7 @@ probe_program (void)
 static GPtrArray *
 run_probe (const NtsProbeRequest *request, GError **error)
 {
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GBytes) body = nts_probe_request_serialize (request);
   g_autoptr(GBytes) answer = NULL;
@@ -104,8 +103,10 @@ print_result (const NtsProbeResult *result)
     {
       g_autoptr(GDateTime) from = g_date_time_new_from_unix_utc (result->cert_not_before);
       g_autoptr(GDateTime) until = g_date_time_new_from_unix_utc (result->cert_not_after);
-      g_autofree char *from_text = from != NULL ? g_date_time_format (from, "%F") : g_strdup ("?");
-      g_autofree char *until_text = until != NULL ? g_date_time_format (until, "%F") : g_strdup ("?");
+      g_autofree char *from_text = from != NULL ? g_date_time_format (from, "%F")
+                                                : g_strdup ("?");
+      g_autofree char *until_text = until != NULL ? g_date_time_format (until, "%F")
+                                                  : g_strdup ("?");
 
       printf ("  certificate %s, issued by %s, valid %s to %s\n", result->cert_subject,
               result->cert_issuer != NULL ? result->cert_issuer : "?", from_text, until_text);
@@ -133,9 +134,7 @@ probe_failed (const GError *error)
 }
 
 int
-ntsctl_cmd_probe (Ntsctl *ctl,
-                  int     argc,
-                  char  **argv)
+ntsctl_cmd_probe (Ntsctl *ctl, int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(NtsProbeRequest) request = nts_probe_request_new ();
@@ -153,7 +152,8 @@ ntsctl_cmd_probe (Ntsctl *ctl,
   };
 
   if (!ntsctl_parse_options (ctl, entries, "SERVER…",
-                             "Check from here, as yourself, that servers speak NTS: a key exchange\n"
+                             "Check from here, as yourself, that servers speak NTS: a key "
+                             "exchange\n"
                              "and one authenticated NTP request each, all at once, within 5 s.\n"
                              "Needs no service. Exits with 3 when a server fails.",
                              &argc, &argv, &error))

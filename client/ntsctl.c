@@ -20,6 +20,7 @@ typedef struct {
   const char *description;
 } NtsctlCommand;
 
+/* clang-format off */
 static const NtsctlCommand commands[] = {
   { "status",    ntsctl_cmd_status,    "Show the state and the applied configuration (default)" },
   { "preview",   ntsctl_cmd_preview,   "Show the files apply would write, writing nothing" },
@@ -29,6 +30,7 @@ static const NtsctlCommand commands[] = {
   { "snapshots", ntsctl_cmd_snapshots, "List the snapshots rollback can restore" },
   { "probe",     ntsctl_cmd_probe,     "Check from here that servers speak NTS (no service needed)" },
 };
+/* clang-format on */
 
 /* ---- main ------------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 #include "ke-backoff.h"
 #include "layout-override.h"
 #include "operators.h"
+#include "probe-diagnosis.h"
 
 /* ---- building snapshots -------------------------------------------- */
 
@@ -763,12 +764,138 @@ test_backoff_observed (void)
   }
 }
 
+/* ---- what a probe adds (probe-diagnosis.h) ---------------------------- */
+
+/* 2026-12-05 00:00 UTC: the "now" of these cases. */
+#define PROBE_NOW 1796428800
+
+static GVariant *
+probe_result (const char *server, const char *result, const char *message)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "server", "s", server);
+  g_variant_dict_insert (&dict, "port", "q", (guint16) 4460);
+  g_variant_dict_insert (&dict, "result", "s", result);
+  g_variant_dict_insert (&dict, "message", "s", message);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+static GVariant *
+expired_result (const char *server, gboolean clock_suspect)
+{
+  GVariantDict dict;
+  const char *problems[] = { "expired", NULL };
+  g_autoptr(GVariant) base = probe_result (server, "certificate", "certificate expired");
+
+  g_variant_dict_init (&dict, base);
+  g_variant_dict_insert (&dict, "certificate-problems", "^as", problems);
+  g_variant_dict_insert (&dict, "certificate-not-before", "x", (gint64) 1735689600);
+  g_variant_dict_insert (&dict, "certificate-not-after", "x", (gint64) 1764547200);
+  g_variant_dict_insert (&dict, "clock-suspect", "b", clock_suspect);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+static NtsProblem *
+ke_problem (const char *source)
+{
+  NtsProblem *problem = g_new0 (NtsProblem, 1);
+
+  problem->code = g_strdup ("nts-ke-failed");
+  problem->source = g_strdup (source);
+  problem->message = g_strdup ("The NTS key exchange with x fails");
+  problem->hint = g_strdup ("generic");
+  return problem;
+}
+
+static void
+test_probe_explains_tcp (void)
+{
+  g_autoptr(NtsProblem) problem = ke_problem ("a.example");
+  g_autoptr(GVariant) probe = probe_result ("a.example", "tcp", "TCP 4460 refused");
+
+  nts_probe_explain_problem (problem, probe, PROBE_NOW);
+  g_assert_cmpstr (problem->code, ==, "nts-ke-failed");
+  g_assert_nonnull (strstr (problem->message, "TCP 4460 refused"));
+  g_assert_nonnull (strstr (problem->hint, "firewall blocks outgoing TCP 4460"));
+}
+
+static void
+test_probe_explains_expired (void)
+{
+  g_autoptr(NtsProblem) problem = ke_problem ("a.example");
+  g_autoptr(GVariant) probe = expired_result ("a.example", TRUE);
+
+  nts_probe_explain_problem (problem, probe, PROBE_NOW);
+  g_assert_nonnull (strstr (problem->message, "certificate expired"));
+  /* The dates, and both readings of them. */
+  g_assert_nonnull (strstr (problem->hint, "2025-01-01 00:00 UTC to 2025-12-01 00:00 UTC"));
+  g_assert_nonnull (strstr (problem->hint, "says 2026-12-05"));
+  g_assert_nonnull (strstr (problem->hint, "clock-far-off"));
+}
+
+static void
+test_probe_explains_ntp_timeout (void)
+{
+  g_autoptr(NtsProblem) problem = ke_problem ("a.example");
+  g_autoptr(GVariant) base = probe_result ("a.example", "ntp-timeout", "no NTP reply");
+  GVariantDict dict;
+  g_autoptr(GVariant) probe = NULL;
+
+  g_variant_dict_init (&dict, base);
+  g_variant_dict_insert (&dict, "ntp-server", "s", "192.0.2.7");
+  g_variant_dict_insert (&dict, "ntp-port", "q", (guint16) 1123);
+  probe = g_variant_ref_sink (g_variant_dict_end (&dict));
+  nts_probe_explain_problem (problem, probe, PROBE_NOW);
+  g_assert_nonnull (strstr (problem->hint, "192.0.2.7 port 1123"));
+  g_assert_nonnull (strstr (problem->hint, "UDP 1123"));
+}
+
+static void
+test_probe_unknown_phase_keeps_problem (void)
+{
+  g_autoptr(NtsProblem) problem = ke_problem ("a.example");
+  g_autoptr(GVariant) probe = probe_result ("a.example", "something-new", "?");
+
+  nts_probe_explain_problem (problem, probe, PROBE_NOW);
+  g_assert_cmpstr (problem->message, ==, "The NTS key exchange with x fails");
+  g_assert_cmpstr (problem->hint, ==, "generic");
+}
+
+static void
+test_probe_clock_far_off (void)
+{
+  g_autoptr(GVariant) a = expired_result ("a.example", TRUE);
+  g_autoptr(GVariant) b = expired_result ("b.example", TRUE);
+  g_autoptr(GVariant) c = expired_result ("c.example", FALSE);
+  g_autoptr(GVariant) d = probe_result ("d.example", "tcp", "refused");
+  GVariant *all_suspect[] = { a, b };
+  GVariant *one_not[] = { a, c };
+  GVariant *other_phase[] = { a, d };
+  g_autoptr(NtsProblem) problem = nts_probe_clock_far_off (all_suspect, 2, PROBE_NOW);
+
+  g_assert_nonnull (problem);
+  g_assert_cmpstr (problem->code, ==, "clock-far-off");
+  g_assert_cmpstr (problem->source, ==, "");
+  g_assert_nonnull (strstr (problem->hint, "allow-clock-far-off"));
+  /* One server's expired certificate is that server's fault. */
+  g_assert_null (nts_probe_clock_far_off (one_not, 2, PROBE_NOW));
+  g_assert_null (nts_probe_clock_far_off (other_phase, 2, PROBE_NOW));
+  g_assert_null (nts_probe_clock_far_off (NULL, 0, PROBE_NOW));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/diagnosis/all-good", test_all_good);
+  g_test_add_func ("/diagnosis/probe/tcp", test_probe_explains_tcp);
+  g_test_add_func ("/diagnosis/probe/expired", test_probe_explains_expired);
+  g_test_add_func ("/diagnosis/probe/ntp-timeout", test_probe_explains_ntp_timeout);
+  g_test_add_func ("/diagnosis/probe/unknown-phase", test_probe_unknown_phase_keeps_problem);
+  g_test_add_func ("/diagnosis/probe/clock-far-off", test_probe_clock_far_off);
   g_test_add_func ("/diagnosis/ke-failed", test_ke_failed);
   g_test_add_func ("/diagnosis/ke-failed-ipv6", test_ke_failed_ipv6);
   g_test_add_func ("/diagnosis/ke-failed-after-working", test_ke_failed_after_working);

@@ -30,10 +30,8 @@ nts_render_chrony_conf (const NtsLayout   *layout,
 }
 
 char *
-nts_render_chrony_conf_full (const NtsLayout   *layout,
-                             const char *const *servers,
-                             guint              min_sources,
-                             NtsRenderFlags     flags)
+nts_render_chrony_conf_full (const NtsLayout *layout, const char *const *servers,
+                             guint min_sources, NtsRenderFlags flags)
 {
   GString *conf;
 

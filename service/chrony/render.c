@@ -116,11 +116,8 @@ nts_render_files (const NtsLayout   *layout,
 }
 
 GPtrArray *
-nts_render_files_full (const NtsLayout   *layout,
-                       const char *const *servers,
-                       guint              min_sources,
-                       NtsRenderFlags     flags,
-                       GError           **error)
+nts_render_files_full (const NtsLayout *layout, const char *const *servers, guint min_sources,
+                       NtsRenderFlags flags, GError **error)
 {
   g_autoptr(GPtrArray) files = NULL;
   g_autofree char *existing_keys = NULL;

@@ -60,24 +60,16 @@ typedef enum {
 
 /* @servers must have passed nts_server_list_validate(). Returns
  * NtsRenderedFile*, in the order Apply writes them. */
-GPtrArray *nts_render_files      (const NtsLayout   *layout,
-                                  const char *const *servers,
-                                  guint              min_sources,
-                                  GError           **error);
-GPtrArray *nts_render_files_full (const NtsLayout   *layout,
-                                  const char *const *servers,
-                                  guint              min_sources,
-                                  NtsRenderFlags     flags,
-                                  GError           **error);
+GPtrArray *nts_render_files (const NtsLayout *layout, const char *const *servers,
+                             guint min_sources, GError **error);
+GPtrArray *nts_render_files_full (const NtsLayout *layout, const char *const *servers,
+                                  guint min_sources, NtsRenderFlags flags, GError **error);
 
 /* The pieces, for tests and for the steps that write them one by one. */
-char *nts_render_chrony_conf      (const NtsLayout   *layout,
-                                   const char *const *servers,
-                                   guint              min_sources);
-char *nts_render_chrony_conf_full (const NtsLayout   *layout,
-                                   const char *const *servers,
-                                   guint              min_sources,
-                                   NtsRenderFlags     flags);
+char *nts_render_chrony_conf (const NtsLayout *layout, const char *const *servers,
+                              guint min_sources);
+char *nts_render_chrony_conf_full (const NtsLayout *layout, const char *const *servers,
+                                   guint min_sources, NtsRenderFlags flags);
 char *nts_render_keys_file (const NtsLayout *layout, const char *existing_content);
 char *nts_render_hardening_dropin (const NtsLayout *layout);
 char *nts_hardening_dropin_path (const NtsLayout *layout);

@@ -52,7 +52,7 @@ typedef struct {
 struct _NtsCallerLimits {
   GDBusConnection *bus;
   GCancellable    *cancellable;
-  Pool             pools[NTS_LIMIT_N_KINDS];
+  Pool pools[NTS_LIMIT_N_KINDS];
   Shared          *shared;
   guint            filter_id;
   GHashTable      *lookups;   /* unique name -> Lookup, running or queued */

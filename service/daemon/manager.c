@@ -44,7 +44,7 @@ struct _NtsManager {
   /* What each caller may cost (caller-limits.h). */
   NtsCallerLimits *limits;
   /* ProbeServers' results of the last minute (probe-cache.h). */
-  NtsProbeCache   *probes;
+  NtsProbeCache *probes;
   /* Verify calls without a wait, authorised, sharing the one report being
    * gathered: anyone may call Verify, so a thousand at once cost one. */
   GPtrArray       *verify_now_calls;
@@ -68,8 +68,8 @@ struct _Call {
   CallStep               next;               /* what runs once admitted, or authorized */
   const char            *action;             /* the polkit action asked once admitted */
   NtsApplyOptions       *apply;
-  NtsProbeOptions       *probe;
-  gboolean               holds_probe;        /* a place among the probes (caller-limits.h) */
+  NtsProbeOptions *probe;
+  gboolean holds_probe; /* a place among the probes (caller-limits.h) */
   guint                  wait;
   gboolean               force;
   char                  *snapshot_id;
@@ -1097,7 +1097,8 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
   g_signal_connect (manager->skeleton, "handle-rollback", G_CALLBACK (handle_rollback), manager);
   g_signal_connect (manager->skeleton, "handle-list-snapshots", G_CALLBACK (handle_list_snapshots), manager);
   g_signal_connect (manager->skeleton, "handle-preview-config", G_CALLBACK (handle_preview_config), manager);
-  g_signal_connect (manager->skeleton, "handle-probe-servers", G_CALLBACK (handle_probe_servers), manager);
+  g_signal_connect (manager->skeleton, "handle-probe-servers", G_CALLBACK (handle_probe_servers),
+                    manager);
 
   return manager;
 }

@@ -20,6 +20,7 @@ typedef struct {
   const char *type;
 } OptionSpec;
 
+/* clang-format off */
 static const OptionSpec apply_keys[] = {
   { "servers", "as" },
   { "min-sources", "u" },
@@ -29,6 +30,7 @@ static const OptionSpec apply_keys[] = {
   { "allow-clock-far-off", "b" },
   { NULL, NULL },
 };
+/* clang-format on */
 
 static const OptionSpec verify_keys[] = {
   { "wait", "u" },
@@ -190,8 +192,7 @@ nts_probe_options_parse (const char *const *servers, GVariant *options, GError *
     parsed->nts_port = 0;
   if (g_variant_lookup (options, "nts-port", "q", NULL) && parsed->nts_port == 0)
     {
-      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                   "nts-port: 0 is not a port");
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS, "nts-port: 0 is not a port");
       return NULL;
     }
   /* The same names Apply accepts, and no more of them: a probe is sent

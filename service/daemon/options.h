@@ -37,16 +37,15 @@ gboolean nts_verify_options_parse (GVariant *options, guint *wait, GError **erro
 
 /* ProbeServers: the servers (validated as Apply's are) and "nts-port". */
 typedef struct {
-  char   **servers;
-  guint16  nts_port;    /* 0: 4460 */
+  char **servers;
+  guint16 nts_port; /* 0: 4460 */
 } NtsProbeOptions;
 
 void nts_probe_options_free (NtsProbeOptions *options);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsProbeOptions, nts_probe_options_free)
 
-NtsProbeOptions *nts_probe_options_parse (const char *const *servers,
-                                          GVariant           *options,
-                                          GError            **error);
+NtsProbeOptions *nts_probe_options_parse (const char *const *servers, GVariant *options,
+                                          GError **error);
 
 /* Rollback: "force"; the snapshot id is checked for shape here too. */
 gboolean nts_rollback_options_parse (const char *snapshot_id,

@@ -35,7 +35,7 @@ struct _Tx {
   NtsLayout         *layout;
   GStrv              servers;
   guint              min_sources;
-  NtsRenderFlags     render_flags;
+  NtsRenderFlags render_flags;
   guint              wait_sync_s;
   gboolean           preflight;
   GPtrArray *preflight_results; /* NtsProbeResult per server, once probed */
@@ -209,9 +209,8 @@ resolved (Tx *tx, GError **error)
                    "nothing was changed. Call again", tx->layout->chronyd_path);
       return FALSE;
     }
-  tx->files = nts_render_files_full (tx->layout, (const char *const *) tx->servers, tx->min_sources,
-                                    tx->render_flags,
-                                error);
+  tx->files = nts_render_files_full (tx->layout, (const char *const *) tx->servers,
+                                     tx->min_sources, tx->render_flags, error);
   return tx->files != NULL;
 }
 

@@ -38,7 +38,7 @@ typedef struct {
   guint              wait_sync_s;  /* commit check's wait, seconds (wait-sync) */
   guint              job_timeout_ms; /* 0: NTS_SYSTEMD_JOB_TIMEOUT_MS */
   gboolean           preflight;    /* prove each server speaks NTS first */
-  NtsRenderFlags     render_flags; /* allow-clock-far-off */
+  NtsRenderFlags render_flags;     /* allow-clock-far-off */
   /* 'install' was asked: chrony is installed through PackageKit when it
    * is missing, provided @install_authorized (the caller holds
    * org.ntssetup.manager.install, asked before the lock). */

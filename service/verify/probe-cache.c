@@ -5,20 +5,20 @@
 #include "task-tag.h"
 
 typedef struct {
-  GVariant *result;   /* a{sv}, no secrets */
-  gint64    when;     /* monotonic */
+  GVariant *result; /* a{sv}, no secrets */
+  gint64 when;      /* monotonic */
 } Entry;
 
 struct _NtsProbeCache {
-  NtsRoot    *root;
-  GHashTable *entries;  /* "name port" -> Entry */
+  NtsRoot *root;
+  GHashTable *entries; /* "name port" -> Entry */
 };
 
 typedef struct {
   NtsProbeCache *cache;
-  GPtrArray     *keys;     /* char *, one per target */
-  GPtrArray     *results;  /* GVariant or NULL, one per target */
-  GArray        *missing;  /* guint: indexes of the targets probed now */
+  GPtrArray *keys;    /* char *, one per target */
+  GPtrArray *results; /* GVariant or NULL, one per target */
+  GArray *missing;    /* guint: indexes of the targets probed now */
 } Run;
 
 static void
@@ -92,7 +92,7 @@ on_probed (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       guint index = g_array_index (run->missing, guint, i);
       GVariant *variant = g_variant_ref_sink (
-          nts_probe_result_to_variant (results->pdata[i], FALSE));
+        nts_probe_result_to_variant (results->pdata[i], FALSE));
       Entry *entry = g_new0 (Entry, 1);
 
       entry->result = g_variant_ref (variant);
@@ -100,7 +100,8 @@ on_probed (GObject *source, GAsyncResult *res, gpointer user_data)
       g_hash_table_replace (run->cache->entries, g_strdup (run->keys->pdata[index]), entry);
       run->results->pdata[index] = variant;
     }
-  g_task_return_pointer (task, g_ptr_array_ref (run->results), (GDestroyNotify) g_ptr_array_unref);
+  g_task_return_pointer (task, g_ptr_array_ref (run->results),
+                         (GDestroyNotify) g_ptr_array_unref);
 }
 
 /* Entries past their time are dropped as they are met, and all of them

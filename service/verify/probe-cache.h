@@ -24,24 +24,21 @@ G_BEGIN_DECLS
 
 typedef struct _NtsProbeCache NtsProbeCache;
 
-NtsProbeCache *nts_probe_cache_new  (NtsRoot       *root);
-void           nts_probe_cache_free (NtsProbeCache *cache);
+NtsProbeCache *nts_probe_cache_new (NtsRoot *root);
+void nts_probe_cache_free (NtsProbeCache *cache);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsProbeCache, nts_probe_cache_free)
 
 /* Probes each of @targets (NtsProbeTarget) not probed recently, all in
  * one request. */
-void       nts_probe_cache_run_async  (NtsProbeCache       *cache,
-                                       GPtrArray           *targets,
-                                       GCancellable        *cancellable,
-                                       GAsyncReadyCallback  callback,
-                                       gpointer             user_data);
+void nts_probe_cache_run_async (NtsProbeCache *cache, GPtrArray *targets,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
 /* One a{sv} per target, in order (nts_probe_result_to_variant() without
  * secrets), or NULL when the probe could not be run. */
-GPtrArray *nts_probe_cache_run_finish (NtsProbeCache       *cache,
-                                       GAsyncResult        *result,
-                                       GError             **error);
+GPtrArray *nts_probe_cache_run_finish (NtsProbeCache *cache, GAsyncResult *result,
+                                       GError **error);
 
 /* Forgets everything: the next probe of any server is a real one. */
-void       nts_probe_cache_clear      (NtsProbeCache       *cache);
+void nts_probe_cache_clear (NtsProbeCache *cache);
 
 G_END_DECLS
