@@ -56,6 +56,7 @@ ntsctl_cmd_apply (Ntsctl *ctl,
   g_autofree char *wait_sync = NULL;
   gboolean install = FALSE;
   gboolean no_preflight = FALSE;
+  gboolean allow_clock_far_off = FALSE;
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   const GOptionEntry entries[] = {
     NTSCTL_SERVER_LIST_ENTRIES (&servers, &min_sources),
@@ -65,6 +66,10 @@ ntsctl_cmd_apply (Ntsctl *ctl,
       "Skip proving that the servers speak NTS before changing anything", NULL },
     { "wait-sync", 0, 0, G_OPTION_ARG_STRING, &wait_sync,
       "Seconds to wait for authenticated sources before committing (default: 60)", "SECONDS" },
+    { "allow-clock-far-off", 0, 0, G_OPTION_ARG_NONE, &allow_clock_far_off,
+      "Let chronyd accept certificates outside their dates until it first sets the clock "
+      "(for a clock too far off; see verify --probe)",
+      NULL },
     G_OPTION_ENTRY_NULL
   };
 
@@ -84,6 +89,8 @@ ntsctl_cmd_apply (Ntsctl *ctl,
     g_variant_dict_insert (&options, "install", "b", TRUE);
   if (no_preflight)
     g_variant_dict_insert (&options, "preflight", "b", FALSE);
+  if (allow_clock_far_off)
+    g_variant_dict_insert (&options, "allow-clock-far-off", "b", TRUE);
   if (wait_sync != NULL &&
       !ntsctl_options_add_uint32 (&options, "wait-sync", "--wait-sync", wait_sync, &error))
     return ntsctl_usage_error (ctl, error);

@@ -6,14 +6,15 @@ _ntsctl () {
   _init_completion || return
 
   local global='--json --no-ask-password --help'
-  local commands='status preview apply verify rollback snapshots'
+  local commands='status preview apply verify rollback snapshots probe'
   local -A opts=(
     [status]=''
     [preview]='--server --min-sources'
-    [apply]='--server --min-sources --install --no-preflight --wait-sync'
-    [verify]='--wait'
+    [apply]='--server --min-sources --install --no-preflight --wait-sync --allow-clock-far-off'
+    [verify]='--wait --probe'
     [rollback]='--force'
     [snapshots]=''
+    [probe]='--port --ca'
   )
 
   local i command=
@@ -25,8 +26,11 @@ _ntsctl () {
   done
 
   case $prev in
-    --server|--min-sources|--wait-sync|--wait)
+    --server|--min-sources|--wait-sync|--wait|--port)
       # a host name or a number: nothing to offer
+      return ;;
+    --ca)
+      _filedir
       return ;;
   esac
 
