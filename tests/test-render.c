@@ -130,7 +130,7 @@ test_chrony_conf (gconstpointer data)
   for (const char *const *bad = (const char *const[]) {
          "pool", "sourcedir", "confdir", "include", "peer", "allow", "refclock",
          "authselectmode mix", "authselectmode ignore", "authselectmode prefer",
-         "nosystemcert", NULL }; *bad; bad++)
+         "nosystemcert", "nocerttimecheck", NULL }; *bad; bad++)
     g_assert_cmpuint (count_prefix (lines, *bad), ==, 0);
   g_assert_cmpuint (count_prefix (lines, "minsources"), ==, 1);
 
@@ -139,6 +139,25 @@ test_chrony_conf (gconstpointer data)
   g_assert_nonnull (strstr (conf, "ntsctl apply"));
   g_assert_nonnull (strstr (conf, "ntsctl rollback"));
   g_assert_nonnull (strstr (conf, "ntsctl verify"));
+}
+
+/* allow-clock-far-off: the date check off until the first clock update,
+ * and everything else as without it. */
+static void
+test_chrony_conf_no_cert_time_check (void)
+{
+  g_autoptr(NtsLayout) layout = layout_for ("debian", "/");
+  g_autofree char *plain = nts_render_chrony_conf (layout, reference_servers, 3);
+  g_autofree char *conf =
+    nts_render_chrony_conf_full (layout, reference_servers, 3, NTS_RENDER_NO_CERT_TIME_CHECK);
+  g_autoptr(GPtrArray) lines = directive_lines (conf);
+  g_autoptr(GPtrArray) plain_lines = directive_lines (plain);
+
+  assert_line (lines, "nocerttimecheck 1");
+  g_assert_cmpuint (count_prefix (lines, "nocerttimecheck"), ==, 1);
+  g_assert_cmpuint (lines->len, ==, plain_lines->len + 1);
+  /* The file says what it costs. */
+  g_assert_nonnull (strstr (conf, "stolen key"));
 }
 
 static void
@@ -785,6 +804,7 @@ main (int argc, char **argv)
       g_test_add_data_func (dropin, p, test_dropin);
     }
   g_test_add_func ("/render/chrony-conf/min-sources", test_chrony_conf_min_sources);
+  g_test_add_func ("/render/chrony-conf/no-cert-time-check", test_chrony_conf_no_cert_time_check);
   g_test_add_func ("/render/apparmor/glob", test_glob);
   g_test_add_func ("/render/keys-file", test_keys_file_content);
   g_test_add_func ("/render/ntp-units/debian", test_ntp_units);

@@ -385,6 +385,23 @@ static const BadCall bad_calls[] = {
   { "PreviewConfig", "{'wait': <uint32 1>}", "wait" },
   { "Verify", "{'wait': <'10'>}", "wait" },
   { "Verify", "{'servers': <['a.example']>}", "servers" },
+  { "Verify", "{'probe': <uint32 1>}", "probe" },
+  { "ApplyHardenedConfig", "{'allow-clock-far-off': <'yes'>}", "allow-clock-far-off" },
+};
+
+/* ProbeServers takes its servers apart: (as servers, a{sv} options). */
+static const BadCall bad_probes[] = {
+  { "ProbeServers", "(@as [], @a{sv} {})", "servers" },
+  { "ProbeServers", "(['a.example', 'A.example'], @a{sv} {})", "servers" },
+  { "ProbeServers", "(['a.example\\nkeyfile /x'], @a{sv} {})", "servers" },
+  { "ProbeServers", "(['-x'], @a{sv} {})", "servers" },
+  { "ProbeServers", "(['a.example'], {'nts-port': <uint16 0>})", "nts-port" },
+  { "ProbeServers", "(['a.example'], {'nts-port': <uint32 4460>})", "nts-port" },
+  { "ProbeServers", "(['a.example'], {'timeout': <uint32 1>})", "timeout" },
+  { "ProbeServers", "(['a1.example', 'a2.example', 'a3.example', 'a4.example', 'a5.example',"
+                    " 'a6.example', 'a7.example', 'a8.example', 'a9.example', 'a10.example',"
+                    " 'a11.example', 'a12.example', 'a13.example', 'a14.example', 'a15.example',"
+                    " 'a16.example', 'a17.example'], @a{sv} {})", "servers" },
 };
 
 static void
@@ -424,6 +441,20 @@ test_invalid_args_write_nothing (ServiceFixture *fx, gconstpointer data)
                                               G_DBUS_CALL_FLAGS_NONE, &error);
     assert_remote_error (error, "org.freedesktop.DBus.Error.InvalidArgs");
   }
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad_probes); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = NULL;
+
+      reply = fixture_call (fx, bad_probes[i].method, g_variant_new_parsed (bad_probes[i].options),
+                            G_DBUS_CALL_FLAGS_NONE, &error);
+      g_assert_null (reply);
+      assert_remote_error (error, "org.freedesktop.DBus.Error.InvalidArgs");
+      if (strstr (error->message, bad_probes[i].needle) == NULL)
+        g_error ("%s %s: message \"%s\" does not name \"%s\"", bad_probes[i].method,
+                 bad_probes[i].options, error->message, bad_probes[i].needle);
+    }
 
   /* Validation comes first: nobody was asked for a password over a typo. */
   checks = polkit_checks (fx);
@@ -614,6 +645,18 @@ test_preview_writes_nothing (ServiceFixture *fx, gconstpointer data)
                                    "&s", NULL));
   /* The seeded root has Debian's 50-chrony.list: no list of ours needed. */
   g_assert_cmpuint (g_variant_n_children (files), ==, 3);
+  /* Only when asked for. */
+  g_assert_null (strstr (conf, "nocerttimecheck"));
+  g_clear_pointer (&files, g_variant_unref);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  reply = fixture_call (fx, "PreviewConfig",
+                        g_variant_new_parsed ("({'allow-clock-far-off': <true>},)"),
+                        G_DBUS_CALL_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  files = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (files, "/etc/chrony/chrony.conf", "&s", &conf));
+  g_assert_nonnull (strstr (conf, "\nnocerttimecheck 1\n"));
 
   after = fixture_tree_fingerprint (fx);
   g_assert_cmpstr (before, ==, after);
