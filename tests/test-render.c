@@ -130,9 +130,11 @@ test_chrony_conf (gconstpointer data)
   for (const char *const *bad = (const char *const[]) {
          "pool", "sourcedir", "confdir", "include", "peer", "allow", "refclock",
          "authselectmode mix", "authselectmode ignore", "authselectmode prefer",
-         "nosystemcert", "nocerttimecheck", NULL }; *bad; bad++)
+         "nosystemcert", NULL }; *bad; bad++)
     g_assert_cmpuint (count_prefix (lines, *bad), ==, 0);
   g_assert_cmpuint (count_prefix (lines, "minsources"), ==, 1);
+  /* Certificates' dates are checked unless Apply is asked otherwise. */
+  g_assert_cmpuint (count_prefix (lines, "nocerttimecheck"), ==, 0);
 
   /* Says who wrote it and how to change and undo it. */
   g_assert_true (g_str_has_prefix (conf, "# Written by ntssetup"));
@@ -148,8 +150,8 @@ test_chrony_conf_no_cert_time_check (void)
 {
   g_autoptr(NtsLayout) layout = layout_for ("debian", "/");
   g_autofree char *plain = nts_render_chrony_conf (layout, reference_servers, 3);
-  g_autofree char *conf =
-    nts_render_chrony_conf_full (layout, reference_servers, 3, NTS_RENDER_NO_CERT_TIME_CHECK);
+  g_autofree char *conf = nts_render_chrony_conf_full (layout, reference_servers, 3,
+                                                       NTS_RENDER_NO_CERT_TIME_CHECK);
   g_autoptr(GPtrArray) lines = directive_lines (conf);
   g_autoptr(GPtrArray) plain_lines = directive_lines (plain);
 
@@ -804,7 +806,8 @@ main (int argc, char **argv)
       g_test_add_data_func (dropin, p, test_dropin);
     }
   g_test_add_func ("/render/chrony-conf/min-sources", test_chrony_conf_min_sources);
-  g_test_add_func ("/render/chrony-conf/no-cert-time-check", test_chrony_conf_no_cert_time_check);
+  g_test_add_func ("/render/chrony-conf/no-cert-time-check",
+                   test_chrony_conf_no_cert_time_check);
   g_test_add_func ("/render/apparmor/glob", test_glob);
   g_test_add_func ("/render/keys-file", test_keys_file_content);
   g_test_add_func ("/render/ntp-units/debian", test_ntp_units);

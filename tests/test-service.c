@@ -369,8 +369,10 @@ static const BadCall bad_calls[] = {
   { "ApplyHardenedConfig", "{'server': <['a.example']>}", "server" },
   { "ApplyHardenedConfig", "{'servers': <'a.example'>}", "servers" },
   { "ApplyHardenedConfig", "{'servers': <@as []>}", "servers" },
-  { "ApplyHardenedConfig", "{'servers': <['a.example', 'a.example']>, 'min-sources': <uint32 1>}", "servers" },
-  { "ApplyHardenedConfig", "{'servers': <['a.example\\nkeyfile /x']>, 'min-sources': <uint32 1>}", "servers" },
+  { "ApplyHardenedConfig",
+    "{'servers': <['a.example', 'a.example']>, 'min-sources': <uint32 1>}", "servers" },
+  { "ApplyHardenedConfig",
+    "{'servers': <['a.example\\nkeyfile /x']>, 'min-sources': <uint32 1>}", "servers" },
   { "ApplyHardenedConfig", "{'servers': <['-x']>, 'min-sources': <uint32 1>}", "servers" },
   { "ApplyHardenedConfig", "{'servers': <['a b']>, 'min-sources': <uint32 1>}", "servers" },
   { "ApplyHardenedConfig", "{'servers': <['a#b']>, 'min-sources': <uint32 1>}", "servers" },
@@ -398,10 +400,12 @@ static const BadCall bad_probes[] = {
   { "ProbeServers", "(['a.example'], {'nts-port': <uint16 0>})", "nts-port" },
   { "ProbeServers", "(['a.example'], {'nts-port': <uint32 4460>})", "nts-port" },
   { "ProbeServers", "(['a.example'], {'timeout': <uint32 1>})", "timeout" },
-  { "ProbeServers", "(['a1.example', 'a2.example', 'a3.example', 'a4.example', 'a5.example',"
-                    " 'a6.example', 'a7.example', 'a8.example', 'a9.example', 'a10.example',"
-                    " 'a11.example', 'a12.example', 'a13.example', 'a14.example', 'a15.example',"
-                    " 'a16.example', 'a17.example'], @a{sv} {})", "servers" },
+  { "ProbeServers",
+    "(['a1.example', 'a2.example', 'a3.example', 'a4.example', 'a5.example',"
+    " 'a6.example', 'a7.example', 'a8.example', 'a9.example', 'a10.example',"
+    " 'a11.example', 'a12.example', 'a13.example', 'a14.example', 'a15.example',"
+    " 'a16.example', 'a17.example'], @a{sv} {})",
+    "servers" },
 };
 
 static void
@@ -447,8 +451,9 @@ test_invalid_args_write_nothing (ServiceFixture *fx, gconstpointer data)
       g_autoptr(GError) error = NULL;
       g_autoptr(GVariant) reply = NULL;
 
-      reply = fixture_call (fx, bad_probes[i].method, g_variant_new_parsed (bad_probes[i].options),
-                            G_DBUS_CALL_FLAGS_NONE, &error);
+      reply = fixture_call (fx, bad_probes[i].method,
+                            g_variant_new_parsed (bad_probes[i].options), G_DBUS_CALL_FLAGS_NONE,
+                            &error);
       g_assert_null (reply);
       assert_remote_error (error, "org.freedesktop.DBus.Error.InvalidArgs");
       if (strstr (error->message, bad_probes[i].needle) == NULL)
