@@ -11,7 +11,11 @@
  * beginning, so the ~7 s until three sources synchronise are paid once.
  *
  * Servers:  127.0.0.2-4 good, .5 untrusted certificate, .6 NTS-KE port
- *           closed, .7 NTP never answered.
+ *           closed, .7 NTP never answered, .8 and .9 certificates that
+ *           expired (for a clock far off).
+ * The probe (ProbeServers, Verify's 'probe') is ntssetup-probe started by
+ * the service on a socketpair (--root); it trusts the test CA because the
+ * service hands it the root's /etc/ssl/certs/ca-certificates.crt.
  * Waiting is bounded everywhere: through Verify's own 'wait', or a loop
  * of Verify calls with a deadline. */
 #include <signal.h>
@@ -29,6 +33,8 @@
 #define UNTRUSTED "127.0.0.5"
 #define KE_CLOSED "127.0.0.6"
 #define NTP_SILENT "127.0.0.7"
+#define EXPIRED1 "127.0.0.8"
+#define EXPIRED2 "127.0.0.9"
 #define UNRESOLVABLE "nts-unknown.invalid"
 
 /* Longest a case waits for chronyd to reach the state it checks. Three
@@ -59,9 +65,10 @@ static const char *const two_servers[] = { G2, G3, NULL };
 static const char *const unresolved_lines[] = { "server " UNRESOLVABLE " iburst nts", NULL };
 
 static const char *const one_server[] = { G2, NULL };
+static const char *const expired_servers[] = { EXPIRED1, EXPIRED2, NULL };
 
 enum { C_GOOD, C_UNTRUSTED, C_CLOSED, C_SILENT, C_UNRESOLVED, C_FEW, C_BACKOFF, C_RESTART,
-       N_CLIENTS };
+       C_FAR_OFF, N_CLIENTS };
 
 static Client clients[N_CLIENTS] = {
   [C_GOOD]       = { "good", good_servers, NULL, 3 },
@@ -75,6 +82,8 @@ static Client clients[N_CLIENTS] = {
   [C_BACKOFF]    = { "backoff", untrusted_servers, NULL, 3 },
   /* Restarted by its test: the service's socket to it goes stale. */
   [C_RESTART]    = { "restart", one_server, NULL, 1 },
+  /* Every certificate out of date: what a clock far off sees. */
+  [C_FAR_OFF]    = { "far-off", expired_servers, NULL, 2 },
 };
 
 static ServiceFixture fx;
@@ -1141,6 +1150,278 @@ test_ntsctl (void)
   use_client ("good", NULL);
 }
 
+/* ---- the probe ---------------------------------------------------------- */
+
+static GVariant *
+probe_servers_on (GDBusConnection *connection, const char *server, guint16 port,
+                  GError **error)
+{
+  const char *servers[] = { server, NULL };
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *results;
+
+  reply = g_dbus_connection_call_sync (connection, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                                       NTS_DBUS_INTERFACE, "ProbeServers",
+                                       g_variant_new_parsed ("(%^as, {'nts-port': <%q>})",
+                                                             servers, port),
+                                       G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                                       CALL_TIMEOUT_MS, NULL, error);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(@aa{sv})", &results);
+  return results;
+}
+
+/* The one result of probing @address on its own NTS-KE port. */
+static GVariant *
+probe_one (const char *address)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) results =
+    probe_servers_on (fx.client, address, nts_loopback_get_nts_port (lb, address), &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (results), ==, 1);
+  return g_variant_get_child_value (results, 0);
+}
+
+static void
+test_probe_servers (void)
+{
+  g_autoptr(GVariant) good = NULL, again = NULL, untrusted = NULL, closed = NULL;
+  const char *result = NULL, *server = NULL;
+  guint8 stratum = 0;
+  guint32 cookies = 0;
+
+  if (skip_if_needed ())
+    return;
+
+  good = probe_one (G3);
+  g_assert_true (g_variant_lookup (good, "server", "&s", &server));
+  g_assert_cmpstr (server, ==, G3);
+  g_assert_true (g_variant_lookup (good, "result", "&s", &result));
+  g_assert_cmpstr (result, ==, "ok");
+  g_assert_true (g_variant_lookup (good, "stratum", "y", &stratum));
+  g_assert_cmpuint (stratum, ==, 1);
+  g_assert_true (g_variant_lookup (good, "ke-cookies", "u", &cookies));
+  g_assert_cmpuint (cookies, ==, 8);
+  /* Keys and cookies stay in the service. */
+  g_assert_false (g_variant_lookup (good, "c2s", "@ay", NULL));
+  g_assert_false (g_variant_lookup (good, "cookie-data", "@aay", NULL));
+
+  /* Within a minute, from memory: the very same result, timings and all
+   * (a new probe would have measured new ones). */
+  again = probe_one (G3);
+  g_assert_true (g_variant_equal (good, again));
+
+  untrusted = probe_one (UNTRUSTED);
+  g_assert_true (g_variant_lookup (untrusted, "result", "&s", &result));
+  g_assert_cmpstr (result, ==, "certificate");
+  {
+    g_autofree const char **problems = NULL;
+
+    g_assert_true (g_variant_lookup (untrusted, "certificate-problems", "^a&s", &problems));
+    g_assert_cmpstr (problems[0], ==, "unknown-issuer");
+    g_assert_null (problems[1]);
+  }
+
+  closed = probe_one (KE_CLOSED);
+  g_assert_true (g_variant_lookup (closed, "result", "&s", &result));
+  g_assert_cmpstr (result, ==, "tcp");
+}
+
+typedef struct {
+  gboolean done;
+  GVariant *reply;
+  GError *error;
+} PendingCall;
+
+static void
+on_pending_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  PendingCall *pending = user_data;
+
+  pending->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                  &pending->error);
+  pending->done = TRUE;
+}
+
+/* One probe at a time per user: a second, while the first waits for an
+ * NTP reply that never comes, is refused at once. */
+static void
+test_probe_one_at_a_time (void)
+{
+  PendingCall slow = { 0 };
+  const char *servers[] = { NTP_SILENT, NULL };
+  gboolean refused = FALSE;
+
+  if (skip_if_needed ())
+    return;
+
+  g_dbus_connection_call (fx.client, NTS_DBUS_NAME, NTS_DBUS_PATH, NTS_DBUS_INTERFACE,
+                          "ProbeServers",
+                          g_variant_new_parsed ("(%^as, {'nts-port': <%q>})", servers,
+                                                nts_loopback_get_nts_port (lb, NTP_SILENT)),
+                          G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+                          NULL, on_pending_done, &slow);
+  /* Until the slow probe ends (its deadline bounds it), ask again: once
+   * it holds its place, the next is LimitsExceeded. */
+  while (!slow.done && !refused)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) results = probe_servers_on (fx.client, G4,
+                                                      nts_loopback_get_nts_port (lb, G4), &error);
+
+      if (results == NULL)
+        {
+          g_autofree char *name = g_dbus_error_get_remote_error (error);
+          g_assert_cmpstr (name, ==, "org.freedesktop.DBus.Error.LimitsExceeded");
+          refused = TRUE;
+        }
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_true (refused);
+  g_assert_true (fixture_wait_flag (&slow.done, CALL_TIMEOUT_MS));
+  g_assert_no_error (slow.error);
+  {
+    g_autoptr(GVariant) result = g_variant_get_child_value (slow.reply, 0);
+    g_autoptr(GVariant) first = g_variant_get_child_value (result, 0);
+    const char *phase;
+
+    g_variant_lookup (first, "result", "&s", &phase);
+    g_assert_cmpstr (phase, ==, "ntp-timeout");
+  }
+  g_variant_unref (slow.reply);
+}
+
+static GVariant *
+verify_probe (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *report;
+
+  reply = g_dbus_connection_call_sync (fx.client, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                                       NTS_DBUS_INTERFACE, "Verify",
+                                       g_variant_new_parsed ("({'probe': <true>},)"),
+                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                                       CALL_TIMEOUT_MS, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(@a{sv})", &report);
+  return report;
+}
+
+static void
+assert_problem_says (GVariant *report, const char *code, const char *in_message,
+                     const char *in_hint)
+{
+  g_autoptr(GVariant) problem = find_problem (report, code);
+  const char *message = "", *hint = "";
+
+  g_assert_nonnull (problem);
+  g_variant_lookup (problem, "message", "&s", &message);
+  g_variant_lookup (problem, "hint", "&s", &hint);
+  if (strstr (message, in_message) == NULL || strstr (hint, in_hint) == NULL)
+    g_error ("%s: message \"%s\" / hint \"%s\" lack \"%s\" / \"%s\"", code, message, hint,
+             in_message, in_hint);
+}
+
+/* Verify with 'probe': the exact cause in each failing source's problem. */
+static void
+test_verify_probe_causes (void)
+{
+  if (skip_if_needed ())
+    return;
+
+  use_client ("untrusted", NULL);
+  {
+    g_autoptr(GVariant) settled = verify_until (ok_and_code, "nts-ke-failed", "untrusted");
+    g_autoptr(GVariant) report = verify_probe ();
+    g_autoptr(GVariant) source = find_source (report, UNTRUSTED);
+    g_autoptr(GVariant) probe = g_variant_lookup_value (source, "probe", G_VARIANT_TYPE_VARDICT);
+
+    assert_problem_says (report, "nts-ke-failed", "unknown issuer", "trusted CAs");
+    g_assert_nonnull (probe);
+    g_assert_null (find_problem (report, "clock-far-off"));
+  }
+  use_client ("closed", NULL);
+  {
+    g_autoptr(GVariant) settled = verify_until (ok_and_code, "nts-ke-failed", "closed");
+    g_autoptr(GVariant) report = verify_probe ();
+
+    assert_problem_says (report, "nts-ke-failed", "refused", "firewall");
+  }
+  use_client ("silent", NULL);
+  {
+    g_autoptr(GVariant) settled = verify_until (ok_and_code, "ntp-unanswered", "silent");
+    g_autoptr(GVariant) report = verify_probe ();
+
+    assert_problem_says (report, "ntp-unanswered", "UDP 123", "UDP 123");
+  }
+  use_client ("good", NULL);
+}
+
+/* Every certificate out of date and nothing authenticated: the clock. */
+static void
+test_verify_probe_clock_far_off (void)
+{
+  if (skip_if_needed ())
+    return;
+
+  use_client ("far-off", NULL);
+  {
+    g_autoptr(GVariant) settled = verify_until (has_code, "nts-ke-failed", "far-off");
+    g_autoptr(GVariant) plain = verify (0);
+    g_autoptr(GVariant) report = verify_probe ();
+
+    /* Only a probe can tell. */
+    g_assert_null (find_problem (plain, "clock-far-off"));
+    assert_problem_source (report, "clock-far-off", "");
+    assert_problem_says (report, "clock-far-off", "far off", "allow-clock-far-off");
+    assert_problem_says (report, "nts-ke-failed", "expired", "2021-01-01");
+  }
+  use_client ("good", NULL);
+}
+
+/* ntsctl probe runs the probe itself, as the invoking user: no service. */
+static void
+test_ntsctl_probe (void)
+{
+  g_autofree char *port = NULL, *out = NULL, *closed_out = NULL, *json = NULL;
+
+  if (skip_if_needed ())
+    return;
+  if (g_getenv ("NTSCTL") == NULL)
+    {
+      g_test_skip ("NTSCTL not set");
+      return;
+    }
+
+  port = g_strdup_printf ("%u", nts_loopback_get_nts_port (lb, G2));
+  {
+    const char *const args[] = { "probe", "--port", port, "--ca", nts_loopback_get_ca_file (lb),
+                                 G2, NULL };
+    g_assert_cmpint (run_ntsctl (args, &out), ==, 0);
+  }
+  g_test_message ("%s", out);
+  g_assert_nonnull (strstr (out, G2 " (port "));
+  g_assert_nonnull (strstr (out, "): ok\n"));
+  g_assert_nonnull (strstr (out, "stratum 1"));
+  {
+    const char *const args[] = { "--json", "probe", "--port", port,
+                                 "--ca", nts_loopback_get_ca_file (lb), G2, NULL };
+    g_assert_cmpint (run_ntsctl (args, &json), ==, 0);
+  }
+  g_assert_nonnull (strstr (json, "\"result\" : \"ok\""));
+  g_assert_null (strstr (json, "c2s"));
+  {
+    g_autofree char *closed_port = g_strdup_printf ("%u", nts_loopback_get_nts_port (lb, KE_CLOSED));
+    const char *const args[] = { "probe", "--port", closed_port, KE_CLOSED, NULL };
+    g_assert_cmpint (run_ntsctl (args, &closed_out), ==, 3);
+  }
+  g_assert_nonnull (strstr (closed_out, "): tcp\n"));
+}
+
 /* ---- setup ----------------------------------------------------------- */
 
 static const ServiceOptions service_options = {
@@ -1163,6 +1444,8 @@ start_test_bed (void)
     { UNTRUSTED, NTS_LOOPBACK_SERVER_UNTRUSTED },
     { KE_CLOSED, NTS_LOOPBACK_SERVER_KE_CLOSED },
     { NTP_SILENT, NTS_LOOPBACK_SERVER_NTP_SILENT },
+    { EXPIRED1, NTS_LOOPBACK_SERVER_EXPIRED },
+    { EXPIRED2, NTS_LOOPBACK_SERVER_EXPIRED },
   };
 
   if (!nts_loopback_find_programs (NULL, NULL, &skip_reason))
@@ -1183,6 +1466,13 @@ start_test_bed (void)
 
   lb = nts_loopback_new (&error);
   g_assert_no_error (error);
+  {
+    g_autofree char *ca = NULL;
+
+    g_file_get_contents (nts_loopback_get_ca_file (lb), &ca, NULL, &error);
+    g_assert_no_error (error);
+    fixture_write_root_file (&fx, "/etc/ssl/certs/ca-certificates.crt", ca, 0644);
+  }
   for (gsize i = 0; i < G_N_ELEMENTS (servers); i++)
     {
       nts_loopback_add_server (lb, servers[i].address, servers[i].kind, &error);
@@ -1238,6 +1528,11 @@ main (int argc, char **argv)
   g_test_add_func ("/verify/unresolved", test_unresolved);
   g_test_add_func ("/verify/ntsctl", test_ntsctl);
   g_test_add_func ("/verify/chronyd-restart", test_chronyd_restart);
+  g_test_add_func ("/verify/probe/servers", test_probe_servers);
+  g_test_add_func ("/verify/probe/one-at-a-time", test_probe_one_at_a_time);
+  g_test_add_func ("/verify/probe/causes", test_verify_probe_causes);
+  g_test_add_func ("/verify/probe/clock-far-off", test_verify_probe_clock_far_off);
+  g_test_add_func ("/verify/probe/ntsctl", test_ntsctl_probe);
 
   status = g_test_run ();
 
