@@ -68,7 +68,7 @@ ntsctl_cmd_apply (Ntsctl *ctl,
       "Seconds to wait for authenticated sources before committing (default: 60)", "SECONDS" },
     { "allow-clock-far-off", 0, 0, G_OPTION_ARG_NONE, &allow_clock_far_off,
       "Let chronyd accept certificates outside their dates until it first sets the clock "
-      "(for a clock too far off; see verify --probe)",
+      "(for a clock too far off: see ntsctl probe)",
       NULL },
     G_OPTION_ENTRY_NULL
   };

@@ -219,12 +219,9 @@ ntsctl_cmd_verify (Ntsctl *ctl,
   g_autofree char *wait = NULL;
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   gboolean ok = FALSE;
-  gboolean probe = FALSE;
   const GOptionEntry entries[] = {
     { "wait", 0, 0, G_OPTION_ARG_STRING, &wait,
       "Wait up to SECONDS for NTS to come up before reporting", "SECONDS" },
-    { "probe", 0, 0, G_OPTION_ARG_NONE, &probe,
-      "Probe each failing source for the exact cause (sends packets to it)", NULL },
     G_OPTION_ENTRY_NULL
   };
 
@@ -240,8 +237,6 @@ ntsctl_cmd_verify (Ntsctl *ctl,
   if (wait != NULL &&
       !ntsctl_options_add_uint32 (&options, "wait", "--wait", wait, &error))
     return ntsctl_usage_error (ctl, error);
-  if (probe)
-    g_variant_dict_insert (&options, "probe", "b", TRUE);
 
   if (!ntsctl_connect (ctl, &error))
     return ntsctl_report_error (ctl, error);

@@ -16,7 +16,7 @@
  *   Verify waits      NTS_LIMIT_WAITS_PER_UID per user, NTS_LIMIT_WAITS_TOTAL
  *                     in all (each polls chronyd and systemd twice a second)
  *   probes            NTS_LIMIT_PROBES_PER_UID per user, NTS_LIMIT_PROBES_TOTAL
- *                     in all (ProbeServers and Verify's "probe": each starts
+ *                     in all (ProbeServers: each starts
  *                     an ntssetup-probe, which sends packets to servers that
  *                     are not ours; the probe socket's MaxConnections bounds
  *                     them again)

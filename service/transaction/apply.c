@@ -270,6 +270,9 @@ step_preflight (gpointer data, const NtsStep *step, GTask *task)
       return;
     }
   nts_preflight_options_init (&options, tx->root, tx->min_sources);
+  /* The servers judged as chronyd will judge them: with
+   * allow-clock-far-off, whatever the certificates' dates. */
+  options.no_cert_time_check = (tx->render_flags & NTS_RENDER_NO_CERT_TIME_CHECK) != 0;
   nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
                        on_preflight_done, task);
 }

@@ -158,6 +158,15 @@ nts_probe_cache_run_async (NtsProbeCache *cache, GPtrArray *targets, GCancellabl
       return;
     }
   request->timeout_ms = NTS_PROBE_CACHE_TIMEOUT_MS;
+  {
+    g_autoptr(GError) error = NULL;
+
+    if (!nts_probe_load_ca (cache->root, NULL, &request->ca_pem, &error))
+      {
+        g_task_return_error (task, g_steal_pointer (&error));
+        return;
+      }
+  }
   nts_probe_run_async (request, cache->root, cancellable, on_probed, g_steal_pointer (&task));
 }
 
