@@ -182,12 +182,15 @@ ntsctl_cmd_probe (Ntsctl *ctl, int argc, char **argv)
   if (ctl->json)
     {
       GVariantBuilder builder;
+      g_autoptr(GVariant) array = NULL;
 
       g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
       for (guint i = 0; i < results->len; i++)
         g_variant_builder_add_value (&builder,
                                      nts_probe_result_to_variant (results->pdata[i], FALSE));
-      ntsctl_print_json (g_variant_builder_end (&builder));
+      /* Ours to free: ntsctl_print_json() only reads it. */
+      array = g_variant_ref_sink (g_variant_builder_end (&builder));
+      ntsctl_print_json (array);
     }
   for (guint i = 0; i < results->len; i++)
     {
