@@ -39,23 +39,6 @@ typedef struct {
   double ke_time;
 } Probe;
 
-static void set_message (NtsProbeResult *result, NtsProbePhase phase, const char *format, ...)
-  G_GNUC_PRINTF (3, 4);
-
-static void
-set_message (NtsProbeResult *result, NtsProbePhase phase, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *message = NULL;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  result->phase = phase;
-  g_free (result->message);
-  result->message = nts_probe_text_sanitize (message);
-}
-
 static void
 enter (Probe *probe, NtsProbePhase phase)
 {
@@ -196,15 +179,16 @@ connect_ke (Probe *probe, struct addrinfo *list)
     const char *more = tried > 1 ? " (and the other addresses)" : "";
 
     if (last_error == ECONNREFUSED)
-      set_message (result, NTS_PROBE_TCP, "TCP %u refused by %s%s", result->ke_port,
-                   last_address, more);
+      nts_probe_result_set_phase (result, NTS_PROBE_TCP, "TCP %u refused by %s%s",
+                                  result->ke_port, last_address, more);
     else if (last_error == ETIMEDOUT || last_error == 0)
-      set_message (result, NTS_PROBE_TCP, "TCP %u: no answer from %s%s within %s",
-                   result->ke_port, last_address != NULL ? last_address : result->server, more,
-                   waited);
+      nts_probe_result_set_phase (result, NTS_PROBE_TCP, "TCP %u: no answer from %s%s within %s",
+                                  result->ke_port,
+                                  last_address != NULL ? last_address : result->server, more,
+                                  waited);
     else
-      set_message (result, NTS_PROBE_TCP, "TCP %u to %s%s: %s", result->ke_port, last_address,
-                   more, g_strerror (last_error));
+      nts_probe_result_set_phase (result, NTS_PROBE_TCP, "TCP %u to %s%s: %s", result->ke_port,
+                                  last_address, more, g_strerror (last_error));
   }
   return -1;
 }
@@ -226,7 +210,8 @@ key_exchange (Probe *probe, gnutls_session_t session, int fd)
   if (!nts_probe_tls_send (session, fd, g_bytes_get_data (request, NULL),
                            g_bytes_get_size (request), deadline, &error))
     {
-      set_message (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE request not sent: %s", error->message);
+      nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE request not sent: %s",
+                                  error->message);
       return FALSE;
     }
 
@@ -239,10 +224,12 @@ key_exchange (Probe *probe, gnutls_session_t session, int fd)
           g_autofree char *waited = format_ms (g_get_monotonic_time () - probe->start);
 
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-            set_message (result, NTS_PROBE_KE_PROTOCOL,
-                         "TLS fine, but no complete NTS-KE response within %s", waited);
+            nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL,
+                                        "TLS fine, but no complete NTS-KE response within %s",
+                                        waited);
           else
-            set_message (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE response: %s", error->message);
+            nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE response: %s",
+                                        error->message);
           return FALSE;
         }
       if (n > 0)
@@ -250,8 +237,8 @@ key_exchange (Probe *probe, gnutls_session_t session, int fd)
           g_byte_array_append (response, chunk, (guint) n);
           if (response->len > NTS_KE_MAX_RESPONSE)
             {
-              set_message (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE response over %u bytes",
-                           NTS_KE_MAX_RESPONSE);
+              nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL,
+                                          "NTS-KE response over %u bytes", NTS_KE_MAX_RESPONSE);
               return FALSE;
             }
         }
@@ -266,18 +253,20 @@ key_exchange (Probe *probe, gnutls_session_t session, int fd)
           result->ke_warning = partial->warning_code;
           result->ke_cookies = partial->cookies->len;
           if (partial->error_code >= 0)
-            set_message (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE: the server sent Error %d%s",
-                         partial->error_code,
-                         partial->error_code == 0   ? " (unrecognized critical record)"
-                         : partial->error_code == 1 ? " (bad request)"
-                         : partial->error_code == 2 ? " (internal server error)"
-                                                    : "");
+            nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL,
+                                        "NTS-KE: the server sent Error %d%s",
+                                        partial->error_code,
+                                        partial->error_code == 0
+                                          ? " (unrecognized critical record)"
+                                        : partial->error_code == 1 ? " (bad request)"
+                                        : partial->error_code == 2 ? " (internal server error)"
+                                                                   : "");
           else if (g_error_matches (error, NTS_KE_ERROR, NTS_KE_ERROR_TRUNCATED))
-            set_message (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE response cut short: %s",
-                         error->message);
+            nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL,
+                                        "NTS-KE response cut short: %s", error->message);
           else
-            set_message (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE response refused: %s",
-                         error->message);
+            nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL,
+                                        "NTS-KE response refused: %s", error->message);
           return FALSE;
         }
     }
@@ -289,7 +278,8 @@ key_exchange (Probe *probe, gnutls_session_t session, int fd)
   result->ke_cookies = ke->cookies->len;
   if (!nts_ke_export_keys (session, ke->aead, probe->c2s, probe->s2c, &error))
     {
-      set_message (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE keys: %s", error->message);
+      nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL, "NTS-KE keys: %s",
+                                  error->message);
       return FALSE;
     }
   probe->ke_time = real_time_now ();
@@ -369,11 +359,12 @@ ntp_address (Probe *probe, struct sockaddr_storage *address, socklen_t *length)
           chosen = ai;
       if (chosen == NULL)
         {
-          set_message (result, NTS_PROBE_DNS,
-                       "key exchange fine, but the NTP server it named, %s, does not "
-                       "resolve%s%s",
-                       result->ntp_server, gai_error != 0 ? ": " : "",
-                       gai_error != 0 ? gai_strerror (gai_error) : "");
+          nts_probe_result_set_phase (result, NTS_PROBE_DNS,
+                                      "key exchange fine, but the NTP server it named, %s, does "
+                                      "not "
+                                      "resolve%s%s",
+                                      result->ntp_server, gai_error != 0 ? ": " : "",
+                                      gai_error != 0 ? gai_strerror (gai_error) : "");
           if (list != NULL)
             freeaddrinfo (list);
           return FALSE;
@@ -405,10 +396,12 @@ report_time (Probe *probe, const Pending *pending, const NtsNtpReply *reply, dou
   result->ntp_cookies = reply->cookie_fields;
   rtt = result->rtt < 0.001 ? g_strdup_printf ("%.3f ms", result->rtt * 1000)
                             : format_ms ((gint64) (result->rtt * G_USEC_PER_SEC));
-  set_message (result, NTS_PROBE_OK,
-               "NTS fine: stratum %u%s, offset %+.6f s, round trip %s, %u new cookie%s",
-               reply->stratum, synchronised ? "" : " but not synchronised", result->offset, rtt,
-               reply->cookie_fields, reply->cookie_fields == 1 ? "" : "s");
+  nts_probe_result_set_phase (result, NTS_PROBE_OK,
+                              "NTS fine: stratum %u%s, offset %+.6f s, round trip %s, %u new "
+                              "cookie%s",
+                              reply->stratum, synchronised ? "" : " but not synchronised",
+                              result->offset, rtt, reply->cookie_fields,
+                              reply->cookie_fields == 1 ? "" : "s");
 }
 
 static const char *
@@ -446,8 +439,9 @@ ntp_exchange (Probe *probe)
   fd = socket (address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0 || connect (fd, (struct sockaddr *) &address, length) < 0)
     {
-      set_message (result, NTS_PROBE_NTP_TIMEOUT, "key exchange fine, but UDP %u to %s: %s",
-                   result->ntp_port, result->ntp_server, g_strerror (errno));
+      nts_probe_result_set_phase (result, NTS_PROBE_NTP_TIMEOUT,
+                                  "key exchange fine, but UDP %u to %s: %s", result->ntp_port,
+                                  result->ntp_server, g_strerror (errno));
       if (fd >= 0)
         close (fd);
       return;
@@ -455,8 +449,9 @@ ntp_exchange (Probe *probe)
 
   if (!send_request (probe, fd, cookies->pdata[0], &pending[0], &error))
     {
-      set_message (result, NTS_PROBE_NTP_TIMEOUT, "key exchange fine, but UDP %u to %s: %s",
-                   result->ntp_port, result->ntp_server, error->message);
+      nts_probe_result_set_phase (result, NTS_PROBE_NTP_TIMEOUT,
+                                  "key exchange fine, but UDP %u to %s: %s", result->ntp_port,
+                                  result->ntp_server, error->message);
       close (fd);
       return;
     }
@@ -490,13 +485,15 @@ ntp_exchange (Probe *probe)
           if (errno == EAGAIN || errno == EINTR)
             continue;
           if (errno == ECONNREFUSED)
-            set_message (result, NTS_PROBE_NTP_TIMEOUT,
-                         "key exchange fine, but UDP %u on %s refused (nothing listens there)",
-                         result->ntp_port, result->ntp_server);
+            nts_probe_result_set_phase (result, NTS_PROBE_NTP_TIMEOUT,
+                                        "key exchange fine, but UDP %u on %s refused (nothing "
+                                        "listens there)",
+                                        result->ntp_port, result->ntp_server);
           else
-            set_message (result, NTS_PROBE_NTP_TIMEOUT,
-                         "key exchange fine, but UDP %u on %s: %s", result->ntp_port,
-                         result->ntp_server, g_strerror (errno));
+            nts_probe_result_set_phase (result, NTS_PROBE_NTP_TIMEOUT,
+                                        "key exchange fine, but UDP %u on %s: %s",
+                                        result->ntp_port, result->ntp_server,
+                                        g_strerror (errno));
           close (fd);
           return;
         }
@@ -514,9 +511,10 @@ ntp_exchange (Probe *probe)
         }
       if (reply == NULL && !g_error_matches (error, NTS_NTP_ERROR, NTS_NTP_ERROR_NOT_OURS))
         {
-          set_message (result, NTS_PROBE_NTP_AUTH,
-                       "key exchange fine, but the NTP reply from %s is refused: %s",
-                       result->ntp_server, error->message);
+          nts_probe_result_set_phase (result, NTS_PROBE_NTP_AUTH,
+                                      "key exchange fine, but the NTP reply from %s is refused: "
+                                      "%s",
+                                      result->ntp_server, error->message);
           close (fd);
           return;
         }
@@ -528,9 +526,10 @@ ntp_exchange (Probe *probe)
     {
       g_autofree char *waited = format_ms (g_get_monotonic_time () - probe->start);
 
-      set_message (result, NTS_PROBE_NTP_TIMEOUT,
-                   "key exchange fine but no NTP reply from %s within %s: UDP %u blocked?",
-                   result->ntp_server, waited, result->ntp_port);
+      nts_probe_result_set_phase (result, NTS_PROBE_NTP_TIMEOUT,
+                                  "key exchange fine but no NTP reply from %s within %s: UDP %u "
+                                  "blocked?",
+                                  result->ntp_server, waited, result->ntp_port);
       return;
     }
 
@@ -538,15 +537,16 @@ ntp_exchange (Probe *probe)
     {
     case NTS_NTP_REPLY_NAK:
       g_strlcpy (result->kiss, "NTSN", sizeof result->kiss);
-      set_message (result, NTS_PROBE_NAK,
-                   "NTS NAK: %s refused the cookie its own key exchange just gave (its keys "
-                   "changed, or key exchange and NTP are not the same server)",
-                   result->ntp_server);
+      nts_probe_result_set_phase (result, NTS_PROBE_NAK,
+                                  "NTS NAK: %s refused the cookie its own key exchange just "
+                                  "gave (its keys "
+                                  "changed, or key exchange and NTP are not the same server)",
+                                  result->ntp_server);
       return;
     case NTS_NTP_REPLY_KISS:
       g_strlcpy (result->kiss, reply->kiss, sizeof result->kiss);
-      set_message (result, NTS_PROBE_KISS, "kiss-o'-death %s from %s: %s", reply->kiss,
-                   result->ntp_server, describe_kiss (reply->kiss));
+      nts_probe_result_set_phase (result, NTS_PROBE_KISS, "kiss-o'-death %s from %s: %s",
+                                  reply->kiss, result->ntp_server, describe_kiss (reply->kiss));
       return;
     case NTS_NTP_REPLY_TIME:
     default:
@@ -608,8 +608,9 @@ nts_probe_server_run (const NtsProbeServerOptions *options, NtsProbeResult *resu
   result->times[NTS_PROBE_TIME_DNS] = seconds_since (t);
   if (list == NULL)
     {
-      set_message (result, NTS_PROBE_DNS, "DNS: %s: %s", result->server,
-                   gai_error == EAI_SYSTEM ? g_strerror (errno) : gai_strerror (gai_error));
+      nts_probe_result_set_phase (result, NTS_PROBE_DNS, "DNS: %s: %s", result->server,
+                                  gai_error == EAI_SYSTEM ? g_strerror (errno)
+                                                          : gai_strerror (gai_error));
       return;
     }
   result->address = address_to_string (list->ai_addr);

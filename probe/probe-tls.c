@@ -260,26 +260,7 @@ diagnose_certificate (gnutls_session_t session, const char *name,
                               "certificate's dates are wrong",
                               today);
     }
-  result->phase = NTS_PROBE_CERTIFICATE;
-  g_free (result->message);
-  result->message = nts_probe_text_sanitize (message->str);
-}
-
-static void set_failure (NtsProbeResult *result, NtsProbePhase phase, const char *format, ...)
-  G_GNUC_PRINTF (3, 4);
-
-static void
-set_failure (NtsProbeResult *result, NtsProbePhase phase, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *message = NULL;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  result->phase = phase;
-  g_free (result->message);
-  result->message = nts_probe_text_sanitize (message);
+  nts_probe_result_set_phase (result, NTS_PROBE_CERTIFICATE, "%s", message->str);
 }
 
 gnutls_session_t
@@ -294,7 +275,7 @@ nts_probe_tls_handshake (int fd, const char *name, gnutls_certificate_credential
   r = gnutls_init (&session, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS);
   if (r < 0)
     {
-      set_failure (result, NTS_PROBE_TLS, "TLS session: %s", gnutls_strerror (r));
+      nts_probe_result_set_phase (result, NTS_PROBE_TLS, "TLS session: %s", gnutls_strerror (r));
       return NULL;
     }
   /* SNI only for a name (RFC 6066 §3 forbids literal addresses in it); the
@@ -309,7 +290,7 @@ nts_probe_tls_handshake (int fd, const char *name, gnutls_certificate_credential
     r = gnutls_alpn_set_protocols (session, &alpn, 1, 0);
   if (r < 0)
     {
-      set_failure (result, NTS_PROBE_TLS, "TLS session: %s", gnutls_strerror (r));
+      nts_probe_result_set_phase (result, NTS_PROBE_TLS, "TLS session: %s", gnutls_strerror (r));
       gnutls_deinit (session);
       return NULL;
     }
@@ -329,7 +310,8 @@ nts_probe_tls_handshake (int fd, const char *name, gnutls_certificate_credential
 
           if (!nts_probe_wait_fd (fd, events, deadline))
             {
-              set_failure (result, NTS_PROBE_TLS, "TLS handshake not finished in time");
+              nts_probe_result_set_phase (result, NTS_PROBE_TLS,
+                                          "TLS handshake not finished in time");
               gnutls_deinit (session);
               return NULL;
             }
@@ -348,10 +330,12 @@ nts_probe_tls_handshake (int fd, const char *name, gnutls_certificate_credential
   if (r < 0)
     {
       if (r == GNUTLS_E_FATAL_ALERT_RECEIVED)
-        set_failure (result, NTS_PROBE_TLS, "TLS handshake failed: the server sent alert \"%s\"",
-                     gnutls_alert_get_name (gnutls_alert_get (session)));
+        nts_probe_result_set_phase (result, NTS_PROBE_TLS,
+                                    "TLS handshake failed: the server sent alert \"%s\"",
+                                    gnutls_alert_get_name (gnutls_alert_get (session)));
       else
-        set_failure (result, NTS_PROBE_TLS, "TLS handshake failed: %s", gnutls_strerror (r));
+        nts_probe_result_set_phase (result, NTS_PROBE_TLS, "TLS handshake failed: %s",
+                                    gnutls_strerror (r));
       gnutls_deinit (session);
       return NULL;
     }
@@ -361,9 +345,10 @@ nts_probe_tls_handshake (int fd, const char *name, gnutls_certificate_credential
       chosen.size != sizeof NTS_KE_ALPN - 1 ||
       memcmp (chosen.data, NTS_KE_ALPN, chosen.size) != 0)
     {
-      set_failure (result, NTS_PROBE_KE_PROTOCOL,
-                   "TLS fine, but the server did not choose ALPN %s: not an NTS-KE server",
-                   NTS_KE_ALPN);
+      nts_probe_result_set_phase (result, NTS_PROBE_KE_PROTOCOL,
+                                  "TLS fine, but the server did not choose ALPN %s: not an "
+                                  "NTS-KE server",
+                                  NTS_KE_ALPN);
       gnutls_deinit (session);
       return NULL;
     }

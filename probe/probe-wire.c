@@ -120,6 +120,20 @@ nts_probe_secret_bytes_new (gconstpointer data, gsize size)
   return secret_bytes_take (copy, size);
 }
 
+void
+nts_probe_result_set_phase (NtsProbeResult *result, NtsProbePhase phase, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  result->phase = phase;
+  g_free (result->message);
+  result->message = nts_probe_text_sanitize (message);
+}
+
 char *
 nts_probe_text_sanitize (const char *text)
 {

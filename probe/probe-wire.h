@@ -205,6 +205,10 @@ GBytes *nts_probe_secret_bytes_new (gconstpointer data, gsize size);
  * For what the probe reports of what a server sent (a certificate's
  * subject, a server name). */
 char *nts_probe_text_sanitize (const char *text);
+/* Sets where @result stopped and its message for people, made a valid
+ * text field (nts_probe_text_sanitize()). */
+void nts_probe_result_set_phase (NtsProbeResult *result, NtsProbePhase phase, const char *format,
+                                 ...) G_GNUC_PRINTF (3, 4);
 
 /* Blocking framing, for the probe and for ntsctl: one message of at most
  * @max bytes. Errors are G_IO_ERROR: CONNECTION_CLOSED when the peer
