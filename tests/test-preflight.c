@@ -29,6 +29,8 @@
 #define UNTRUSTED "127.0.0.5"
 #define KE_CLOSED "127.0.0.6"
 #define SILENT    "127.0.0.7"
+#define EXPIRED1  "127.0.0.8"
+#define EXPIRED2  "127.0.0.9"
 
 static NtsLoopback *lb;
 static char *ca_path;
@@ -191,6 +193,40 @@ test_min_sources (void)
   g_assert_null (strstr (error->message, GOOD1 ":"));
   /* The results come along, for the result lines. */
   check_mixed (results);
+}
+
+/* Every server out of its certificate's dates (as on a machine booting in
+ * 1970): the message blames the clock and names the way out; one good
+ * server among them, and it is the expired one's fault alone. */
+static void
+test_clock_far_off (void)
+{
+  const char *all_expired[] = { EXPIRED1, EXPIRED2, NULL };
+  const char *one_expired[] = { GOOD1, EXPIRED1, NULL };
+  g_autoptr(GPtrArray) results = NULL;
+  g_autoptr(GError) error = NULL;
+  Run run = { .min_sources = 2, .timeout_ms = 1000, .trusted_certs = ca_path };
+
+  if (skip_without_servers ())
+    return;
+  g_assert_false (run_preflight (all_expired, &run, &results, &error));
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_PREFLIGHT_FAILED);
+  g_test_message ("%s", error->message);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_cmpint (result (results, i)->phase, ==, NTS_PROBE_CERTIFICATE);
+      g_assert_true (result (results, i)->clock_suspect);
+    }
+  g_assert_nonnull (strstr (error->message, "clock"));
+  g_assert_nonnull (strstr (error->message, "probably far off"));
+  g_assert_nonnull (strstr (error->message, "--allow-clock-far-off"));
+
+  g_clear_pointer (&results, g_ptr_array_unref);
+  g_clear_error (&error);
+  g_assert_false (run_preflight (one_expired, &run, &results, &error));
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_PREFLIGHT_FAILED);
+  g_assert_nonnull (strstr (error->message, EXPIRED1 ": "));
+  g_assert_null (strstr (error->message, "probably far off"));
 }
 
 /* One address given twice is one source. */
@@ -374,6 +410,7 @@ main (int argc, char **argv)
     { GOOD1, NTS_LOOPBACK_SERVER_GOOD },          { GOOD2, NTS_LOOPBACK_SERVER_GOOD },
     { GOOD3, NTS_LOOPBACK_SERVER_GOOD },          { UNTRUSTED, NTS_LOOPBACK_SERVER_UNTRUSTED },
     { KE_CLOSED, NTS_LOOPBACK_SERVER_KE_CLOSED }, { SILENT, NTS_LOOPBACK_SERVER_NTP_SILENT },
+    { EXPIRED1, NTS_LOOPBACK_SERVER_EXPIRED },    { EXPIRED2, NTS_LOOPBACK_SERVER_EXPIRED },
   };
   int status;
 
@@ -408,6 +445,7 @@ main (int argc, char **argv)
   g_test_add_func ("/preflight/verdicts", test_verdicts);
   g_test_add_func ("/preflight/min-sources", test_min_sources);
   g_test_add_func ("/preflight/same-address", test_same_address);
+  g_test_add_func ("/preflight/clock-far-off", test_clock_far_off);
   g_test_add_func ("/preflight/fast", test_fast);
   g_test_add_func ("/preflight/ca-of-root", test_ca_of_root);
   g_test_add_func ("/preflight/bad-ca-file", test_bad_ca_file);

@@ -6,6 +6,7 @@
 
 #include "nts-errors.h"
 #include "probe-client.h"
+#include "probe-diagnosis.h"
 #include "task-tag.h"
 
 typedef struct {
@@ -27,6 +28,26 @@ nts_preflight_options_init (NtsPreflightOptions *options, NtsRoot *root, guint m
     .root = root,
     .min_sources = min_sources,
   };
+}
+
+/* When every server failed on its certificate's dates alone, it is this
+ * machine's clock that is wrong, not all the servers at once: the
+ * PreflightFailed message says so, and how to get out (Verify's
+ * clock-far-off problem, the same rule and words). */
+static void
+append_clock_far_off (GString *lines, GPtrArray *results)
+{
+  g_autoptr(GPtrArray) probes = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) g_variant_unref);
+  g_autoptr(NtsProblem) problem = NULL;
+
+  for (guint i = 0; i < results->len; i++)
+    g_ptr_array_add (probes, g_variant_ref_sink (
+                               nts_probe_result_to_variant (results->pdata[i], FALSE)));
+  problem = nts_probe_clock_far_off ((GVariant *const *) probes->pdata, probes->len,
+                                     g_get_real_time () / G_USEC_PER_SEC);
+  if (problem != NULL)
+    g_string_append_printf (lines, "\n%s. %s", problem->message, problem->hint);
 }
 
 /* The verdict on the probe's results: passed are the distinct addresses
@@ -62,6 +83,8 @@ judge (GTask *task)
       g_task_return_boolean (task, TRUE);
       return;
     }
+  if (g_hash_table_size (passed) == 0)
+    append_clock_far_off (lines, p->results);
   g_task_return_new_error (task, NTS_ERROR, NTS_ERROR_PREFLIGHT_FAILED,
                            "%u of %u servers passed the NTS preflight, %u needed:%s",
                            g_hash_table_size (passed), p->results->len, p->min_sources,
