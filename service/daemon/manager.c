@@ -43,7 +43,8 @@ struct _NtsManager {
   NtsLayoutCache  *layouts;
   /* What each caller may cost (caller-limits.h). */
   NtsCallerLimits *limits;
-  /* ProbeServers' results of the last minute (probe-cache.h). */
+  /* Probes' results of the last minute (probe-cache.h), the verifier's:
+   * ProbeServers and Verify's 'probe' share them. */
   NtsProbeCache *probes;
   /* Verify calls without a wait, authorised, sharing the one report being
    * gathered: anyone may call Verify, so a thousand at once cost one. */
@@ -1083,7 +1084,7 @@ nts_manager_new (GDBusConnection *connection, NtsRoot *root, NtsLifetime *lifeti
   manager->verifier = nts_verifier_new (manager->fs_root, connection);
   manager->layouts = nts_verifier_get_layout_cache (manager->verifier);
   manager->limits = nts_caller_limits_new (connection);
-  manager->probes = nts_probe_cache_new (manager->fs_root);
+  manager->probes = nts_verifier_get_probe_cache (manager->verifier);
   nts_caller_limits_filter_object (manager->limits, NTS_DBUS_PATH);
   manager->verify_now_calls = g_ptr_array_new ();
 
@@ -1120,9 +1121,9 @@ nts_manager_free (NtsManager *manager)
    * its layout cache); whatever waits is answered only if the main loop
    * runs again, which it does not after shutdown. */
   manager->layouts = NULL;
+  manager->probes = NULL;
   g_clear_pointer (&manager->verifier, nts_verifier_unref);
   g_clear_pointer (&manager->limits, nts_caller_limits_free);
-  g_clear_pointer (&manager->probes, nts_probe_cache_free);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (manager->skeleton));
   g_signal_handlers_disconnect_by_data (manager->skeleton, manager);
   g_clear_object (&manager->skeleton);

@@ -46,6 +46,7 @@ struct _NtsVerifier {
   GDBusConnection *bus;
   Settings        *settings;       /* NULL: ask the layout cache again */
   NtsLayoutCache  *layouts;
+  NtsProbeCache   *probes;
   /* One socket to chronyd for every call: binding a fresh one costs more
    * than the questions. Replaced when it fails (chronyd restarted). */
   NtsChronyClient *client;
@@ -91,6 +92,7 @@ nts_verifier_new (NtsRoot *root, GDBusConnection *system_bus)
   verifier->root = nts_root_ref (root);
   verifier->bus = system_bus ? g_object_ref (system_bus) : NULL;
   verifier->layouts = nts_layout_cache_new (root, system_bus);
+  verifier->probes = nts_probe_cache_new (root);
   return verifier;
 }
 
@@ -111,6 +113,7 @@ nts_verifier_unref (NtsVerifier *verifier)
   g_clear_object (&verifier->bus);
   g_clear_pointer (&verifier->settings, settings_unref);
   g_clear_pointer (&verifier->layouts, nts_layout_cache_free);
+  g_clear_pointer (&verifier->probes, nts_probe_cache_free);
   g_clear_pointer (&verifier->client, nts_chrony_client_unref);
   g_free (verifier->client_socket);
   g_free (verifier);
@@ -129,6 +132,13 @@ nts_verifier_get_layout_cache (NtsVerifier *verifier)
 {
   g_return_val_if_fail (verifier != NULL, NULL);
   return verifier->layouts;
+}
+
+NtsProbeCache *
+nts_verifier_get_probe_cache (NtsVerifier *verifier)
+{
+  g_return_val_if_fail (verifier != NULL, NULL);
+  return verifier->probes;
 }
 
 /* The cached settings if they are still good, else NULL. */

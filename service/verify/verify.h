@@ -19,6 +19,7 @@
 #include <gio/gio.h>
 
 #include "layout-cache.h"
+#include "probe-cache.h"
 
 G_BEGIN_DECLS
 
@@ -47,6 +48,11 @@ void nts_verifier_forget_layout (NtsVerifier *verifier);
 /* The verifier's layout cache, for the daemon's other read-only answers
  * (PreviewConfig, the properties): owned by the verifier. */
 NtsLayoutCache *nts_verifier_get_layout_cache (NtsVerifier *verifier);
+
+/* The verifier's probe cache (probe-cache.h), owned by it: one per
+ * daemon, so that ProbeServers and Verify's probes of one server within
+ * NTS_PROBE_CACHE_SECONDS cost the server one probe. */
+NtsProbeCache *nts_verifier_get_probe_cache (NtsVerifier *verifier);
 
 /* @wait_s: 0 reports at once. Fails only when the layout cannot be
  * resolved or the override file is broken, or when cancelled; everything
