@@ -912,7 +912,8 @@ verify_wait (Call *call)
       manager->connection, g_dbus_method_invocation_get_sender (call->invocation),
       G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_verify_caller_vanished,
       g_object_ref (vw->cancellable), g_object_unref);
-  nts_verify_async (manager->verifier, call->wait, vw->cancellable, on_verify_wait_done, vw);
+  nts_verify_async (manager->verifier, call->wait, NTS_VERIFY_NONE, vw->cancellable,
+                    on_verify_wait_done, vw);
 }
 
 static void
@@ -935,7 +936,8 @@ verify_now (Call *call)
 
   g_ptr_array_add (manager->verify_now_calls, call);
   if (manager->verify_now_calls->len == 1)
-    nts_verify_async (manager->verifier, 0, manager->cancellable, on_verify_now_done, manager);
+    nts_verify_async (manager->verifier, 0, NTS_VERIFY_NONE, manager->cancellable,
+                      on_verify_now_done, manager);
 }
 
 static void

@@ -1044,7 +1044,8 @@ step_commit_check (gpointer data, const NtsStep *step, GTask *task)
   verifier = nts_verifier_new (tx->root, tx->bus);
   g_object_set_data_full (G_OBJECT (task), "verifier", verifier,
                           (GDestroyNotify) nts_verifier_unref);
-  nts_verify_async (verifier, tx->wait_sync_s, tx->cancellable, on_verified, task);
+  nts_verify_async (verifier, tx->wait_sync_s, NTS_VERIFY_NONE, tx->cancellable, on_verified,
+                    task);
 }
 
 /* Notes in the snapshot what Apply wrote, so a later Rollback can tell

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Probes asked for by callers (ProbeServers, and Verify's "probe"), with a
- * memory.
+/* Probes asked for by callers (ProbeServers, and Verify's "probe"), and
+ * the ones a Verify wait makes to judge chronyd's key-exchange back-off,
+ * with a memory: one per daemon, the verifier's (verify.h).
  *
  * Any local user may ask, and every probe sends packets to servers that
  * are not ours: a key exchange and up to two NTP requests each. A server

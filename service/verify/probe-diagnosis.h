@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a probe of a failing source adds to Verify's diagnosis, for
- * Verify's 'probe' option (the probe issue's next part; not in the API
- * yet, so only its tests call this now): chronyd only says that a
- * source's key exchange fails, or that NTP after it stays silent; the probe (probe-wire.h) says in
- * which phase and why, down to the certificate's dates. This turns one
+ * Verify's 'probe' option (verify.c): chronyd only says that a source's
+ * key exchange fails, or that NTP after it stays silent; the probe
+ * (probe-wire.h) says in which phase and why, down to the certificate's
+ * dates. This turns one
  * probe result into the problem's exact message and a hint for that
  * cause, and tells from all of them whether it is the machine's clock that
  * is wrong rather than every server.

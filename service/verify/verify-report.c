@@ -202,7 +202,7 @@ reference_name (const Snapshot *s, const NtsChronyTracking *tracking)
   g_variant_builder_add ((builder), "{sv}", (key), g_variant_new ((format), __VA_ARGS__))
 
 static GVariant *
-source_dict (const NtsDiagSource *d)
+source_dict (const NtsDiagSource *d, GVariant *probe)
 {
   GVariantBuilder dict;
 
@@ -222,11 +222,13 @@ source_dict (const NtsDiagSource *d)
   ADD (&dict, "stratum", "y", (guint8) MIN (d->stratum, 255u));
   ADD (&dict, "offset", "d", d->offset);
   ADD (&dict, "operator", "s", d->operator_name);
+  if (probe != NULL)
+    g_variant_builder_add (&dict, "{sv}", "probe", probe);
   return g_variant_builder_end (&dict);
 }
 
 GVariant *
-nts_verify_snapshot_report (const NtsVerifySnapshot *s, GPtrArray *problems)
+nts_verify_snapshot_report (const NtsVerifySnapshot *s, GPtrArray *problems, GHashTable *probes)
 {
   const NtsDiagSnapshot *snap = &s->snapshot;
   GVariantBuilder dict, sources, list;
@@ -263,7 +265,12 @@ nts_verify_snapshot_report (const NtsVerifySnapshot *s, GPtrArray *problems)
 
   g_variant_builder_init (&sources, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < snap->n_sources; i++)
-    g_variant_builder_add_value (&sources, source_dict (&snap->sources[i]));
+    {
+      const NtsDiagSource *d = &snap->sources[i];
+      GVariant *probe = probes != NULL ? g_hash_table_lookup (probes, d->name) : NULL;
+
+      g_variant_builder_add_value (&sources, source_dict (d, probe));
+    }
   g_variant_builder_add (&dict, "{sv}", "sources", g_variant_builder_end (&sources));
 
   g_variant_builder_init (&list, G_VARIANT_TYPE ("aa{sv}"));

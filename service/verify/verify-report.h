@@ -39,8 +39,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsVerifySnapshot, nts_verify_snapshot_free)
 const NtsDiagSnapshot *nts_verify_snapshot_diag   (const NtsVerifySnapshot *snapshot);
 
 /* The report with @problems (NtsProblem *, from nts_diagnose()); a full
- * reference, not floating. */
-GVariant              *nts_verify_snapshot_report (const NtsVerifySnapshot *snapshot,
-                                                   GPtrArray               *problems);
+ * reference, not floating. @probes (may be NULL): source name -> the
+ * a{sv} a probe of it gave (no secrets), shown as the source's 'probe'. */
+GVariant *nts_verify_snapshot_report (const NtsVerifySnapshot *snapshot, GPtrArray *problems,
+                                      GHashTable *probes);
 
 G_END_DECLS

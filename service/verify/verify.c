@@ -15,7 +15,7 @@
 #include "layout-cache.h"
 #include "layout-override.h"
 #include "operators.h"
-#include "probe-client.h"
+#include "probe-diagnosis.h"
 #include "systemd-client.h"
 #include "task-tag.h"
 #include "verify-report.h"
@@ -24,9 +24,6 @@
  * stays the same, before the layout cache (which checks its own files by
  * stat) and the operators file are asked again. */
 #define LAYOUT_CACHE_US (5 * G_USEC_PER_SEC)
-/* A probe of failing sources: the key exchange is what tells, and on a
- * reachable server it takes milliseconds. */
-#define PROBE_TIMEOUT_MS 2000
 
 /* ---- the verifier and its layout cache ------------------------------ */
 
@@ -46,7 +43,7 @@ struct _NtsVerifier {
   GDBusConnection *bus;
   Settings        *settings;       /* NULL: ask the layout cache again */
   NtsLayoutCache  *layouts;
-  NtsProbeCache   *probes;
+  NtsProbeCache *probes;
   /* One socket to chronyd for every call: binding a fresh one costs more
    * than the questions. Replaced when it fails (chronyd restarted). */
   NtsChronyClient *client;
@@ -219,10 +216,17 @@ typedef struct {
   Settings          *settings;
   NtsLayout         *layout;       /* the settings' */
   NtsOperators      *operators;    /* the settings' */
+  NtsVerifyFlags flags;
   GHashTable        *observations; /* address -> NtsKeObservation */
-  /* address -> ProbeEntry: what the probe found of each failing source
-   * (the exact cause, for the report), asked once per call. */
+  /* name -> ProbeEntry: what the probe found of each failing source, by
+   * the name chronyd was given; each asked once per call, by the wait's
+   * back-off judgement or by the final report, whichever comes first. */
   GHashTable *probes;
+  /* With NTS_VERIFY_PROBE, the final round's snapshot and problems, kept
+   * while the probes of the sources they name (final_names) run. */
+  NtsVerifySnapshot *final;
+  GPtrArray *final_problems;
+  GPtrArray *final_names;
   gint64             previous_round_us;
   GSource           *timer;
 
@@ -254,6 +258,10 @@ clear_round (Verify *v)
 static void
 verify_free (Verify *v)
 {
+  /* Before the round it points into. */
+  g_clear_pointer (&v->final, nts_verify_snapshot_free);
+  g_clear_pointer (&v->final_problems, g_ptr_array_unref);
+  g_clear_pointer (&v->final_names, g_ptr_array_unref);
   clear_round (v);
   if (v->timer != NULL)
     {
@@ -320,9 +328,11 @@ return_if_cancelled (GTask *task)
 
 static void start_round (GTask *task);
 
+/* What the probe found of one source, as ProbeServers shows it. */
 typedef struct {
   gboolean done;
-  NtsProbeResult *result; /* NULL: the probe itself failed */
+  GVariant *result; /* a{sv} without secrets; NULL: the probe could not run */
+  char *error;      /* then why */
 } ProbeEntry;
 
 static void
@@ -330,16 +340,23 @@ probe_entry_free (gpointer data)
 {
   ProbeEntry *entry = data;
 
-  g_clear_pointer (&entry->result, nts_probe_result_free);
+  g_clear_pointer (&entry->result, g_variant_unref);
+  g_free (entry->error);
   g_free (entry);
 }
 
 /* How chronyd's key exchange with the source failed, as the probe's own
  * key exchange with it fails now. */
 static NtsKeFailureKind
-failure_kind (const NtsProbeResult *result)
+failure_kind (GVariant *result)
 {
-  switch (result->phase)
+  const char *string = NULL;
+  NtsProbePhase phase = NTS_PROBE_OK;
+
+  if (!g_variant_lookup (result, "result", "&s", &string) ||
+      !nts_probe_phase_from_string (string, &phase))
+    return NTS_KE_FAILURE_UNKNOWN;
+  switch (phase)
     {
     case NTS_PROBE_DNS:
     case NTS_PROBE_TCP:
@@ -364,72 +381,112 @@ failure_kind (const NtsProbeResult *result)
     }
 }
 
+static void finish_probed (GTask *task);
+
+/* Every source the final report explains has its probe's answer (or
+ * more than NTS_PROBE_MAX_SERVERS failed, and it was never asked). */
+static gboolean
+final_probes_done (Verify *v)
+{
+  for (guint i = 0; i < v->final_names->len; i++)
+    {
+      ProbeEntry *entry = g_hash_table_lookup (v->probes, v->final_names->pdata[i]);
+
+      if (entry != NULL && !entry->done)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 typedef struct {
   GTask *task;
-  GPtrArray *addresses; /* char *, the probe request's servers in order */
-} ProbeData;
+  GPtrArray *names; /* char *, the targets' names in order */
+} ProbeRun;
 
 static void
-on_probe_done (GObject *source, GAsyncResult *result, gpointer user_data)
+on_probes_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  ProbeData *data = user_data;
-  Verify *v = g_task_get_task_data (data->task);
+  ProbeRun *run = user_data;
+  g_autoptr(GTask) task = run->task;
+  Verify *v = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) results = nts_probe_run_finish (result, &error);
+  g_autoptr(GPtrArray) results = nts_probe_cache_run_finish (v->verifier->probes, result,
+                                                             &error);
 
-  for (guint i = 0; i < data->addresses->len; i++)
+  for (guint i = 0; i < run->names->len; i++)
     {
-      const char *address = data->addresses->pdata[i];
-      ProbeEntry *entry = g_hash_table_lookup (v->probes, address);
+      const char *name = run->names->pdata[i];
+      ProbeEntry *entry = g_hash_table_lookup (v->probes, name);
+      const char *phase = "?";
 
-      if (entry == NULL)
-        continue;
       entry->done = TRUE;
       if (results == NULL)
         {
+          entry->error = g_strdup (error->message);
           if (!v->returned)
-            g_debug ("verify: NTS probe of %s: %s", address, error->message);
+            g_debug ("verify: NTS probe of %s: %s", name, error->message);
           continue;
         }
-      entry->result = g_steal_pointer (&results->pdata[i]);
+      entry->result = g_variant_ref (results->pdata[i]);
+      g_variant_lookup (entry->result, "result", "&s", &phase);
       if (!v->returned)
-        g_debug ("verify: NTS probe of %s: %s: %s", address,
-                 nts_probe_phase_to_string (entry->result->phase), entry->result->message);
+        g_debug ("verify: NTS probe of %s: %s", name, phase);
     }
-  g_object_unref (data->task);
-  g_ptr_array_unref (data->addresses);
-  g_free (data);
+  g_ptr_array_unref (run->names);
+  g_free (run);
+  if (!v->returned && v->final != NULL && final_probes_done (v))
+    finish_probed (task);
 }
 
-/* One probe of every source found failing in this round and not probed
- * yet: by the name chronyd was given (the certificate's name) and the
- * configured NTS-KE port. */
+/* Probes, in one request through the verifier's cache (a server probed
+ * by anyone in the last NTS_PROBE_CACHE_SECONDS is not asked again), each
+ * source of @names this call has not probed yet: by the name chronyd was
+ * given (the name its certificate must carry) on the configured NTS-KE
+ * port. A call probes at most NTS_PROBE_MAX_SERVERS sources.
+ *
+ * A known limit: the probe trusts the system's CAs (under --root, the
+ * root's bundle), not chrony's `ntstrustedcerts`, which ntssetup never
+ * writes. On a machine configured by hand with trusted certificates of
+ * its own, a server chronyd trusts only through them is, to the probe,
+ * from an unknown issuer: the problem then blames the certificate when
+ * chronyd's key exchange failed for another reason, and a wait takes
+ * that failure for a TLS one, with chronyd's long back-off, and may end
+ * before it had to. */
 static void
-start_probe (GTask *task, GPtrArray *failing)
+start_probes (GTask *task, GPtrArray *names)
 {
   Verify *v = g_task_get_task_data (task);
-  g_autoptr(NtsProbeRequest) request = nts_probe_request_new ();
-  ProbeData *data;
+  g_autoptr(GPtrArray) targets = g_ptr_array_new_with_free_func (g_free);
+  ProbeRun *run;
 
-  if (failing->len == 0)
-    return;
-  data = g_new0 (ProbeData, 1);
-  data->task = g_object_ref (task);
-  data->addresses = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < failing->len && i < NTS_PROBE_MAX_SERVERS; i++)
+  run = g_new0 (ProbeRun, 1);
+  run->names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < names->len; i++)
     {
-      const NtsDiagSource *d = failing->pdata[i];
-      const NtsConfServer *conf = nts_chrony_conf_scan_find_server (v->conf, d->name);
-      const char *name = *d->name != '\0' ? d->name : d->address;
+      const char *name = names->pdata[i];
+      const NtsConfServer *conf;
+      NtsProbeTarget *target;
 
-      g_hash_table_insert (v->probes, g_strdup (d->address), g_new0 (ProbeEntry, 1));
-      g_ptr_array_add (data->addresses, g_strdup (d->address));
-      nts_probe_request_add (request, name, conf != NULL ? conf->nts_port : 0);
+      if (g_hash_table_contains (v->probes, name) ||
+          g_hash_table_size (v->probes) >= NTS_PROBE_MAX_SERVERS)
+        continue;
+      conf = nts_chrony_conf_scan_find_server (v->conf, name);
+      target = g_new0 (NtsProbeTarget, 1);
+      /* Borrowed: the cache copies what it keeps before returning. */
+      target->name = (char *) name;
+      target->port = conf != NULL ? conf->nts_port : 0;
+      g_ptr_array_add (targets, target);
+      g_ptr_array_add (run->names, g_strdup (name));
+      g_hash_table_insert (v->probes, g_strdup (name), g_new0 (ProbeEntry, 1));
     }
-  request->timeout_ms = PROBE_TIMEOUT_MS;
-  if (!nts_probe_load_ca (v->verifier->root, NULL, &request->ca_pem, NULL))
-    g_clear_pointer (&request->ca_pem, g_free);
-  nts_probe_run_async (request, v->verifier->root, v->cancellable, on_probe_done, data);
+  if (targets->len == 0)
+    {
+      g_ptr_array_unref (run->names);
+      g_free (run);
+      return;
+    }
+  run->task = g_object_ref (task);
+  nts_probe_cache_run_async (v->verifier->probes, targets, v->cancellable, on_probes_done, run);
 }
 
 /* Whether another round can still find NTS up before the deadline. */
@@ -465,7 +522,7 @@ worth_waiting (GTask *task, const NtsDiagSnapshot *snap)
       if (nts_diag_source_ke_failing (snap, d) && *d->address != '\0')
         {
           NtsKeObservation *obs = g_hash_table_lookup (v->observations, d->address);
-          ProbeEntry *probed = g_hash_table_lookup (v->probes, d->address);
+          ProbeEntry *probed = g_hash_table_lookup (v->probes, d->name);
           NtsKeFailureKind kind = NTS_KE_FAILURE_UNKNOWN;
           gint64 next;
 
@@ -477,7 +534,7 @@ worth_waiting (GTask *task, const NtsDiagSnapshot *snap)
           nts_ke_observe (obs, d->ke_attempts, v->round_us, v->previous_round_us,
                           v->chronyd_start_us);
           if (probed == NULL)
-            g_ptr_array_add (unprobed, (gpointer) d);
+            g_ptr_array_add (unprobed, (gpointer) d->name);
           else if (probed->result != NULL)
             kind = failure_kind (probed->result);
 
@@ -492,7 +549,7 @@ worth_waiting (GTask *task, const NtsDiagSnapshot *snap)
         }
       possible++;
     }
-  start_probe (task, unprobed);
+  start_probes (task, unprobed);
   return possible >= snap->min_sources;
 }
 
@@ -505,6 +562,112 @@ on_timer (gpointer user_data)
   g_clear_pointer (&v->timer, g_source_unref);
   start_round (task);
   return G_SOURCE_REMOVE;
+}
+
+/* ---- the final report's probes ---------------------------------------- */
+
+/* The per-source problems a probe can tell the cause of. */
+static gboolean
+probe_explains (const NtsProblem *problem)
+{
+  static const char *const codes[] = {
+    "nts-ke-failed",
+    "ntp-unanswered",
+    "nts-nak",
+    "name-unresolved",
+  };
+
+  if (*problem->source == '\0')
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (codes); i++)
+    if (g_str_equal (problem->code, codes[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* The report of the final round once every source it finds failing is
+ * probed: each such problem says what the probe found, each such source
+ * carries the probe's answer under 'probe', and when no source is
+ * authenticated and every probe failed on its certificate's dates alone,
+ * the clock-far-off problem comes first (probe-diagnosis.h). */
+static void
+finish_probed (GTask *task)
+{
+  Verify *v = g_task_get_task_data (task);
+  const NtsDiagSnapshot *snap = nts_verify_snapshot_diag (v->final);
+  gint64 now_unix = g_get_real_time () / G_USEC_PER_SEC;
+  g_autoptr(GHashTable) shown = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) results = g_ptr_array_new ();
+  NtsProblem *far_off = NULL;
+
+  if (v->returned || return_if_cancelled (task))
+    return;
+
+  for (guint i = 0; i < v->final_names->len; i++)
+    {
+      const char *name = v->final_names->pdata[i];
+      ProbeEntry *entry = g_hash_table_lookup (v->probes, name);
+
+      if (entry != NULL && entry->result != NULL)
+        {
+          g_hash_table_insert (shown, (gpointer) name, entry->result);
+          g_ptr_array_add (results, entry->result);
+        }
+    }
+
+  for (guint i = 0; i < v->final_problems->len; i++)
+    {
+      NtsProblem *problem = v->final_problems->pdata[i];
+      ProbeEntry *entry;
+
+      if (!probe_explains (problem))
+        continue;
+      entry = g_hash_table_lookup (v->probes, problem->source);
+      if (entry != NULL && entry->result != NULL)
+        nts_probe_explain_problem (problem, entry->result, now_unix);
+      else if (entry != NULL && entry->error != NULL)
+        {
+          char *text = g_strdup_printf ("%s. The probe asked for could not run: %s",
+                                        problem->message, entry->error);
+
+          g_free (problem->message);
+          problem->message = text;
+        }
+    }
+
+  /* One expired certificate is the server's fault; all of them while
+   * nothing authenticates is this machine's clock. */
+  if (nts_diag_authenticated_sources (snap) == 0)
+    far_off = nts_probe_clock_far_off ((GVariant *const *) results->pdata, results->len,
+                                       now_unix);
+  if (far_off != NULL)
+    g_ptr_array_insert (v->final_problems, 0, far_off);
+
+  verify_return (task, nts_verify_snapshot_report (v->final, v->final_problems, shown), NULL);
+}
+
+/* Takes @s and @problems, the final round's, and probes the sources
+ * their problems name, unless this call's wait already did (or is
+ * doing: then its answer is awaited rather than asked twice). */
+static void
+probe_failing (GTask *task, NtsVerifySnapshot *s, GPtrArray *problems)
+{
+  Verify *v = g_task_get_task_data (task);
+
+  v->final = s;
+  v->final_problems = problems;
+  v->final_names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < problems->len; i++)
+    {
+      const NtsProblem *problem = problems->pdata[i];
+
+      if (probe_explains (problem) &&
+          !g_ptr_array_find_with_equal_func (v->final_names, problem->source, g_str_equal, NULL))
+        g_ptr_array_add (v->final_names, g_strdup (problem->source));
+    }
+  start_probes (task, v->final_names);
+  if (final_probes_done (v))
+    finish_probed (task);
 }
 
 /* ---- a round --------------------------------------------------------- */
@@ -535,12 +698,17 @@ evaluate (GTask *task)
   s = nts_verify_snapshot_new (&inputs);
   snap = nts_verify_snapshot_diag (s);
   problems = nts_diagnose (snap);
-  report = nts_verify_snapshot_report (s, problems);
 
   now = g_get_monotonic_time ();
   if (v->wait_s == 0 || nts_diag_is_ok (snap) || now >= v->deadline_us ||
       !worth_waiting (task, snap))
     {
+      if ((v->flags & NTS_VERIFY_PROBE) != 0)
+        {
+          probe_failing (task, g_steal_pointer (&s), g_steal_pointer (&problems));
+          return;
+        }
+      report = nts_verify_snapshot_report (s, problems, NULL);
       verify_return (task, g_steal_pointer (&report), NULL);
       return;
     }
@@ -739,11 +907,8 @@ on_layout (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-nts_verify_async (NtsVerifier         *verifier,
-                  guint                wait_s,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+nts_verify_async (NtsVerifier *verifier, guint wait_s, NtsVerifyFlags flags,
+                  GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
   Settings *settings;
@@ -757,6 +922,7 @@ nts_verify_async (NtsVerifier         *verifier,
   v = g_new0 (Verify, 1);
   v->verifier = nts_verifier_ref (verifier);
   v->wait_s = wait_s;
+  v->flags = flags;
   v->deadline_us = g_get_monotonic_time () + (gint64) wait_s * G_USEC_PER_SEC;
   v->previous_round_us = NTS_KE_TIME_UNKNOWN;
   v->observations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

@@ -11,7 +11,9 @@
  * cannot help: chronyd is not running and not starting, or too few sources
  * can still become usable in time — every other one is plain NTP, or its
  * key exchange fails and chronyd will not retry it before the wait ends
- * (ke-backoff.h).
+ * (ke-backoff.h; how it failed, the probe of that source tells).
+ * With NTS_VERIFY_PROBE the final report also says what a probe of each
+ * failing source found.
  *
  * Never changes anything. */
 #pragma once
@@ -54,14 +56,25 @@ NtsLayoutCache *nts_verifier_get_layout_cache (NtsVerifier *verifier);
  * NTS_PROBE_CACHE_SECONDS cost the server one probe. */
 NtsProbeCache *nts_verifier_get_probe_cache (NtsVerifier *verifier);
 
+typedef enum {
+  NTS_VERIFY_NONE = 0,
+  /* Once the report is final, probe each source it finds failing (its
+   * key exchange, its NTP, its name) with ntssetup-probe through the
+   * verifier's probe cache, and say in its problem what the probe found
+   * (probe-diagnosis.h). Sends packets to those servers: the caller
+   * counts it against the caller's limits. Without it, the only probes
+   * are the wait's, judging chronyd's key-exchange back-off. */
+  NTS_VERIFY_PROBE = 1 << 0,
+} NtsVerifyFlags;
+
 /* @wait_s: 0 reports at once. Fails only when the layout cannot be
  * resolved or the override file is broken, or when cancelled; everything
- * about chronyd and systemd, reachable or not, is part of the report. */
-void      nts_verify_async  (NtsVerifier         *verifier,
-                             guint                wait_s,
-                             GCancellable        *cancellable,
-                             GAsyncReadyCallback  callback,
-                             gpointer             user_data);
+ * about chronyd and systemd, reachable or not, is part of the report
+ * (and with NTS_VERIFY_PROBE, a probe that cannot run is said in the
+ * problems it would have explained). */
+void nts_verify_async (NtsVerifier *verifier, guint wait_s, NtsVerifyFlags flags,
+                       GCancellable *cancellable, GAsyncReadyCallback callback,
+                       gpointer user_data);
 /* The report, a{sv} as documented in the XML. */
 GVariant *nts_verify_finish (NtsVerifier         *verifier,
                              GAsyncResult        *result,
