@@ -12,9 +12,9 @@
  * Checked beyond sanitizer faults: every rejection is InvalidArgs with a
  * UTF-8 message; accepted Apply options hold 1..NTS_MAX_SERVERS valid
  * servers, a min-sources between 1 and their number and a wait-sync of at
- * most NTS_MAX_WAIT_SYNC; Verify's wait is at most NTS_MAX_VERIFY_WAIT; a
- * snapshot id that passes is short and made of letters, digits and '-'
- * (it becomes a file name). */
+ * most NTS_MAX_WAIT_SYNC; Verify's wait is at most NTS_MAX_VERIFY_WAIT and
+ * its probe a boolean; a snapshot id that passes is short and made of
+ * letters, digits and '-' (it becomes a file name). */
 #include "fuzz.h"
 
 #include <gio/gio.h>
@@ -48,13 +48,15 @@ check_verify (GVariant *options)
 {
   g_autoptr(GError) error = NULL;
   guint wait = G_MAXUINT;
+  gboolean probe = 2;
 
-  if (!nts_verify_options_parse (options, &wait, &error))
+  if (!nts_verify_options_parse (options, &wait, &probe, &error))
     {
       nts_fuzz_check_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
       return;
     }
   NTS_FUZZ_CHECK (wait <= NTS_MAX_VERIFY_WAIT);
+  NTS_FUZZ_CHECK (probe == TRUE || probe == FALSE);
 }
 
 static void

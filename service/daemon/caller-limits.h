@@ -16,10 +16,10 @@
  *   Verify waits      NTS_LIMIT_WAITS_PER_UID per user, NTS_LIMIT_WAITS_TOTAL
  *                     in all (each polls chronyd and systemd twice a second)
  *   probes            NTS_LIMIT_PROBES_PER_UID per user, NTS_LIMIT_PROBES_TOTAL
- *                     in all (ProbeServers: each starts
- *                     an ntssetup-probe, which sends packets to servers that
- *                     are not ours; the probe socket's MaxConnections bounds
- *                     them again)
+ *                     in all (ProbeServers, and Verify with 'probe': each
+ *                     may start an ntssetup-probe, which sends packets to
+ *                     servers that are not ours; the probe socket's
+ *                     MaxConnections bounds them again)
  *
  * root's calls count only towards root's own bounds, never the totals, so
  * other users cannot lock root out (a non-root administrator acting
@@ -28,10 +28,11 @@
  * Budget on the daemon's connection at the bounds (only calls dbus-daemon
  * routes to another connection count against its 128): a polkit check per
  * call (32, and root's 8), two systemd calls per waiting Verify round and
- * the shared report's (8 + root's 2 + 1, two each), and the daemon's own
- * few (layout resolutions, property refreshes): about 70 pending replies
- * of 128. Name watches: one per caller waiting for polkit or a Verify
- * wait, about 50 match rules of 512. The bus's own calls
+ * the shared report's and each probing Verify's (8 + root's 2 + 1 + 4 +
+ * root's 1, two each), and the daemon's own few (layout resolutions,
+ * property refreshes): about 80 pending replies of 128. Name watches: one
+ * per caller waiting for polkit, a Verify wait or a probing Verify, about
+ * 55 match rules of 512. The bus's own calls
  * (GetConnectionUnixUser, at most NTS_CALLER_UID_LOOKUPS at once) are
  * not counted by it, but are bounded all the same.
  *

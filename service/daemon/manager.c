@@ -72,6 +72,7 @@ struct _Call {
   NtsProbeOptions *probe;
   gboolean holds_probe; /* a place among the probes (caller-limits.h) */
   guint                  wait;
+  gboolean verify_probe; /* Verify's 'probe' */
   gboolean               force;
   char                  *snapshot_id;
   gboolean               holds_lock;
@@ -832,13 +833,21 @@ handle_rollback (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
  * once cost one round.
  *
  * With a wait, each call holds one of its user's few waiting places
- * (caller-limits.h) and its own cancellable: the daemon shutting down, or
- * the caller leaving the bus, ends the wait. */
+ * (caller-limits.h) and has a report of its own, with its own
+ * cancellable: the daemon shutting down, or the caller leaving the bus,
+ * ends the wait.
+ *
+ * With 'probe', which sends packets to the failing sources' servers, the
+ * call holds one of its user's probe places (shared with ProbeServers)
+ * from authorization to reply, and has a report of its own too (never the
+ * shared one: a caller without a probe place must not get a probe's
+ * report, nor wait for one). */
 typedef struct {
   Call         *call;
   GCancellable *cancellable;
   gulong        shutdown_handler;
   guint         caller_watch;
+  gboolean holds_wait; /* a place among the waits, given back when done */
 } VerifyWait;
 
 static void
@@ -846,8 +855,8 @@ verify_wait_free (VerifyWait *vw)
 {
   NtsManager *manager = vw->call->manager;
 
-  /* Made only once the place was taken. */
-  nts_caller_limits_give_back (manager->limits, NTS_LIMIT_WAITS, vw->call->uid);
+  if (vw->holds_wait)
+    nts_caller_limits_give_back (manager->limits, NTS_LIMIT_WAITS, vw->call->uid);
   if (vw->caller_watch != 0)
     g_bus_unwatch_name (vw->caller_watch);
   g_cancellable_disconnect (manager->cancellable, vw->shutdown_handler);
@@ -890,20 +899,23 @@ on_verify_wait_done (GObject *source, GAsyncResult *res, gpointer user_data)
   verify_reply (call, report, error);
 }
 
+/* A report of the call's own: with a wait, or with 'probe'. */
 static void
-verify_wait (Call *call)
+verify_alone (Call *call)
 {
   NtsManager *manager = call->manager;
   GError *error = NULL;
   VerifyWait *vw;
 
-  if (!nts_caller_limits_take (manager->limits, NTS_LIMIT_WAITS, call->uid, &error))
+  if (call->wait > 0 &&
+      !nts_caller_limits_take (manager->limits, NTS_LIMIT_WAITS, call->uid, &error))
     {
       call_return_error (call, error);
       return;
     }
   vw = g_new0 (VerifyWait, 1);
   vw->call = call;
+  vw->holds_wait = call->wait > 0;
   vw->cancellable = g_cancellable_new ();
   vw->shutdown_handler = g_cancellable_connect (manager->cancellable,
                                                 G_CALLBACK (on_verify_cancel),
@@ -912,7 +924,8 @@ verify_wait (Call *call)
       manager->connection, g_dbus_method_invocation_get_sender (call->invocation),
       G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_verify_caller_vanished,
       g_object_ref (vw->cancellable), g_object_unref);
-  nts_verify_async (manager->verifier, call->wait, NTS_VERIFY_NONE, vw->cancellable,
+  nts_verify_async (manager->verifier, call->wait,
+                    call->verify_probe ? NTS_VERIFY_PROBE : NTS_VERIFY_NONE, vw->cancellable,
                     on_verify_wait_done, vw);
 }
 
@@ -943,8 +956,19 @@ verify_now (Call *call)
 static void
 verify_authorized (Call *call)
 {
-  if (call->wait > 0)
-    verify_wait (call);
+  GError *error = NULL;
+
+  if (call->verify_probe)
+    {
+      if (!nts_caller_limits_take (call->manager->limits, NTS_LIMIT_PROBES, call->uid, &error))
+        {
+          call_return_error (call, error);
+          return;
+        }
+      call->holds_probe = TRUE;
+    }
+  if (call->wait > 0 || call->verify_probe)
+    verify_alone (call);
   else
     verify_now (call);
 }
@@ -956,7 +980,7 @@ handle_verify (NtsManager1 *skeleton, GDBusMethodInvocation *invocation,
   g_autoptr(Call) call = call_new (manager, invocation, "Verify");
   GError *error = NULL;
 
-  if (!nts_verify_options_parse (options, &call->wait, &error))
+  if (!nts_verify_options_parse (options, &call->wait, &call->verify_probe, &error))
     call_return_error (g_steal_pointer (&call), error);
   else
     call_admit (g_steal_pointer (&call), NTS_ACTION_VERIFY, verify_authorized);

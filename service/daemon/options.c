@@ -34,6 +34,7 @@ static const OptionSpec apply_keys[] = {
 
 static const OptionSpec verify_keys[] = {
   { "wait", "u" },
+  { "probe", "b" },
   { NULL, NULL },
 };
 
@@ -160,10 +161,12 @@ nts_apply_options_parse (GVariant *options, GError **error)
 }
 
 gboolean
-nts_verify_options_parse (GVariant *options, guint *wait, GError **error)
+nts_verify_options_parse (GVariant *options, guint *wait, gboolean *probe, GError **error)
 {
   if (!check_keys (options, verify_keys, error))
     return FALSE;
+  if (!g_variant_lookup (options, "probe", "b", probe))
+    *probe = FALSE;
   if (!g_variant_lookup (options, "wait", "u", wait))
     *wait = 0;
   /* Documented as capped, not rejected: a panel asking for "as long as it

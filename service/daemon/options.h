@@ -32,8 +32,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NtsApplyOptions, nts_apply_options_free)
 /* ApplyHardenedConfig and PreviewConfig take the same keys. */
 NtsApplyOptions *nts_apply_options_parse (GVariant *options, GError **error);
 
-/* Verify: "wait", capped at NTS_MAX_VERIFY_WAIT. */
-gboolean nts_verify_options_parse (GVariant *options, guint *wait, GError **error);
+/* Verify: "wait", capped at NTS_MAX_VERIFY_WAIT, and "probe". */
+gboolean nts_verify_options_parse (GVariant *options, guint *wait, gboolean *probe,
+                                   GError **error);
 
 /* ProbeServers: the servers (validated as Apply's are) and "nts-port". */
 typedef struct {
