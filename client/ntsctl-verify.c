@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ntsctl verify — whether NTS really works (Verify), as a table in the
- * spirit of `chronyc -N authdata` joined with `sources` and `ntpdata`. */
+ * spirit of `chronyc -N authdata` joined with `sources` and `ntpdata`;
+ * with --probe, also what a probe of each failing source found. */
 #include "config.h"
 
 #include <math.h>
@@ -176,6 +177,38 @@ print_sources (GVariant *sources)
     print_row ((const char * const *) g_ptr_array_index (rows, i), widths);
 }
 
+/* With --probe: the verdict of each source probed (the failing ones),
+ * one line each. */
+static void
+print_probes (GVariant *sources)
+{
+  GVariantIter iter;
+  GVariant *source;
+  gboolean any = FALSE;
+
+  g_variant_iter_init (&iter, sources);
+  while ((source = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) probe = g_variant_lookup_value (source, "probe",
+                                                          G_VARIANT_TYPE_VARDICT);
+      const char *name = "?", *result = "?", *message = "";
+
+      if (probe != NULL)
+        {
+          g_variant_lookup (source, "name", "&s", &name);
+          g_variant_lookup (probe, "result", "&s", &result);
+          g_variant_lookup (probe, "message", "&s", &message);
+          if (!any)
+            printf ("Probes:\n");
+          any = TRUE;
+          printf ("  %s: %s: %s\n", name, result, message);
+        }
+      g_variant_unref (source);
+    }
+  if (any)
+    printf ("\n");
+}
+
 static void
 print_units (GVariant *report)
 {
@@ -200,6 +233,7 @@ print_report (GVariant *report)
     {
       print_sources (sources);
       printf ("\n");
+      print_probes (sources);
     }
 
   summary = ntsctl_report_summary (report);
@@ -218,10 +252,12 @@ ntsctl_cmd_verify (Ntsctl *ctl,
   g_autoptr(GVariant) report = NULL;
   g_autofree char *wait = NULL;
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
-  gboolean ok = FALSE;
+  gboolean ok = FALSE, probe = FALSE;
   const GOptionEntry entries[] = {
     { "wait", 0, 0, G_OPTION_ARG_STRING, &wait,
       "Wait up to SECONDS for NTS to come up before reporting", "SECONDS" },
+    { "probe", 0, 0, G_OPTION_ARG_NONE, &probe,
+      "Probe each failing source (sends packets to it) and name the exact cause", NULL },
     G_OPTION_ENTRY_NULL
   };
 
@@ -237,13 +273,16 @@ ntsctl_cmd_verify (Ntsctl *ctl,
   if (wait != NULL &&
       !ntsctl_options_add_uint32 (&options, "wait", "--wait", wait, &error))
     return ntsctl_usage_error (ctl, error);
+  if (probe)
+    g_variant_dict_insert (&options, "probe", "b", TRUE);
 
   if (!ntsctl_connect (ctl, &error))
     return ntsctl_report_error (ctl, error);
   ntsctl_agent_start (ctl);
 
   /* With --wait the call lasts as long as the service needs (it caps the
-   * wait itself); without, the default timeout is plenty. */
+   * wait itself); without, the default timeout is plenty, a probe's
+   * deadline (5 s) included. */
   nts_manager1_call_verify (ctl->manager, g_variant_dict_end (&options),
                             ntsctl_call_flags (ctl), wait != NULL ? G_MAXINT : -1,
                             NULL, ntsctl_store_result, &result);
