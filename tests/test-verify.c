@@ -11,7 +11,8 @@
  * beginning, so the ~7 s until three sources synchronise are paid once.
  *
  * Servers:  127.0.0.2-4 good, .5 untrusted certificate, .6 NTS-KE port
- *           closed, .7 NTP never answered.
+ *           closed, .7 NTP never answered (port 0: clients use 123),
+ *           .8 NTP requests dropped, .9 and .10 certificates expired.
  * The probe (ProbeServers, Verify's 'probe') is ntssetup-probe started by
  * the service on a socketpair (--root); it trusts the test CA because the
  * service hands it the root's /etc/ssl/certs/ca-certificates.crt.
@@ -32,6 +33,9 @@
 #define UNTRUSTED "127.0.0.5"
 #define KE_CLOSED "127.0.0.6"
 #define NTP_SILENT "127.0.0.7"
+#define NTP_DROPPED "127.0.0.8"
+#define EXPIRED_A   "127.0.0.9"
+#define EXPIRED_B   "127.0.0.10"
 
 #define UNRESOLVABLE "nts-unknown.invalid"
 
@@ -63,10 +67,14 @@ static const char *const two_servers[] = { G2, G3, NULL };
 static const char *const unresolved_lines[] = { "server " UNRESOLVABLE " iburst nts", NULL };
 
 static const char *const one_server[] = { G2, NULL };
+static const char *const dropped_servers[] = { G2, G3, NTP_DROPPED, NULL };
+static const char *const expired_servers[] = { G2, G3, EXPIRED_A, NULL };
+static const char *const far_off_servers[] = { EXPIRED_A, EXPIRED_B, NULL };
 
 
+/* clang-format off */
 enum { C_GOOD, C_UNTRUSTED, C_CLOSED, C_SILENT, C_UNRESOLVED, C_FEW, C_BACKOFF, C_RESTART,
-       N_CLIENTS };
+       C_DROPPED, C_EXPIRED, C_FAR_OFF, N_CLIENTS };
 
 static Client clients[N_CLIENTS] = {
   [C_GOOD]       = { "good", good_servers, NULL, 3 },
@@ -80,7 +88,14 @@ static Client clients[N_CLIENTS] = {
   [C_BACKOFF]    = { "backoff", untrusted_servers, NULL, 3 },
   /* Restarted by its test: the service's socket to it goes stale. */
   [C_RESTART]    = { "restart", one_server, NULL, 1 },
+  [C_DROPPED]    = { "dropped", dropped_servers, NULL, 2 },
+  /* One server's certificate expired: that server's fault. */
+  [C_EXPIRED]    = { "expired", expired_servers, NULL, 2 },
+  /* Every server's certificate out of date, as a client whose clock is
+   * far off sees them. */
+  [C_FAR_OFF]    = { "far-off", far_off_servers, NULL, 1 },
 };
+/* clang-format on */
 
 static ServiceFixture fx;
 static NtsLoopback *lb;
@@ -173,7 +188,7 @@ set_unit_state (const char *unit, const char *active_state)
 }
 
 static GVariant *
-verify_on (GDBusConnection *connection, guint wait_s, GError **error)
+verify_with (GDBusConnection *connection, guint wait_s, gboolean probe, GError **error)
 {
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   g_autoptr(GVariant) reply = NULL;
@@ -181,6 +196,8 @@ verify_on (GDBusConnection *connection, guint wait_s, GError **error)
 
   if (wait_s > 0)
     g_variant_dict_insert (&options, "wait", "u", wait_s);
+  if (probe)
+    g_variant_dict_insert (&options, "probe", "b", TRUE);
   reply = g_dbus_connection_call_sync (connection, NTS_DBUS_NAME, NTS_DBUS_PATH,
                                        NTS_DBUS_INTERFACE, "Verify",
                                        g_variant_new ("(@a{sv})", g_variant_dict_end (&options)),
@@ -189,6 +206,23 @@ verify_on (GDBusConnection *connection, guint wait_s, GError **error)
   if (reply == NULL)
     return NULL;
   g_variant_get (reply, "(@a{sv})", &report);
+  return report;
+}
+
+static GVariant *
+verify_on (GDBusConnection *connection, guint wait_s, GError **error)
+{
+  return verify_with (connection, wait_s, FALSE, error);
+}
+
+/* Verify with 'probe'. */
+static GVariant *
+verify_probe (guint wait_s)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *report = verify_with (fx.client, wait_s, TRUE, &error);
+
+  g_assert_no_error (error);
   return report;
 }
 
@@ -1332,6 +1366,422 @@ test_ntsctl_probe (void)
   g_assert_nonnull (strstr (closed_out, "): tcp\n"));
 }
 
+/* ---- Verify's probe ------------------------------------------------------ */
+
+static void
+assert_contains (const char *text, const char *part)
+{
+  if (strstr (text, part) == NULL)
+    g_error ("\"%s\" does not contain \"%s\"", text, part);
+}
+
+static const char *
+lookup_s (GVariant *dict, const char *key)
+{
+  const char *value = NULL;
+
+  if (!g_variant_lookup (dict, key, "&s", &value))
+    g_error ("no string '%s' in %s", key, g_variant_print (dict, TRUE));
+  return value;
+}
+
+/* The 'probe' of source @name in @report, or NULL. */
+static GVariant *
+source_probe (GVariant *report, const char *name)
+{
+  g_autoptr(GVariant) source = find_source (report, name);
+
+  return g_variant_lookup_value (source, "probe", G_VARIANT_TYPE_VARDICT);
+}
+
+/* The problem with @code, which must be about @source. */
+static GVariant *
+source_problem (GVariant *report, const char *code, const char *source)
+{
+  GVariant *problem = find_problem (report, code);
+
+  if (problem == NULL)
+    {
+      g_autofree char *shown = g_variant_print (report, TRUE);
+      g_error ("no problem %s in %s", code, shown);
+    }
+  g_assert_cmpstr (lookup_s (problem, "source"), ==, source);
+  return problem;
+}
+
+static guint64
+ke_connections (const char *address)
+{
+  NtsLoopbackServerStats stats = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (nts_loopback_get_server_stats (lb, address, &stats, &error));
+  g_assert_no_error (error);
+  return stats.ke_connections;
+}
+
+static gboolean
+ke_failures (GVariant *report, gconstpointer n)
+{
+  g_autoptr(GVariant) problems = g_variant_lookup_value (report, "problems",
+                                                         G_VARIANT_TYPE ("aa{sv}"));
+  GVariantIter iter;
+  GVariant *problem;
+  guint found = 0;
+
+  g_variant_iter_init (&iter, problems);
+  while ((problem = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      found += g_str_equal (lookup_s (problem, "code"), "nts-ke-failed");
+      g_variant_unref (problem);
+    }
+  return found == GPOINTER_TO_UINT (n);
+}
+
+static void
+assert_limits_exceeded (const GError *error)
+{
+  g_autofree char *name = NULL;
+
+  g_assert_nonnull (error);
+  name = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (name, ==, "org.freedesktop.DBus.Error.LimitsExceeded");
+}
+
+/* A Verify with probe holds a probe place of its user for as long as it
+ * runs (the probe of a server whose NTP requests are dropped lasts its
+ * whole deadline): ProbeServers, and another Verify with probe, are
+ * refused meanwhile; a Verify without probe is not. First of the cases
+ * that probe NTP_DROPPED, so that its probe is a real, slow one. */
+static void
+test_verify_probe_limit (void)
+{
+  PendingCall slow = { 0 };
+  gboolean refused = FALSE;
+  g_autoptr(GVariant) settled = NULL, report = NULL, problem = NULL, probe = NULL;
+  g_autoptr(GVariant) good = NULL;
+  g_autofree char *udp = NULL;
+  const char *ntp_address = NULL;
+  guint16 ntp_port = 0;
+
+  if (skip_if_needed ())
+    return;
+  use_client ("dropped", NULL);
+  settled = verify_until (ok_and_code, "ntp-unanswered",
+                          "dropped: synchronised, NTP unanswered");
+
+  g_dbus_connection_call (fx.client, NTS_DBUS_NAME, NTS_DBUS_PATH, NTS_DBUS_INTERFACE, "Verify",
+                          g_variant_new_parsed ("({'probe': <true>},)"),
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+                          NULL, on_pending_done, &slow);
+  /* ProbeServers first: accepted, it is answered at once (from memory,
+   * or a good server), so the loop keeps asking until the slow Verify
+   * holds its place. */
+  while (!slow.done && !refused)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) results = probe_servers_on (fx.client, G4,
+                                                      nts_loopback_get_nts_port (lb, G4),
+                                                      &error);
+
+      if (results == NULL)
+        {
+          g_autoptr(GError) probing_error = NULL, plain_error = NULL;
+          g_autoptr(GVariant) probing = NULL, plain = NULL, plain_probe = NULL;
+
+          assert_limits_exceeded (error);
+          refused = TRUE;
+          probing = verify_with (fx.client, 0, TRUE, &probing_error);
+          g_assert_null (probing);
+          assert_limits_exceeded (probing_error);
+          plain = verify_on (fx.client, 0, &plain_error);
+          g_assert_no_error (plain_error);
+          plain_probe = source_probe (plain, NTP_DROPPED);
+          g_assert_null (plain_probe);
+        }
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_true (refused);
+  g_assert_true (fixture_wait_flag (&slow.done, CALL_TIMEOUT_MS));
+  g_assert_no_error (slow.error);
+  g_variant_get (slow.reply, "(@a{sv})", &report);
+  g_variant_unref (slow.reply);
+
+  /* And what it found: the key exchange works, NTP to where it leads is
+   * dropped. */
+  problem = source_problem (report, "ntp-unanswered", NTP_DROPPED);
+  assert_contains (lookup_s (problem, "message"), "no NTP reply");
+  g_assert_true (nts_loopback_get_ntp_target (lb, NTP_DROPPED, &ntp_address, &ntp_port));
+  udp = g_strdup_printf ("UDP %u", ntp_port);
+  assert_contains (lookup_s (problem, "hint"), udp);
+  probe = source_probe (report, NTP_DROPPED);
+  g_assert_nonnull (probe);
+  g_assert_cmpstr (lookup_s (probe, "result"), ==, "ntp-timeout");
+  /* Only failing sources are probed. */
+  good = source_probe (report, G2);
+  g_assert_null (good);
+}
+
+/* One expired certificate among good servers: the problem says so, with
+ * the certificate's dates; no probe without 'probe'; a second Verify
+ * within the cache's minute is answered from memory. First of the cases
+ * that probe EXPIRED_A. */
+static void
+test_verify_probe_expired (void)
+{
+  g_autoptr(GVariant) settled = NULL, plain = NULL, first = NULL, second = NULL;
+  g_autoptr(GVariant) problem = NULL, plain_problem = NULL, probe = NULL, probe_again = NULL;
+  g_autofree char *found = NULL;
+  g_autofree const char **cert_problems = NULL;
+  guint64 before, after_plain, after_first, after_second;
+  gint64 not_after = 0;
+  gboolean clock_suspect = FALSE;
+
+  if (skip_if_needed ())
+    return;
+  /* Both clients of EXPIRED_A have tried it and wait 1024 s before they
+   * try again: from here on, only probes reach it. */
+  use_client ("far-off", NULL);
+  settled = verify_until (ke_failures, GUINT_TO_POINTER (2), "far-off: both key exchanges fail");
+  g_clear_pointer (&settled, g_variant_unref);
+  use_client ("expired", NULL);
+  settled = verify_until (ok_and_code, "nts-ke-failed", "expired: synchronised, KE failing");
+
+  before = ke_connections (EXPIRED_A);
+  plain = verify (0);
+  after_plain = ke_connections (EXPIRED_A);
+  g_assert_cmpuint (after_plain, ==, before);
+  g_assert_null (source_probe (plain, EXPIRED_A));
+  plain_problem = source_problem (plain, "nts-ke-failed", EXPIRED_A);
+  g_assert_null (strstr (lookup_s (plain_problem, "message"), "probe"));
+
+  first = verify_probe (0);
+  after_first = ke_connections (EXPIRED_A);
+  /* The probe's one key exchange: the count above could have moved. */
+  g_assert_cmpuint (after_first, ==, before + 1);
+  found = codes (first);
+  g_assert_cmpstr (found, ==, "nts-ke-failed");
+  problem = source_problem (first, "nts-ke-failed", EXPIRED_A);
+  assert_contains (lookup_s (problem, "message"), "expired");
+  assert_contains (lookup_s (problem, "hint"), "2022-01-01 00:00 UTC");
+  probe = source_probe (first, EXPIRED_A);
+  g_assert_nonnull (probe);
+  g_assert_cmpstr (lookup_s (probe, "result"), ==, "certificate");
+  g_assert_true (g_variant_lookup (probe, "certificate-problems", "^a&s", &cert_problems));
+  g_assert_true (g_strv_contains (cert_problems, "expired"));
+  g_assert_true (g_variant_lookup (probe, "certificate-not-after", "x", &not_after));
+  g_assert_cmpint (not_after, ==, NTS_LOOPBACK_EXPIRED_NOT_AFTER);
+  g_assert_true (g_variant_lookup (probe, "clock-suspect", "b", &clock_suspect));
+  g_assert_true (clock_suspect);
+  /* Keys and cookies stay in the service. */
+  g_assert_false (g_variant_lookup (probe, "c2s", "@ay", NULL));
+
+  /* From memory: no new key exchange, and the very same answer, timings
+   * and all. */
+  second = verify_probe (0);
+  after_second = ke_connections (EXPIRED_A);
+  g_assert_cmpuint (after_second, ==, after_first);
+  probe_again = source_probe (second, EXPIRED_A);
+  g_assert_nonnull (probe_again);
+  g_assert_true (g_variant_equal (probe, probe_again));
+}
+
+/* Every server's certificate fails on its dates alone and nothing
+ * authenticates: this machine's clock is the likely culprit. */
+static void
+test_verify_probe_far_off (void)
+{
+  g_autoptr(GVariant) settled = NULL, report = NULL, problems = NULL, first = NULL;
+  g_autoptr(GVariant) probe_a = NULL, probe_b = NULL;
+  g_autofree char *found = NULL;
+
+  if (skip_if_needed ())
+    return;
+  use_client ("far-off", NULL);
+  settled = verify_until (ke_failures, GUINT_TO_POINTER (2), "far-off: both key exchanges fail");
+  g_assert_null (find_problem (settled, "clock-far-off"));
+
+  report = verify_probe (0);
+  found = codes (report);
+  g_assert_cmpstr (found, ==,
+                   "clock-far-off,not-synchronised,nts-ke-failed,nts-ke-failed,"
+                   "too-few-authenticated");
+  g_assert_false (report_ok (report));
+  problems = g_variant_lookup_value (report, "problems", G_VARIANT_TYPE ("aa{sv}"));
+  first = g_variant_get_child_value (problems, 0);
+  g_assert_cmpstr (lookup_s (first, "code"), ==, "clock-far-off");
+  g_assert_cmpstr (lookup_s (first, "source"), ==, "");
+  assert_contains (lookup_s (first, "hint"), "allow-clock-far-off");
+  probe_a = source_probe (report, EXPIRED_A);
+  probe_b = source_probe (report, EXPIRED_B);
+  g_assert_nonnull (probe_a);
+  g_assert_nonnull (probe_b);
+  g_assert_cmpstr (lookup_s (probe_b, "result"), ==, "certificate");
+}
+
+static void
+test_verify_probe_untrusted (void)
+{
+  g_autoptr(GVariant) settled = NULL, report = NULL, problem = NULL;
+  const char *message;
+
+  if (skip_if_needed ())
+    return;
+  use_client ("untrusted", NULL);
+  settled = verify_until (ok_and_code, "nts-ke-failed", "untrusted: synchronised, KE failing");
+
+  report = verify_probe (0);
+  problem = source_problem (report, "nts-ke-failed", UNTRUSTED);
+  message = lookup_s (problem, "message");
+  assert_contains (message, "unknown issuer");
+  assert_contains (message, NTS_LOOPBACK_OTHER_CA_NAME);
+  assert_contains (lookup_s (problem, "hint"), "trusted CAs");
+  /* One untrusted server among good ones: not the clock. */
+  g_assert_null (find_problem (report, "clock-far-off"));
+}
+
+static void
+test_verify_probe_ke_closed (void)
+{
+  g_autoptr(GVariant) settled = NULL, report = NULL, problem = NULL, probe = NULL;
+
+  if (skip_if_needed ())
+    return;
+  use_client ("closed", NULL);
+  settled = verify_until (ok_and_code, "nts-ke-failed", "closed: synchronised, KE failing");
+
+  report = verify_probe (0);
+  problem = source_problem (report, "nts-ke-failed", KE_CLOSED);
+  assert_contains (lookup_s (problem, "message"), "refused");
+  assert_contains (lookup_s (problem, "hint"), "firewall");
+  probe = source_probe (report, KE_CLOSED);
+  g_assert_nonnull (probe);
+  g_assert_cmpstr (lookup_s (probe, "result"), ==, "tcp");
+}
+
+/* Its key exchange sends clients to port 123, where nothing answers. */
+static void
+test_verify_probe_ntp_silent (void)
+{
+  g_autoptr(GVariant) settled = NULL, report = NULL, problem = NULL;
+
+  if (skip_if_needed ())
+    return;
+  use_client ("silent", NULL);
+  settled = verify_until (ok_and_code, "ntp-unanswered", "silent: synchronised, NTP unanswered");
+
+  report = verify_probe (0);
+  problem = source_problem (report, "ntp-unanswered", NTP_SILENT);
+  /* Nothing listens on 127.0.0.7's port 123: the probe sees it refused. */
+  assert_contains (lookup_s (problem, "message"), "key exchange fine, but UDP 123");
+  assert_contains (lookup_s (problem, "hint"), "UDP 123");
+}
+
+static void
+test_verify_probe_unresolved (void)
+{
+  g_autoptr(GVariant) settled = NULL, report = NULL, problem = NULL, probe = NULL;
+
+  if (skip_if_needed ())
+    return;
+  use_client ("unresolved", NULL);
+  settled = verify_until (ok_and_code, "name-unresolved",
+                          "unresolved: synchronised, name unresolved");
+
+  report = verify_probe (0);
+  problem = source_problem (report, "name-unresolved", UNRESOLVABLE);
+  assert_contains (lookup_s (problem, "hint"), "resolvectl query " UNRESOLVABLE);
+  probe = source_probe (report, UNRESOLVABLE);
+  g_assert_nonnull (probe);
+  g_assert_cmpstr (lookup_s (probe, "result"), ==, "dns");
+}
+
+/* A wait that ends early on chronyd's TLS back-off judged it by a probe;
+ * the final report reuses that probe rather than asking again. */
+static void
+test_verify_probe_wait (void)
+{
+  g_autoptr(GVariant) report = NULL, problem = NULL, probe = NULL;
+  guint64 before;
+  gint64 start, took;
+
+  if (skip_if_needed ())
+    return;
+  use_client ("backoff", NULL);
+
+  before = ke_connections (UNTRUSTED);
+  start = g_get_monotonic_time ();
+  report = verify_probe (60);
+  took = g_get_monotonic_time () - start;
+  g_assert_cmpint (took, <, 20 * G_USEC_PER_SEC);
+  /* One probe for the wait and the report (none when the cache still
+   * held the server from an earlier case). */
+  g_assert_cmpuint (ke_connections (UNTRUSTED), <=, before + 1);
+  problem = source_problem (report, "nts-ke-failed", UNTRUSTED);
+  assert_contains (lookup_s (problem, "message"), "unknown issuer");
+  probe = source_probe (report, UNTRUSTED);
+  g_assert_nonnull (probe);
+  g_assert_cmpstr (lookup_s (probe, "result"), ==, "certificate");
+}
+
+static void
+test_verify_probe_bad_type (void)
+{
+  const char *const bad[] = { "({'probe': <'yes'>},)", "({'probe': <uint32 1>},)" };
+
+  if (skip_if_needed ())
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = NULL;
+      g_autofree char *name = NULL;
+
+      reply = g_dbus_connection_call_sync (fx.client, NTS_DBUS_NAME, NTS_DBUS_PATH,
+                                           NTS_DBUS_INTERFACE, "Verify",
+                                           g_variant_new_parsed (bad[i]),
+                                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                                           CALL_TIMEOUT_MS, NULL, &error);
+      g_assert_null (reply);
+      name = g_dbus_error_get_remote_error (error);
+      g_assert_cmpstr (name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+      assert_contains (error->message, "\"probe\" must be of type b");
+    }
+}
+
+static void
+test_verify_probe_ntsctl (void)
+{
+  const char *const args[] = { "verify", "--probe", "--no-ask-password", NULL };
+  const char *const json_args[] = { "--json", "verify", "--probe", "--no-ask-password", NULL };
+  g_autoptr(GVariant) settled = NULL;
+  g_autofree char *out = NULL, *json = NULL, *line = NULL;
+
+  if (skip_if_needed ())
+    return;
+  if (g_getenv ("NTSCTL") == NULL)
+    {
+      g_test_skip ("NTSCTL not set");
+      return;
+    }
+  use_client ("closed", NULL);
+  settled = verify_until (ok_and_code, "nts-ke-failed", "closed: synchronised, KE failing");
+
+  g_assert_cmpint (run_ntsctl (args, &out), ==, 0);
+  g_test_message ("%s", out);
+  /* The verdict per failing source, beside the problem that uses it. */
+  line = g_strdup_printf ("  %s: tcp: TCP %u refused", KE_CLOSED,
+                          nts_loopback_get_nts_port (lb, KE_CLOSED));
+  assert_contains (out, "Probes:");
+  assert_contains (out, line);
+  assert_contains (out, "nts-ke-failed");
+
+  g_assert_cmpint (run_ntsctl (json_args, &json), ==, 0);
+  assert_contains (json, "\"probe\"");
+  assert_contains (json, "\"result\" : \"tcp\"");
+  use_client ("good", NULL);
+}
+
 /* ---- setup ----------------------------------------------------------- */
 
 static const ServiceOptions service_options = {
@@ -1347,6 +1797,7 @@ start_test_bed (void)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *dbus_daemon = NULL;
+  /* clang-format off */
   const struct { const char *address; NtsLoopbackServerKind kind; } servers[] = {
     { G2, NTS_LOOPBACK_SERVER_GOOD },
     { G3, NTS_LOOPBACK_SERVER_GOOD },
@@ -1354,7 +1805,11 @@ start_test_bed (void)
     { UNTRUSTED, NTS_LOOPBACK_SERVER_UNTRUSTED },
     { KE_CLOSED, NTS_LOOPBACK_SERVER_KE_CLOSED },
     { NTP_SILENT, NTS_LOOPBACK_SERVER_NTP_SILENT },
+    { NTP_DROPPED, NTS_LOOPBACK_SERVER_NTP_DROPPED },
+    { EXPIRED_A, NTS_LOOPBACK_SERVER_EXPIRED },
+    { EXPIRED_B, NTS_LOOPBACK_SERVER_EXPIRED },
   };
+  /* clang-format on */
 
   if (!nts_loopback_find_programs (NULL, NULL, &skip_reason))
     return FALSE;
@@ -1439,6 +1894,19 @@ main (int argc, char **argv)
   g_test_add_func ("/verify/probe/servers", test_probe_servers);
   g_test_add_func ("/verify/probe/one-at-a-time", test_probe_one_at_a_time);
   g_test_add_func ("/verify/probe/ntsctl", test_ntsctl_probe);
+  /* Verify's 'probe': the first to probe NTP_DROPPED and EXPIRED_A come
+   * first, for probes that are real; NTP_SILENT after
+   * /verify/probe/one-at-a-time, which needs its probe to be real. */
+  g_test_add_func ("/verify/verify-probe/limit", test_verify_probe_limit);
+  g_test_add_func ("/verify/verify-probe/expired", test_verify_probe_expired);
+  g_test_add_func ("/verify/verify-probe/far-off", test_verify_probe_far_off);
+  g_test_add_func ("/verify/verify-probe/untrusted", test_verify_probe_untrusted);
+  g_test_add_func ("/verify/verify-probe/ke-closed", test_verify_probe_ke_closed);
+  g_test_add_func ("/verify/verify-probe/ntp-silent", test_verify_probe_ntp_silent);
+  g_test_add_func ("/verify/verify-probe/unresolved", test_verify_probe_unresolved);
+  g_test_add_func ("/verify/verify-probe/wait", test_verify_probe_wait);
+  g_test_add_func ("/verify/verify-probe/bad-type", test_verify_probe_bad_type);
+  g_test_add_func ("/verify/verify-probe/ntsctl", test_verify_probe_ntsctl);
 
   status = g_test_run ();
 
