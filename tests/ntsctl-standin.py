@@ -86,7 +86,7 @@ def source(name, address, auth, reach, state, offset, ke=1, attempts=0,
     }
 
 
-def report(ok):
+def report(ok, probe=False):
     sources = [
         source("ntsa.test", "127.0.0.11", True, 0o377, "selected", 0.000012),
         source("ntsb.test", "127.0.0.12", True, 0o377, "candidate", -0.0021,
@@ -96,6 +96,13 @@ def report(ok):
                ke=1 if ok else 0, attempts=0 if ok else 3,
                age=42 if ok else -1, cookies=8 if ok else 0),
     ]
+    if probe and not ok:
+        # What Verify's 'probe' adds to a failing source.
+        sources[2]["probe"] = v("a{sv}", {
+            "server": v("s", "ntsc.test"), "port": v("q", 4460),
+            "result": v("s", "certificate"),
+            "message": v("s", "certificate expired 3 days ago"),
+        })
     problems = []
     if not ok:
         problems.append({
@@ -290,7 +297,8 @@ class Standin:
 
     def do_Verify(self, params, invocation):
         ok = not os.path.exists(os.path.join(CONTROL, "verify-not-ok"))
-        invocation.return_value(v("(a{sv})", (report(ok),)))
+        probe = params.unpack()[0].get("probe", False)
+        invocation.return_value(v("(a{sv})", (report(ok, probe),)))
 
     def do_ListSnapshots(self, params, invocation):
         invocation.return_value(v("(a(sta{sv}))", ([

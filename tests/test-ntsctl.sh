@@ -159,6 +159,11 @@ expect out "    Check that TCP port 4460 is open"
 run 3 verify --json
 "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ok"] is False and d["sources"][2]["reachability"] == 0' "$DIR/out" \
   && ok "verify --json is the report as JSON" || not_ok "verify --json"
+run 3 verify --probe
+expect out "Probes:"
+expect out "  ntsc.test: certificate: certificate expired 3 days ago"
+last_call
+expect last "Verify flags=4 ({'probe': <true>},)"
 rm "$DIR/verify-not-ok"
 
 run 0 --no-ask-password verify --wait 30
