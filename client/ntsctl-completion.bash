@@ -11,7 +11,7 @@ _ntsctl () {
     [status]=''
     [preview]='--server --min-sources'
     [apply]='--server --min-sources --install --no-preflight --wait-sync --allow-clock-far-off'
-    [verify]='--wait'
+    [verify]='--wait --probe'
     [rollback]='--force'
     [snapshots]=''
     [probe]='--port --ca'
