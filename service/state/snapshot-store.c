@@ -50,6 +50,7 @@ nts_snapshot_free (NtsSnapshot *snapshot)
   g_clear_pointer (&snapshot->state, g_variant_unref);
   g_clear_pointer (&snapshot->files, g_ptr_array_unref);
   nts_package_changes_free (snapshot->packages);
+  g_clear_pointer (&snapshot->steps, g_variant_unref);
   g_free (snapshot);
 }
 
@@ -540,6 +541,7 @@ load_file (NtsSnapshotStore *store,
 }
 
 static NtsPackageChanges *load_packages (GKeyFile *keys, const char *id, GError **error);
+static GVariant *load_steps (GKeyFile *keys, const char *id, GError **error);
 
 static NtsSnapshot *snapshot_from_keys (NtsSnapshotStore  *store,
                                         const char        *id,
@@ -631,6 +633,9 @@ snapshot_from_keys (NtsSnapshotStore  *store,
     }
   snapshot->packages = load_packages (keys, id, error);
   if (snapshot->packages == NULL)
+    return NULL;
+  snapshot->steps = load_steps (keys, id, error);
+  if (snapshot->steps == NULL)
     return NULL;
   return g_steal_pointer (&snapshot);
 }
@@ -1049,5 +1054,85 @@ nts_snapshot_store_record_packages (NtsSnapshotStore         *store,
   g_key_file_set_string_list (keys, GROUP_PACKAGES, "removed",
                               (const char *const *) changes->removed,
                               g_strv_length (changes->removed));
+  return write_manifest (store, id, keys, error);
+}
+
+/* ---- what steps noted for their undos ---- */
+
+#define GROUP_STEPS "steps"
+
+static gboolean
+step_name_is_valid (const char *step)
+{
+  if (step == NULL || step[0] == '\0' || strlen (step) > 64)
+    return FALSE;
+  for (const char *p = step; *p != '\0'; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
+/* Each key a step name, each value an a{sv} in GVariant text: anything
+ * else is a damaged manifest, as a damaged state is. */
+static GVariant *
+load_steps (GKeyFile *keys, const char *id, GError **error)
+{
+  g_auto(GStrv) steps = g_key_file_get_keys (keys, GROUP_STEPS, NULL, NULL);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  for (char **step = steps; step != NULL && *step != NULL; step++)
+    {
+      g_autofree char *text = g_key_file_get_string (keys, GROUP_STEPS, *step, NULL);
+      GVariant *state = NULL;
+
+      if (step_name_is_valid (*step) && text != NULL)
+        state = g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL);
+      if (state == NULL)
+        {
+          g_variant_builder_clear (&builder);
+          damaged (error, id, "[steps] holds something that is not a step's a{sv}");
+          return NULL;
+        }
+      /* g_variant_parse()'s reference is a full one. */
+      g_variant_builder_add (&builder, "{sv}", *step, state);
+      g_variant_unref (state);
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+GVariant *
+nts_snapshot_step_state (const NtsSnapshot *snapshot, const char *step)
+{
+  g_return_val_if_fail (snapshot != NULL && step != NULL, NULL);
+
+  if (snapshot->steps == NULL)
+    return NULL;
+  return g_variant_lookup_value (snapshot->steps, step, G_VARIANT_TYPE_VARDICT);
+}
+
+gboolean
+nts_snapshot_store_record_step (NtsSnapshotStore *store, const char *id, const char *step,
+                                GVariant *state, GError **error)
+{
+  g_autoptr(GKeyFile) keys = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GVariant) owned = NULL;
+
+  g_return_val_if_fail (state != NULL && g_variant_is_of_type (state, G_VARIANT_TYPE_VARDICT),
+                        FALSE);
+  owned = g_variant_ref_sink (state);
+
+  if (!step_name_is_valid (step))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "cannot record a step in snapshot %s: not a step name", id);
+      return FALSE;
+    }
+  keys = manifest_for_update (store, id, error);
+  if (keys == NULL)
+    return FALSE;
+  text = g_variant_print (state, TRUE);
+  g_key_file_set_string (keys, GROUP_STEPS, step, text);
   return write_manifest (store, id, keys, error);
 }

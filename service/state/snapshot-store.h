@@ -39,6 +39,11 @@
  *   removed=systemd-timesyncd;
  *          (nts_snapshot_store_record_packages())
  *
+ *   [steps]                  only once a step noted something for its undo
+ *   nts-dump=<GVariant text of that step's a{sv}>
+ *          (nts_snapshot_store_record_step()); a manifest without the
+ *          group, as every one written before it existed, has none
+ *
  * Ids are "YYYYMMDDTHHMMSSZ-uuuuuu" (UTC, microseconds): they sort as they
  * were taken, and a new id is always later than every id in the store,
  * even within one microsecond or when the clock was stepped back (which
@@ -80,7 +85,12 @@ typedef struct {
   GVariant  *state;           /* a{sv}, as given to take() */
   GPtrArray *files;           /* NtsSnapshotFile*, in the order given to take() */
   NtsPackageChanges *packages; /* record_packages(); empty when none */
+  GVariant *steps; /* a{sv}, step name -> its a{sv}: record_step(); empty when none */
 } NtsSnapshot;
+
+/* What step @step noted in @snapshot for its undo (a{sv}, a full
+ * reference), or NULL when it noted nothing. */
+GVariant *nts_snapshot_step_state (const NtsSnapshot *snapshot, const char *step);
 
 void nts_snapshot_file_free (NtsSnapshotFile *file);
 void nts_snapshot_free      (NtsSnapshot     *snapshot);
@@ -215,5 +225,13 @@ gboolean nts_snapshot_store_record_packages (NtsSnapshotStore         *store,
                                              const char               *id,
                                              const NtsPackageChanges  *changes,
                                              GError                  **error);
+
+/* Notes in snapshot @id what step @step ([a-z0-9-]+) did that its undo
+ * must know and only the snapshot can tell it after a crash: @state
+ * (a{sv}, the step's own keys; a floating reference is taken over),
+ * replacing what the step noted before.
+ * Rewrites the manifest atomically, like record_packages(). */
+gboolean nts_snapshot_store_record_step (NtsSnapshotStore *store, const char *id,
+                                         const char *step, GVariant *state, GError **error);
 
 G_END_DECLS
