@@ -329,9 +329,9 @@ if command -v script >/dev/null; then
   # terminal shows stderr only.
   script -qec "$NTSCTL apply > $DIR/apply.out" /dev/null < /dev/null > "$DIR/tty" 2>&1
   cp "$DIR/apply.out" "$DIR/out"
-  expect tty "[ 1/15] validate"
-  expect tty "[ 7/15] keys-file"
-  expect tty "[15/15] commit"
+  expect tty "[ 1/16] validate"
+  expect tty "[ 7/16] keys-file"
+  expect tty "[16/16] commit"
   # erased: the last thing on the terminal is a carriage return
   "$PYTHON" -c 'import sys; t=open(sys.argv[1],"rb").read(); assert t.endswith(b"\r") and t.rstrip(b"\r ").endswith(b"commit"), t[-40:]' "$DIR/tty" \
     && ok "progress line erased at the end" || not_ok "progress line erased at the end"
@@ -343,7 +343,7 @@ if command -v script >/dev/null; then
   expect tty "Restored snapshot 20240501T120000-3"
 
   script -qec "$NTSCTL apply --json" /dev/null < /dev/null > "$DIR/tty" 2>&1
-  reject tty "/15]"
+  reject tty "/16]"
   expect tty '"snapshot-id" : "20240501T120000-3"'
 
   # Only the service's own signals count.
@@ -351,14 +351,14 @@ if command -v script >/dev/null; then
   script -qec "$NTSCTL apply" /dev/null < /dev/null > "$DIR/tty" 2>&1
   rm "$DIR/spoof"
   reject tty "spoofed"
-  expect tty "[15/15] commit"
+  expect tty "[16/16] commit"
 
   # On error, the line is erased before the message.
-  echo start-chronyd > "$DIR/crash-ApplyHardenedConfig"
+  echo nts-dump > "$DIR/crash-ApplyHardenedConfig"
   echo applying > "$DIR/state"
   script -qec "$NTSCTL apply" /dev/null < /dev/null > "$DIR/tty" 2>&1
   rm "$DIR/state"
-  "$PYTHON" -c 'import sys,re; t=open(sys.argv[1],"rb").read(); assert re.search(rb"\[12/15\] stop-timesyncd *\r +\rntsctl: no reply", t), t[-400:]' "$DIR/tty" \
+  "$PYTHON" -c 'import sys,re; t=open(sys.argv[1],"rb").read(); assert re.search(rb"\[12/16\] stop-timesyncd *\r +\rntsctl: no reply", t), t[-400:]' "$DIR/tty" \
     && ok "progress line erased before the error" || not_ok "progress line erased before the error"
 else
   echo "ok - progress line # SKIP no script(1)"

@@ -7,9 +7,13 @@
 
 #include "accounts.h"
 #include "applied-state.h"
+#include "chronyd-help.h"
+#include "dump-handoff.h"
 #include "ensure-chrony.h"
+#include "nts-dump.h"
 #include "nts-errors.h"
 #include "preflight.h"
+#include "probe-wire.h"
 #include "render.h"
 #include "server-name.h"
 #include "snapshot-store.h"
@@ -39,6 +43,8 @@ struct _Tx {
   guint              wait_sync_s;
   gboolean           preflight;
   GPtrArray *preflight_results; /* NtsProbeResult per server, once probed */
+  gint64 preflight_done;        /* monotonic, when the probe answered */
+  GVariant *dumps;              /* what the nts-dump step wrote (dump-handoff.h) */
   gboolean           install;
   gboolean           install_authorized;
   NtsApplyReportFunc report_func;
@@ -83,6 +89,8 @@ static void step_reload         (gpointer data, const NtsStep *step, GTask *task
 static void settle_reload       (gpointer data, const NtsStep *step, GTask *task);
 static void step_stop_timesyncd (gpointer data, const NtsStep *step, GTask *task);
 static void undo_stop_timesyncd (gpointer data, const NtsStep *step, GTask *task);
+static void step_nts_dump       (gpointer data, const NtsStep *step, GTask *task);
+static void undo_nts_dump       (gpointer data, const NtsStep *step, GTask *task);
 static void step_start_chronyd  (gpointer data, const NtsStep *step, GTask *task);
 static void undo_start_chronyd  (gpointer data, const NtsStep *step, GTask *task);
 static void settle_start_chronyd (gpointer data, const NtsStep *step, GTask *task);
@@ -110,6 +118,9 @@ static const NtsStep apply_steps[] = {
   /* Undone by a reload once every file is back. */
   { "reload",         step_reload,         NULL,            settle_reload },
   { "stop-timesyncd", step_stop_timesyncd, undo_stop_timesyncd },
+  /* The preflight's NTS sessions left for the chronyd about to start:
+   * undone before that chronyd's unit is put back and restarted. */
+  { "nts-dump",       step_nts_dump,       undo_nts_dump },
   /* A chronyd that ran before runs on after the undo of its unit, with
    * our files: restarted once they are back. */
   { "start-chronyd",  step_start_chronyd,  undo_start_chronyd, settle_start_chronyd },
@@ -128,6 +139,7 @@ tx_free (Tx *tx)
   g_clear_pointer (&tx->layout, nts_layout_free);
   g_strfreev (tx->servers);
   g_clear_pointer (&tx->preflight_results, g_ptr_array_unref);
+  g_clear_pointer (&tx->dumps, g_variant_unref);
   g_clear_pointer (&tx->files, g_ptr_array_unref);
   g_clear_pointer (&tx->store, nts_snapshot_store_free);
   g_free (tx->snapshot_id);
@@ -252,6 +264,7 @@ on_preflight_done (GObject *source, GAsyncResult *res, gpointer user_data)
   GError *error = NULL;
   gboolean ok = nts_preflight_finish (res, &tx->preflight_results, &error);
 
+  tx->preflight_done = g_get_monotonic_time ();
   nts_step_return (task, ok, error);
 }
 
@@ -273,6 +286,9 @@ step_preflight (gpointer data, const NtsStep *step, GTask *task)
   /* The servers judged as chronyd will judge them: with
    * allow-clock-far-off, whatever the certificates' dates. */
   options.no_cert_time_check = (tx->render_flags & NTS_RENDER_NO_CERT_TIME_CHECK) != 0;
+  /* Each passing exchange's keys and cookies, for the nts-dump step;
+   * they stay in this process and are wiped once it is done. */
+  options.secrets = TRUE;
   nts_preflight_async ((const char *const *) tx->servers, &options, tx->cancellable,
                        on_preflight_done, task);
 }
@@ -867,6 +883,105 @@ undo_stop_timesyncd (gpointer data, const NtsStep *step, GTask *task)
   undo_unit (tx, snapshot ? nts_snapshot_timesyncd_unit (snapshot) : NULL, FALSE, task);
 }
 
+/* ---- nts-dump ---------------------------------------------------------- */
+
+static gboolean
+any_secrets (GPtrArray *results)
+{
+  for (guint i = 0; results != NULL && i < results->len; i++)
+    if (((NtsProbeResult *) results->pdata[i])->has_secrets)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+on_chronyd_version (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  Tx *tx = g_task_get_task_data (task);
+  const NtsStep *step = g_object_get_data (G_OBJECT (task), "step");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *version = nts_chronyd_version_finish (res, &error);
+  guint support = version != NULL ? nts_dump_support_from_version (version, &error) : 0;
+  guint written = 0;
+
+  if (support == 0)
+    g_message ("no NTS dumps for chronyd: %s", error->message);
+  else
+    {
+      NtsDumpHandoff handoff = {
+        .root = tx->root,
+        .support = support,
+        .dump_dir = tx->layout->state_dir,
+        .user = tx->layout->user,
+        .store = tx->store,
+        .snapshot_id = tx->snapshot_id,
+        .step = step->name,
+      };
+
+      tx->dumps = nts_dump_handoff_write (&handoff, tx->preflight_results, &written);
+    }
+  nts_dump_handoff_forget_secrets (tx->preflight_results);
+  /* Whatever became of the dumps, Apply goes on: without them chronyd
+   * only starts as it would have anyway. */
+  nts_step_return (task, TRUE, NULL);
+}
+
+/* chrony.conf's ntsdumpdir is the layout's state directory
+ * (chrony-config.c): the preflight's sessions go there, as chronyd's user
+ * would have left them, for the chronyd start-chronyd starts next. A
+ * chronyd running still (the one start-chronyd restarts) may replace a
+ * file as it stops: then it holds a session of chronyd's own, and is not
+ * ours to remove. Only for a chronyd whose dump format is known, and only
+ * while the keys are fresh (NTS_DUMP_HANDOFF_MAX_AGE_S). */
+static void
+step_nts_dump (gpointer data, const NtsStep *step, GTask *task)
+{
+  Tx *tx = data;
+  g_autofree char *chronyd = NULL;
+  gint64 age_s = (g_get_monotonic_time () - tx->preflight_done) / G_USEC_PER_SEC;
+
+  if (!any_secrets (tx->preflight_results))
+    {
+      nts_step_return (task, TRUE, NULL);
+      return;
+    }
+  if (age_s > NTS_DUMP_HANDOFF_MAX_AGE_S)
+    {
+      g_message ("no NTS dumps for chronyd: the preflight's key exchanges are %" G_GINT64_FORMAT
+                 " s old, more than %d s",
+                 age_s, NTS_DUMP_HANDOFF_MAX_AGE_S);
+      nts_dump_handoff_forget_secrets (tx->preflight_results);
+      nts_step_return (task, TRUE, NULL);
+      return;
+    }
+  g_object_set_data (G_OBJECT (task), "step", (gpointer) step);
+  chronyd = nts_layout_host_path (tx->layout, tx->layout->chronyd_path);
+  nts_chronyd_version_async (chronyd, tx->cancellable, on_chronyd_version, task);
+}
+
+/* The files the step noted in the snapshot that are still ours: those
+ * chronyd loaded are gone already. Before chronyd's unit is put back, so
+ * an old chronyd restarted by the settle never sees them. */
+static void
+undo_nts_dump (gpointer data, const NtsStep *step, GTask *task)
+{
+  Tx *tx = data;
+  GError *error = NULL;
+  const NtsSnapshot *snapshot = persisted_snapshot (tx, &error);
+  g_autoptr(GVariant) record = snapshot ? nts_snapshot_step_state (snapshot, step->name) : NULL;
+  guint removed = 0;
+  gboolean ok = snapshot != NULL;
+
+  if (record != NULL)
+    {
+      ok = nts_dump_handoff_remove (tx->root, record, &removed, &error);
+      if (removed > 0)
+        g_message ("removed %u NTS dumps Apply had left for chronyd", removed);
+    }
+  nts_step_return (task, ok, error);
+}
+
 static void
 on_chrony_restarted (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -1048,6 +1163,29 @@ step_commit_check (gpointer data, const NtsStep *step, GTask *task)
                     task);
 }
 
+/* The dumps chronyd has not loaded by now are removed: by the commit check
+ * chronyd has started every source whose address it had (a source is
+ * created, and loads its dump, before chronyd answers on its socket), so
+ * what is left is for an address it did not take (a name that resolved
+ * elsewhere than for the probe) or has not resolved yet. Left, such a
+ * file would keep a session's keys on disk for as long as no chronyd
+ * happens to replace it; removed, it costs that one source the cold start
+ * it would have had without it. Best effort: the commit does not fail on
+ * it. */
+static void
+remove_unloaded_dumps (Tx *tx)
+{
+  g_autoptr(GError) error = NULL;
+  guint removed = 0;
+
+  if (tx->dumps == NULL)
+    return;
+  if (!nts_dump_handoff_remove (tx->root, tx->dumps, &removed, &error))
+    g_message ("cannot remove the NTS dumps chronyd did not load: %s", error->message);
+  else if (removed > 0)
+    g_message ("removed %u NTS dumps chronyd did not load", removed);
+}
+
 /* Notes in the snapshot what Apply wrote, so a later Rollback can tell
  * whether someone changed the files since. */
 static void
@@ -1069,6 +1207,8 @@ step_commit (gpointer data, const NtsStep *step, GTask *task)
            nts_snapshot_store_record_applied (tx->store, tx->snapshot_id, file->path, sum,
                                               uid, gid, file->mode, &error);
     }
+  if (ok)
+    remove_unloaded_dumps (tx);
   /* The marker last: from it on State says "applied" and Rollback knows
    * what to undo, and a failure before it leaves the old one. */
   ok = ok && nts_snapshot_store_prune (tx->store, &error) &&
@@ -1178,6 +1318,9 @@ on_run_done (GObject *source, GAsyncResult *res, gpointer user_data)
   const char *step;
   GString *undo_errors;
 
+  /* Kept only for the nts-dump step: a run that never reached it, or
+   * failed, wipes them now rather than when the caller lets go. */
+  nts_dump_handoff_forget_secrets (tx->preflight_results);
   if (nts_step_runner_run_finish (tx->runner, res, &cause))
     {
       if (!nts_journal_finish (tx->journal, &error))
