@@ -81,6 +81,7 @@ struct _Call {
   const char            *step;               /* the Progress step running */
   gint64                 started;            /* monotonic, at arrival */
   char                  *result_snapshot_id; /* for LastResult */
+  GVariant *probe_results;                   /* for LastResult: Apply's preflight verdicts */
   gboolean               install_authorized; /* the caller may install packages */
 };
 
@@ -110,6 +111,7 @@ call_free (Call *call)
   g_clear_pointer (&call->probe, nts_probe_options_free);
   g_clear_pointer (&call->layout, nts_layout_free);
   g_free (call->result_snapshot_id);
+  g_clear_pointer (&call->probe_results, g_variant_unref);
   g_free (call->snapshot_id);
   g_free (call->state_before);
   g_free (call);
@@ -139,8 +141,8 @@ static void
 record_last_result (Call *call, const GError *error)
 {
   publish_last_result (call->manager,
-                       nts_last_result_new (call->method, error, call->step,
-                                            call->result_snapshot_id));
+                       nts_last_result_new_full (call->method, error, call->step,
+                                                 call->result_snapshot_id, call->probe_results));
 }
 
 static void
@@ -657,10 +659,14 @@ call_return_transaction (Call *call, GVariant *result, GError *error)
 static void
 on_apply_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
+  Call *call = user_data;
   GError *error = NULL;
   GVariant *result = nts_apply_run_finish (res, &error);
 
-  call_return_transaction (user_data, result, error);
+  /* Also on failure: PreflightFailed's verdicts per server, which its
+   * message only lists for people. */
+  call->probe_results = nts_apply_run_get_probe_results (res);
+  call_return_transaction (call, result, error);
 }
 
 /* Every authorization the call needs is in: only now the lock. */

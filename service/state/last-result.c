@@ -6,7 +6,8 @@
 
 #include "snapshot-store.h"
 
-#define LAST_RESULT_MAX (64 * 1024)
+/* Room for 16 probe results with every text field at its longest. */
+#define LAST_RESULT_MAX (256 * 1024)
 
 static const char *
 dir_of (const char *state_dir)
@@ -18,8 +19,62 @@ GVariant *
 nts_last_result_new (const char *method, const GError *error, const char *step,
                      const char *snapshot_id)
 {
+  return nts_last_result_new_full (method, error, step, snapshot_id, NULL);
+}
+
+/* The secret keys of nts_probe_result_to_variant() (probe-wire.h). */
+static gboolean
+is_secret_key (const char *key)
+{
+  static const char *const secret[] = { "c2s", "s2c", "cookie-data", "ke-time" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (secret); i++)
+    if (strcmp (key, secret[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static GVariant *
+without_secrets (GVariant *probe_results)
+{
+  GVariantBuilder results;
+  GVariantIter iter;
+  GVariant *result;
+
+  g_variant_builder_init (&results, G_VARIANT_TYPE ("aa{sv}"));
+  g_variant_iter_init (&iter, probe_results);
+  while ((result = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      GVariantBuilder kept;
+      GVariantIter entries;
+      const char *key;
+      GVariant *value;
+
+      g_variant_builder_init (&kept, G_VARIANT_TYPE_VARDICT);
+      g_variant_iter_init (&entries, result);
+      while (g_variant_iter_next (&entries, "{&sv}", &key, &value))
+        {
+          if (!is_secret_key (key))
+            g_variant_builder_add (&kept, "{sv}", key, value);
+          g_variant_unref (value);
+        }
+      g_variant_builder_add_value (&results, g_variant_builder_end (&kept));
+      g_variant_unref (result);
+    }
+  return g_variant_builder_end (&results);
+}
+
+GVariant *
+nts_last_result_new_full (const char *method, const GError *error, const char *step,
+                          const char *snapshot_id, GVariant *probe_results)
+{
   GVariantDict dict;
-  g_autofree char *error_name = error ? g_dbus_error_encode_gerror (error) : NULL;
+  g_autofree char *error_name = NULL;
+
+  g_return_val_if_fail (probe_results == NULL ||
+                          g_variant_is_of_type (probe_results, G_VARIANT_TYPE ("aa{sv}")),
+                        NULL);
+  error_name = error ? g_dbus_error_encode_gerror (error) : NULL;
 
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "method", "s", method);
@@ -30,6 +85,8 @@ nts_last_result_new (const char *method, const GError *error, const char *step,
   /* Only a failure has a step to blame. */
   g_variant_dict_insert (&dict, "step", "s", error && step ? step : "");
   g_variant_dict_insert (&dict, "snapshot-id", "s", snapshot_id ? snapshot_id : "");
+  if (probe_results != NULL)
+    g_variant_dict_insert_value (&dict, "probe-results", without_secrets (probe_results));
   return g_variant_dict_end (&dict);
 }
 

@@ -18,6 +18,13 @@ GVariant *nts_last_result_new  (const char   *method,
                                 const GError *error,
                                 const char   *step,
                                 const char   *snapshot_id);
+/* The same with 'probe-results' (aa{sv}): @probe_results, the preflight's
+ * verdict on each server (nts_probe_result_to_variant() without secrets),
+ * when an Apply's preflight ran; NULL leaves the key out. A key or cookie
+ * that came along is dropped: LastResult is kept on disk and read by any
+ * local user. */
+GVariant *nts_last_result_new_full (const char *method, const GError *error, const char *step,
+                                    const char *snapshot_id, GVariant *probe_results);
 
 /* Writes @result (a{sv}) atomically. Where the state directory does not
  * exist yet (nothing was ever changed) there is nothing to keep: TRUE. */

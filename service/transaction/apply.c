@@ -1388,6 +1388,24 @@ nts_apply_run_finish (GAsyncResult *result, GError **error)
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+GVariant *
+nts_apply_run_get_probe_results (GAsyncResult *result)
+{
+  Tx *tx;
+  GVariantBuilder builder;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  tx = g_task_get_task_data (G_TASK (result));
+  if (tx->preflight_results == NULL)
+    return NULL;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < tx->preflight_results->len; i++)
+    g_variant_builder_add_value (&builder,
+                                 nts_probe_result_to_variant (tx->preflight_results->pdata[i],
+                                                              FALSE));
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
 /* ---- recovery --------------------------------------------------------- */
 
 /* What the undo gave back, as Rollback's result says it. */

@@ -77,6 +77,13 @@ void      nts_apply_run_async  (const NtsApplyParams *params,
                                 gpointer              user_data);
 GVariant *nts_apply_run_finish (GAsyncResult         *result,
                                 GError              **error);
+/* The preflight's verdict on each server of the run @result ended, in
+ * the order given: aa{sv} of nts_probe_result_to_variant() without
+ * secrets (a full reference), whether the run succeeded or failed
+ * (PreflightFailed, or a later step); NULL when the preflight did not run
+ * or the probe gave no answer. For LastResult, which the error alone
+ * cannot carry. */
+GVariant *nts_apply_run_get_probe_results (GAsyncResult *result);
 
 /* Recovery of an Apply a crash interrupted (@entry, its journal): the
  * undos of the steps it journaled and of the one in flight, through the
