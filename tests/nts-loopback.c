@@ -1016,7 +1016,7 @@ start_ntp_elsewhere (NtsLoopback *lb, Server *server, GError **error)
 
 static gboolean
 add_server (NtsLoopback *lb, const char *address, NtsLoopbackServerKind kind,
-            const char *ntp_address, GError **error)
+            const char *ntp_address, guint16 nts_port, GError **error)
 {
   Server *server;
   g_autofree char *stem = g_strdup_printf ("s-%s", address);
@@ -1039,7 +1039,7 @@ add_server (NtsLoopback *lb, const char *address, NtsLoopbackServerKind kind,
   /* Ports free on every address it listens on (at most two of these). */
   {
     const char *const addresses[] = { address, ipv6_address, NULL };
-    server->nts_port = pick_port_on (addresses, SOCK_STREAM, error);
+    server->nts_port = nts_port != 0 ? nts_port : pick_port_on (addresses, SOCK_STREAM, error);
     if (server->nts_port == 0)
       return FALSE;
   }
@@ -1086,7 +1086,22 @@ nts_loopback_add_server (NtsLoopback *lb, const char *address, NtsLoopbackServer
                          GError **error)
 {
   g_return_val_if_fail (!sends_elsewhere (kind), FALSE);
-  return add_server (lb, address, kind, NULL, error);
+  return add_server (lb, address, kind, NULL, 0, error);
+}
+
+gboolean
+nts_loopback_add_server_at_port (NtsLoopback *lb, const char *address,
+                                 NtsLoopbackServerKind kind, guint16 nts_port, GError **error)
+{
+  g_return_val_if_fail (!sends_elsewhere (kind) && kind != NTS_LOOPBACK_SERVER_LOCALHOST, FALSE);
+  g_return_val_if_fail (nts_port != 0, FALSE);
+  if (!port_free (address, nts_port, SOCK_STREAM))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE, "%s:%u is taken", address,
+                   nts_port);
+      return FALSE;
+    }
+  return add_server (lb, address, kind, NULL, nts_port, error);
 }
 
 gboolean
@@ -1094,7 +1109,7 @@ nts_loopback_add_server_via (NtsLoopback *lb, const char *address, NtsLoopbackSe
                              const char *ntp_address, GError **error)
 {
   g_return_val_if_fail (sends_elsewhere (kind) && ntp_address != NULL, FALSE);
-  return add_server (lb, address, kind, ntp_address, error);
+  return add_server (lb, address, kind, ntp_address, 0, error);
 }
 
 static gboolean

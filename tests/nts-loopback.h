@@ -100,6 +100,14 @@ gboolean     nts_loopback_add_server    (NtsLoopback           *lb,
                                          NtsLoopbackServerKind  kind,
                                          GError               **error);
 
+/* The same on NTS-KE port @nts_port (G_IO_ERROR_ADDRESS_IN_USE when it is
+ * taken): 4460, for what takes servers without a port, as Apply does.
+ * Each test program that does this keeps an address of its own for it:
+ * test programs run at once, and nothing else picks a port below 20000. */
+gboolean nts_loopback_add_server_at_port (NtsLoopback *lb, const char *address,
+                                          NtsLoopbackServerKind kind, guint16 nts_port,
+                                          GError **error);
+
 /* Adds a NEGOTIATED, NAK or KISS server: its key exchange on @address as
  * add_server() does, its NTP (the second chronyd, or the kiss responder) on
  * @ntp_address, on a port free on both (the key-exchange chronyd's own

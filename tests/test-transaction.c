@@ -3,13 +3,22 @@
  * Debian, against the systemd stand-in on a private bus: the happy path
  * writes what render.h renders with the right owner and mode and drives
  * systemd in order; every step made to fail (the fault hook, in process)
- * leaves the root as it was, the units as they were and no journal. */
+ * leaves the root as it was, the units as they were and no journal.
+ *
+ * The nts-dump cases run the preflight for real: ntssetup-probe
+ * ($NTSSETUP_PROBE, on a socketpair) against a loopback chronyd NTS server
+ * on 127.0.0.7:4460 (Apply's servers take no port; test-apply-rollback
+ * keeps 127.0.0.8 for the same), and the commit check (the report
+ * function) stands for chronyd's start: it starts a real client chronyd on
+ * the dump directory Apply wrote into. */
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "fault.h"
 #include "journal.h"
 #include "nts-errors.h"
+#include "nts-loopback.h"
 #include "packagekit-stand-in.h"
 #include "render.h"
 #include "rollback.h"
@@ -640,13 +649,459 @@ test_step_fails (Fixture *f, gconstpointer data)
 }
 #endif
 
+/* ---- nts-dump --------------------------------------------------------- */
+
+#define DUMP_SERVER      "127.0.0.7"
+#define DUMP_DIR         "/var/lib/chrony"
+#define DUMP_FILE        DUMP_DIR "/" DUMP_SERVER ".nts"
+#define NTS_KE_PORT      4460
+#define LOAD_TIMEOUT_US  (20 * G_USEC_PER_SEC)
+#define POLL_INTERVAL_US (50 * 1000)
+
+static NtsLoopback *lb;
+static char *why_no_lb;
+static guint client_counter;
+
+/* Everything this process logs (GLib's structured messages, debug ones
+ * too), for the check that no key or cookie is ever among them. */
+static GString *captured_log;
+
+static GLogWriterOutput
+capture_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  for (gsize i = 0; captured_log != NULL && i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE"))
+      {
+        g_string_append_len (captured_log, fields[i].value, fields[i].length);
+        g_string_append_c (captured_log, '\n');
+      }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+typedef struct {
+  Fixture *f;
+  gboolean start_chronyd; /* the commit check starts chronyd on the dump */
+  /* What the commit check found. */
+  gboolean dump_seen;
+  GStrv secrets_hex; /* the keys and cookies of the dump, as written */
+  gboolean consumed; /* chronyd loaded (and removed) it */
+  gboolean authenticated;
+  guint64 ke_before;
+  guint64 ke_after;
+} DumpRun;
+
+static void
+dump_run_clear (DumpRun *run)
+{
+  g_strfreev (run->secrets_hex);
+}
+
+/* A case: what `chronyd -v` says (NULL: the test chronyd's own), and the
+ * fault to inject (NULL: none). */
+typedef struct {
+  const char *chronyd_output;
+  const char *fault;
+} DumpCase;
+
+static const DumpCase dump_plain = { NULL, NULL };
+static const DumpCase dump_unknown_version = {
+  "chronyd (chrony) version 9.9 (+CMDMON +NTP +NTS +SECHASH +IPV6 -DEBUG)", NULL
+};
+static const DumpCase dump_fail_after = { NULL, "nts-dump:fail-after" };
+static const DumpCase dump_fail_later = { NULL, "start-chronyd:fail" };
+
+static void
+setup_dump (Fixture *f, gconstpointer data)
+{
+  const char *chronyd_output = ((const DumpCase *) data)->chronyd_output;
+  g_autofree char *ca = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *dir = NULL;
+
+  setup (f, NULL);
+  if (lb == NULL)
+    return;
+  g_assert_true (g_file_get_contents (nts_loopback_get_ca_file (lb), &ca, NULL, NULL));
+  /* The probe's trust anchors under a --root: the root's own bundle. */
+  fixture_write_root_file (&f->fx, "etc/ssl/certs/ca-certificates.crt", ca, 0644);
+  dir = g_build_filename (f->fx.root, DUMP_DIR, NULL);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  /* `chronyd -v` of the chronyd Apply leaves the dump for: the test
+   * chronyd itself, or one that names a release nobody checked. */
+  if (chronyd_output == NULL)
+    script = g_strdup_printf ("#!/bin/sh\nexec '%s' \"$@\"\n", g_getenv ("NTSSETUP_CHRONYD"));
+  else
+    script = g_strdup_printf ("#!/bin/sh\necho '%s'\n", chronyd_output);
+  fixture_write_root_file (&f->fx, "usr/sbin/chronyd", script, 0755);
+  g_string_truncate (captured_log, 0);
+}
+
+static char *
+dump_host_path (Fixture *f)
+{
+  return g_build_filename (f->fx.root, DUMP_FILE, NULL);
+}
+
+static guint64
+ke_connections (void)
+{
+  g_autoptr(GError) error = NULL;
+  NtsLoopbackServerStats stats;
+
+  g_assert_true (nts_loopback_get_server_stats (lb, DUMP_SERVER, &stats, &error));
+  g_assert_no_error (error);
+  return stats.ke_connections;
+}
+
+/* The dump's keys (its fifth line's last two words) and cookies (every
+ * line after it), as chronyd reads them. */
+static GStrv
+dump_secrets (const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autoptr(GStrvBuilder) secrets = g_strv_builder_new ();
+
+  g_assert_cmpuint (g_strv_length (lines), >=, 6);
+  g_assert_cmpstr (lines[0], ==, "NNC0");
+  g_assert_cmpstr (lines[1], ==, DUMP_SERVER);
+  {
+    g_auto(GStrv) words = g_strsplit (lines[4], " ", -1);
+
+    g_assert_cmpuint (g_strv_length (words), ==, 4);
+    g_strv_builder_add (secrets, words[2]);
+    g_strv_builder_add (secrets, words[3]);
+  }
+  for (guint i = 5; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    g_strv_builder_add (secrets, lines[i]);
+  return g_strv_builder_end (secrets);
+}
+
+static gboolean
+wait_gone (const char *path)
+{
+  gint64 until = g_get_monotonic_time () + LOAD_TIMEOUT_US;
+
+  while (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_get_monotonic_time () >= until)
+        return FALSE;
+      g_usleep (POLL_INTERVAL_US);
+    }
+  return TRUE;
+}
+
+/* Bounded: an authenticated answer from the server (`chronyc ntpdata`). */
+static gboolean
+wait_authenticated (NtsLoopbackClient *client)
+{
+  const char *const args[] = { "ntpdata", DUMP_SERVER, NULL };
+  gint64 until = g_get_monotonic_time () + LOAD_TIMEOUT_US;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *output = NULL;
+
+      g_assert_true (nts_loopback_client_chronyc (lb, client, args, &output, &error));
+      g_assert_no_error (error);
+      if (strstr (output, "Authenticated   : Yes") != NULL &&
+          strstr (output, "Total RX        : 0\n") == NULL)
+        return TRUE;
+      if (g_get_monotonic_time () >= until)
+        {
+          g_autofree char *log = nts_loopback_client_read_log (lb, client);
+          g_test_message ("ntpdata: %s\nclient log:\n%s", output, log);
+          return FALSE;
+        }
+      g_usleep (POLL_INTERVAL_US);
+    }
+}
+
+/* The commit check, standing for chronyd's start right after
+ * start-chronyd: what is in the dump directory then, and, when asked, a
+ * real chronyd started on it. */
+static GVariant *
+dump_report (guint wait_s, gpointer user_data)
+{
+  DumpRun *run = user_data;
+  g_autofree char *path = dump_host_path (run->f);
+  g_autofree char *dir = g_path_get_dirname (path);
+  GVariantDict dict;
+  struct stat st;
+
+  run->dump_seen = lstat (path, &st) == 0;
+  if (run->dump_seen)
+    {
+      struct passwd *daemon_user = getpwnam ("daemon");
+      g_autofree char *text = NULL;
+
+      /* As chronyd's user would have written it. */
+      g_assert_nonnull (daemon_user);
+      g_assert_true (S_ISREG (st.st_mode));
+      g_assert_cmpuint (st.st_uid, ==, daemon_user->pw_uid);
+      g_assert_cmpuint (st.st_gid, ==, daemon_user->pw_gid);
+      g_assert_cmpuint (st.st_mode & 07777, ==, 0600);
+      g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+      run->secrets_hex = dump_secrets (text);
+      explicit_bzero (text, strlen (text));
+    }
+  if (run->dump_seen && run->start_chronyd)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *name = g_strdup_printf ("dump%u", client_counter++);
+      const char *const only[] = { DUMP_SERVER, NULL };
+      NtsLoopbackClientSpec spec = {
+        .name = name,
+        .servers = only,
+        .minsources = 1,
+        .dump_dir = dir,
+      };
+      NtsLoopbackClient *client;
+
+      run->ke_before = ke_connections ();
+      client = nts_loopback_add_client (lb, &spec, &error);
+      g_assert_no_error (error);
+      run->consumed = wait_gone (path);
+      run->authenticated = wait_authenticated (client);
+      run->ke_after = ke_connections ();
+      nts_loopback_client_stop (client);
+    }
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "chronyd-state", "s", "active");
+  g_variant_dict_insert (&dict, "authenticated-sources", "u", 1);
+  return g_variant_dict_end (&dict);
+}
+
+/* Apply of DUMP_SERVER with the preflight; the probe's verdicts in
+ * *@probe_results. */
+static GVariant *
+run_dump (Fixture *f, DumpRun *run, GVariant **probe_results, GError **error)
+{
+  const char *const one[] = { DUMP_SERVER, NULL };
+  NtsApplyParams params = {
+    .root = f->root,
+    .layout = &f->layout,
+    .system_bus = f->fx.client,
+    .state_dir = STATE_DIR,
+    .servers = one,
+    .min_sources = 1,
+    .wait_sync_s = 5,
+    .job_timeout_ms = 10000,
+    .preflight = TRUE,
+    .report_func = dump_report,
+    .report_data = run,
+  };
+  g_autoptr(GAsyncResult) res = NULL;
+
+  run->f = f;
+  nts_apply_run_async (&params, NULL, NULL, NULL, on_done, &res);
+  wait_result (&res);
+  *probe_results = nts_apply_run_get_probe_results (res);
+  return nts_apply_run_finish (res, error);
+}
+
+/* No key and no cookie in anything this process logged, in either case
+ * of hex. */
+static void
+assert_secrets_not_logged (DumpRun *run)
+{
+  g_autofree char *lower = g_ascii_strdown (captured_log->str, -1);
+  g_autofree char *upper = g_ascii_strup (captured_log->str, -1);
+
+  g_assert_nonnull (run->secrets_hex);
+  for (char **hex = run->secrets_hex; *hex != NULL; hex++)
+    {
+      g_autofree char *head = g_strndup (*hex, 24);
+
+      g_autofree char *head_lower = g_ascii_strdown (head, -1);
+
+      g_assert_cmpuint (strlen (head), ==, 24);
+      g_assert_null (strstr (upper, head));
+      g_assert_null (strstr (lower, head_lower));
+    }
+}
+
+static gboolean
+skip_without_lb (void)
+{
+  if (lb != NULL)
+    return FALSE;
+  g_test_skip (why_no_lb);
+  return TRUE;
+}
+
+static void
+reset_fault (void)
+{
+#if NTS_FAULT_INJECTION
+  g_assert_true (nts_fault_configure ("no-such-step:fail", NULL));
+#endif
+}
+
+/* The dump is there, as chronyd's user would have left it, when chronyd
+ * starts; chronyd loads it (and removes it) and authenticates the server
+ * with no key exchange of its own; the dump it writes as it stops is its
+ * own, and the commit leaves it; the verdicts come back without a key. */
+static void
+test_dump_used (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GVariant) verdicts = NULL;
+  g_autofree char *path = NULL;
+  DumpRun run = { .start_chronyd = TRUE };
+
+  if (skip_without_lb ())
+    return;
+  reset_fault ();
+  result = run_dump (f, &run, &verdicts, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (result);
+  g_assert_true (run.dump_seen);
+  g_assert_true (run.consumed);
+  g_assert_true (run.authenticated);
+  g_test_message ("key exchanges at the server: %" G_GUINT64_FORMAT " before chronyd started, "
+                  "%" G_GUINT64_FORMAT " once it authenticated",
+                  run.ke_before, run.ke_after);
+  g_assert_cmpuint (run.ke_after, ==, run.ke_before);
+  /* chronyd wrote a dump of its own as it stopped: not ours, and kept. */
+  path = dump_host_path (f);
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_null (strstr (captured_log->str, "NTS dumps chronyd did not load"));
+
+  g_assert_nonnull (verdicts);
+  g_assert_cmpuint (g_variant_n_children (verdicts), ==, 1);
+  {
+    g_autoptr(GVariant) verdict = g_variant_get_child_value (verdicts, 0);
+    const char *phase = NULL;
+
+    g_assert_true (g_variant_lookup (verdict, "result", "&s", &phase));
+    g_assert_cmpstr (phase, ==, "ok");
+    for (const char *const *key =
+           (const char *[]) { "c2s", "s2c", "cookie-data", "ke-time", NULL };
+         *key; key++)
+      g_assert_false (g_variant_lookup (verdict, *key, "*", NULL));
+  }
+  assert_secrets_not_logged (&run);
+  assert_no_journal (f);
+  dump_run_clear (&run);
+}
+
+/* A dump chronyd did not load by the commit is not left behind. */
+static void
+test_dump_unloaded_removed (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GVariant) verdicts = NULL;
+  g_autofree char *path = NULL;
+  DumpRun run = { .start_chronyd = FALSE };
+
+  if (skip_without_lb ())
+    return;
+  reset_fault ();
+  result = run_dump (f, &run, &verdicts, &error);
+  g_assert_no_error (error);
+  g_assert_true (run.dump_seen);
+  path = dump_host_path (f);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_nonnull (strstr (captured_log->str, "removed 1 NTS dumps chronyd did not load"));
+  assert_secrets_not_logged (&run);
+  dump_run_clear (&run);
+}
+
+/* A chronyd of a release whose dump format nobody checked gets none, and
+ * Apply goes on. */
+static void
+test_dump_unknown_version (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GVariant) verdicts = NULL;
+  g_autofree char *dir = g_build_filename (f->fx.root, DUMP_DIR, NULL);
+  g_autoptr(GDir) listing = NULL;
+  DumpRun run = { .start_chronyd = TRUE };
+
+  if (skip_without_lb ())
+    return;
+  reset_fault ();
+  result = run_dump (f, &run, &verdicts, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (result);
+  g_assert_false (run.dump_seen);
+  listing = g_dir_open (dir, 0, &error);
+  g_assert_no_error (error);
+  g_assert_null (g_dir_read_name (listing));
+  g_assert_nonnull (strstr (captured_log->str, "no NTS dumps for chronyd: "));
+  g_assert_nonnull (strstr (captured_log->str, "9.9"));
+  assert_no_journal (f);
+}
+
+#if NTS_FAULT_INJECTION
+/* A failure after the dump was written: its undo removes it, and the
+ * Apply is undone as any other. */
+static void
+test_dump_undone (Fixture *f, gconstpointer data)
+{
+  const DumpCase *c = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GVariant) verdicts = NULL;
+  g_autofree char *path = NULL;
+  DumpRun run = { .start_chronyd = FALSE };
+
+  if (skip_without_lb ())
+    return;
+  g_assert_true (nts_fault_configure (c->fault, NULL));
+  result = run_dump (f, &run, &verdicts, &error);
+  g_assert_null (result);
+  g_assert_error (error, NTS_ERROR, NTS_ERROR_APPLY_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "every step done was undone"));
+  path = dump_host_path (f);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_nonnull (strstr (captured_log->str, "removed 1 NTS dumps Apply had left"));
+  /* The verdicts outlive the failure. */
+  g_assert_nonnull (verdicts);
+  g_assert_cmpuint (g_variant_n_children (verdicts), ==, 1);
+  assert_no_journal (f);
+  dump_run_clear (&run);
+}
+#endif
+
 int
 main (int argc, char **argv)
 {
   int status;
 
   g_test_init (&argc, &argv, NULL);
+  captured_log = g_string_new (NULL);
+  g_log_set_writer_func (capture_log, NULL, NULL);
   apply_steps = xml_apply_step_names ();
+  {
+    g_autoptr(GError) error = NULL;
+
+    lb = nts_loopback_new (&error);
+    if (lb != NULL &&
+        !nts_loopback_add_server_at_port (lb, DUMP_SERVER, NTS_LOOPBACK_SERVER_GOOD, NTS_KE_PORT,
+                                          &error))
+      g_clear_pointer (&lb, nts_loopback_free);
+    if (lb == NULL)
+      why_no_lb = g_strdup_printf ("no loopback NTS server on %s:%u: %s", DUMP_SERVER,
+                                   NTS_KE_PORT, error->message);
+  }
+  g_test_add ("/transaction/nts-dump/used", Fixture, &dump_plain, setup_dump, test_dump_used,
+              teardown);
+  g_test_add ("/transaction/nts-dump/unloaded-removed", Fixture, &dump_plain, setup_dump,
+              test_dump_unloaded_removed, teardown);
+  g_test_add ("/transaction/nts-dump/unknown-version", Fixture, &dump_unknown_version,
+              setup_dump, test_dump_unknown_version, teardown);
+#if NTS_FAULT_INJECTION
+  g_test_add ("/transaction/nts-dump/undone-after", Fixture, &dump_fail_after, setup_dump,
+              test_dump_undone, teardown);
+  g_test_add ("/transaction/nts-dump/undone-later", Fixture, &dump_fail_later, setup_dump,
+              test_dump_undone, teardown);
+#endif
   g_test_add_func ("/transaction/judge", test_judge);
   g_test_add ("/transaction/happy-path", Fixture, NULL, setup, test_happy_path, teardown);
   g_test_add ("/transaction/undo-restarts-running-chronyd", Fixture, NULL, setup_chrony_running,
@@ -687,5 +1142,7 @@ main (int argc, char **argv)
   g_ptr_array_unref (cases);
   g_string_free (table, TRUE);
   g_strfreev (apply_steps);
+  g_clear_pointer (&lb, nts_loopback_free);
+  g_free (why_no_lb);
   return status;
 }
