@@ -106,6 +106,10 @@ static NtsLoopback *lb;
 static char *skip_reason;
 static gboolean private_mounts;
 static guint chronyd_counter;
+/* A good server on PREFLIGHT_SERVER:4460, where Apply's preflight (its
+ * servers take no port) reaches it; test-transaction keeps 127.0.0.7. */
+#define PREFLIGHT_SERVER "127.0.0.8"
+static gboolean preflight_server;
 static GPtrArray *cases;     /* Case*, for as long as the tests run */
 
 typedef struct {
@@ -658,6 +662,39 @@ setup_namespace (GError **error)
          (group->len == 0 || bind_extended_copy ("/etc/group", group->str, error));
 }
 
+/* LastResult's 'probe-results'. */
+static GVariant *
+last_probe_results (Fixture *f)
+{
+  g_autoptr(GVariant) result = get_property (f, "LastResult");
+  GVariant *verdicts = g_variant_lookup_value (result, "probe-results",
+                                               G_VARIANT_TYPE ("aa{sv}"));
+
+  g_assert_nonnull (verdicts);
+  return verdicts;
+}
+
+/* Verdict @i is @server's, with @phase, and carries no key or cookie. */
+static void
+assert_verdict (GVariant *verdicts, guint i, const char *server, const char *phase)
+{
+  g_autoptr(GVariant) verdict = g_variant_get_child_value (verdicts, i);
+  const char *got_server = NULL;
+  const char *got_phase = NULL;
+  const char *message = NULL;
+
+  g_assert_true (g_variant_lookup (verdict, "server", "&s", &got_server));
+  g_assert_true (g_variant_lookup (verdict, "result", "&s", &got_phase));
+  g_assert_true (g_variant_lookup (verdict, "message", "&s", &message));
+  g_test_message ("%s: %s (%s)", got_server, got_phase, message);
+  g_assert_cmpstr (got_server, ==, server);
+  g_assert_cmpstr (got_phase, ==, phase);
+  for (const char *const *key =
+         (const char *[]) { "c2s", "s2c", "cookie-data", "ke-time", NULL };
+       *key; key++)
+    g_assert_false (g_variant_lookup (verdict, *key, "*", NULL));
+}
+
 /* Preflight by the daemon's probe ($NTSSETUP_PROBE, run on a socketpair
  * under --root), against three servers of which none answers NTS-KE
  * (nothing listens on 127.0.0.2-4:4460): PreflightFailed naming each, and
@@ -709,6 +746,66 @@ test_preflight_fails (Fixture *f, gconstpointer data)
     g_assert_cmpstr (step, ==, "preflight");
     g_assert_cmpstr (ids, ==, "");
   }
+  /* The verdicts per server, for a panel, in the order given. */
+  {
+    g_autoptr(GVariant) verdicts = last_probe_results (f);
+
+    g_assert_cmpuint (g_variant_n_children (verdicts), ==, 3);
+    for (guint i = 0; servers[i]; i++)
+      assert_verdict (verdicts, i, servers[i], "tcp");
+  }
+}
+
+/* A preflight that passes, against a loopback server on 4460: the
+ * verdict in LastResult says ok; the NTS dump left for chronyd (the test
+ * chronyd is 4.3) was not loaded by the chronyd answering the commit
+ * check (it has no sources), so the commit removed it. */
+static void
+test_preflight_passes (Fixture *f, gconstpointer data)
+{
+  const char *servers[] = { PREFLIGHT_SERVER, NULL };
+  g_autofree char *chronyd = host_path (f, f->profile->chronyd);
+  g_autofree char *dump_dir = host_path (f, "var/lib/chrony");
+  g_autofree char *dump = g_build_filename (dump_dir, PREFLIGHT_SERVER ".nts", NULL);
+  g_autofree char *ca = NULL;
+  g_autoptr(GFile) from = g_file_new_for_path (g_getenv ("NTSSETUP_CHRONYD"));
+  g_autoptr(GFile) to = g_file_new_for_path (chronyd);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariantDict options;
+
+  if (f->profile == NULL)
+    return;
+  if (!preflight_server)
+    {
+      g_test_skip ("no loopback NTS server on " PREFLIGHT_SERVER ":4460");
+      return;
+    }
+  g_assert_true (g_file_copy (from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (nts_loopback_get_ca_file (lb), &ca, NULL, NULL));
+  fixture_write_root_file (&f->fx, "etc/ssl/certs/ca-certificates.crt", ca, 0644);
+  g_assert_cmpint (g_mkdir_with_parents (dump_dir, 0755), ==, 0);
+  start_daemon (f, NULL);
+
+  g_variant_dict_init (&options, NULL);
+  g_variant_dict_insert_value (&options, "servers", g_variant_new_strv (servers, -1));
+  g_variant_dict_insert (&options, "min-sources", "u", 1);
+  g_variant_dict_insert (&options, "wait-sync", "u", 0);
+  reply = fixture_call (&f->fx, "ApplyHardenedConfig",
+                        g_variant_new ("(@a{sv})", g_variant_dict_end (&options)),
+                        G_DBUS_CALL_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (reply);
+  {
+    g_autoptr(GVariant) verdicts = last_probe_results (f);
+    g_autofree char *state = get_state (f);
+
+    g_assert_cmpstr (state, ==, "applied");
+    g_assert_cmpuint (g_variant_n_children (verdicts), ==, 1);
+    assert_verdict (verdicts, 0, PREFLIGHT_SERVER, "ok");
+  }
+  g_assert_false (g_file_test (dump, G_FILE_TEST_EXISTS));
 }
 
 /* chrony missing and 'install' asked by a caller polkit allows Apply but
@@ -1907,6 +2004,16 @@ main (int argc, char **argv)
     skip_reason = g_strdup (error->message);
   if (skip_reason == NULL && (lb = nts_loopback_new (&error)) == NULL)
     skip_reason = g_strdup_printf ("no chronyd to answer the commit check: %s", error->message);
+  if (lb != NULL)
+    {
+      g_autoptr(GError) port_error = NULL;
+
+      preflight_server = nts_loopback_add_server_at_port (lb, PREFLIGHT_SERVER,
+                                                          NTS_LOOPBACK_SERVER_GOOD, 4460,
+                                                          &port_error);
+      if (!preflight_server)
+        g_printerr ("# no server on " PREFLIGHT_SERVER ":4460: %s\n", port_error->message);
+    }
 
   cases = g_ptr_array_new_with_free_func (g_free);
   /* Run on their own (meson test test-apply-rollback-cycles): slow. */
@@ -1924,7 +2031,10 @@ main (int argc, char **argv)
       add ("ntsctl", *p, NULL, test_ntsctl);
       /* chronyd -h of the test chronyd answers like Debian's. */
       if (*p == &debian)
-        add ("preflight-fails", *p, NULL, test_preflight_fails);
+        {
+          add ("preflight-fails", *p, NULL, test_preflight_fails);
+          add ("preflight-passes", *p, NULL, test_preflight_passes);
+        }
       add ("install-denied", *p, NULL, test_install_denied);
       add ("rollback-packages-need-install", *p, NULL, test_rollback_packages_need_install);
       add ("planted-links", *p, NULL, test_planted_links);
