@@ -3,11 +3,23 @@
 # build-rootfs.sh — build (once) and cache the Debian bookworm root file system that
 # testbed.sh boots with systemd-nspawn.
 #
-#   tests/testbed/build-rootfs.sh [--force]
+#   tests/testbed/build-rootfs.sh [--flavour default|pk] [--force]
 #
-# Cache: $NTSSETUP_TESTBED_CACHE (default /var/cache/ntssetup-testbed)
+# Flavours ($NTSSETUP_TESTBED_FLAVOUR, or --flavour; default "default"):
+#   default  chrony installed (disabled) beside systemd-timesyncd (running): the
+#            reference scenario; apt's dependencies are broken on purpose.
+#   pk       no chrony, a clean apt state: systemd-timesyncd running, the real
+#            packagekitd (Debian's packagekit, apt backend) and polkitd, and apt sources
+#            listing ONLY a local repository in the rootfs (chrony and what the guest
+#            lacks for it, and systemd-timesyncd), signed with a key made at build time
+#            for this rootfs alone. The NTS servers run a chronyd copied out of the
+#            chrony package into /usr/local/lib/ntssetup-testbed/, so installing and
+#            removing chrony never touches them.
+#
+# Cache: $NTSSETUP_TESTBED_CACHE (default /var/cache/ntssetup-testbed); the flavour pk
+# has its own: that path with "-pk" appended. In each:
 #   rootfs/       the tree (read-only lower layer of every instance)
-#   rootfs.hash   hash of the suite, the package list and the customisation below
+#   rootfs.hash   hash of the flavour, suite, package list and the customisation below
 #   debs/         debootstrap --cache-dir: a rebuild downloads nothing again
 #   lock          build holds it exclusively, every running instance shares it
 # The rootfs is rebuilt only when it is missing, when the hash changed, or with --force.
@@ -15,16 +27,32 @@
 # Mirror: the first Debian mirror serving "$SUITE main" in this host's apt sources
 # (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list and *.sources), or
 # $NTSSETUP_TESTBED_MIRROR. A proxy configured for apt is used too.
-# Needs on the host: debootstrap (and, to boot it, systemd-container), util-linux, root.
+# Needs on the host: debootstrap (and, to boot it, systemd-container), util-linux, root;
+# for the flavour pk also apt-ftparchive (apt-utils) and gpg (gnupg).
 set -euo pipefail
 
 SUITE=bookworm
+FLAVOUR=${NTSSETUP_TESTBED_FLAVOUR:-default}
+force=0
+usage() {
+	echo "usage: $0 [--flavour default|pk] [--force]" >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--force) force=1 ;;
+	--flavour) [ $# -ge 2 ] || usage; FLAVOUR=$2; shift ;;
+	--flavour=*) FLAVOUR=${1#*=} ;;
+	*) usage ;;
+	esac
+	shift
+done
 # Everything the guest needs, in one debootstrap run: after systemd-timesyncd is
-# forced in (below) apt inside the rootfs sees broken dependencies and cannot add more.
+# forced in (below, flavour default) apt inside the rootfs sees broken dependencies and
+# cannot add more.
 PACKAGES=(
 	systemd systemd-sysv dbus libpam-systemd
 	polkitd pkexec
-	chrony
 	iproute2 procps
 	openssl ca-certificates
 	# what ntssetupd (glib, gio, polkit-gobject, libsystemd) and ntsctl (also json-glib)
@@ -33,8 +61,32 @@ PACKAGES=(
 	libglib2.0-0 libglib2.0-bin libpolkit-gobject-1-0 libpolkit-agent-1-0 libsystemd0
 	libjson-glib-1.0-0
 )
+# Where the NTS servers' chronyd comes from, and the user it drops root to.
+SERVER_CHRONYD=/usr/sbin/chronyd
+SERVER_USER=_chrony
+# The flavour pk's local repository (in the guest) and its key.
+PK_REPO=/srv/ntssetup-testbed-repo
+PK_KEYRING=/etc/apt/keyrings/ntssetup-testbed.gpg
 
 CACHE=${NTSSETUP_TESTBED_CACHE:-/var/cache/ntssetup-testbed}
+case $FLAVOUR in
+default)
+	PACKAGES+=(chrony)
+	;;
+pk)
+	# No chrony: PackageKit installs it. systemd-timesyncd as Debian installs it; the
+	# servers' chronyd needs only libraries the guest has anyway (GnuTLS, nettle,
+	# libcap2, libseccomp2), and ntssetup-probe GnuTLS.
+	PACKAGES+=(systemd-timesyncd packagekit libgnutls30)
+	SERVER_CHRONYD=/usr/local/lib/ntssetup-testbed/chronyd
+	SERVER_USER=ntsserver
+	CACHE=$CACHE-pk
+	;;
+*)
+	printf 'build-rootfs: error: unknown flavour "%s" (default, pk)\n' "$FLAVOUR" >&2
+	exit 2
+	;;
+esac
 ROOTFS=$CACHE/rootfs
 HASHFILE=$CACHE/rootfs.hash
 DEBS=$CACHE/debs
@@ -50,7 +102,14 @@ customize_rootfs() {
 	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 	chmod 755 "$root/usr/sbin/policy-rc.d"
 
-	force_install_timesyncd "$root"
+	if [ "$FLAVOUR" = pk ]; then
+		# The NTS servers' own user (chrony's _chrony comes and goes with the package).
+		chroot "$root" useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$SERVER_USER"
+		make_local_repo "$root"
+	else
+		force_install_timesyncd "$root"
+	fi
 
 	# Unprivileged user for the polkit tests.
 	chroot "$root" useradd --create-home --shell /bin/bash --comment 'test bed user' alice
@@ -152,7 +211,7 @@ customize_rootfs() {
 			openssl x509 -req -CA "$d/ca.crt" -CAkey "$d/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
 				-days 825 -extfile "$d/$n.ext" -out "$d/$n.crt"
 		rm -f "$d/$n.ext"
-		chgrp _chrony "$d/$n.key"
+		chgrp @SERVER_USER@ "$d/$n.key"
 		chmod 640 "$d/$n.key"
 		chmod 644 "$d/$n.crt"
 	done
@@ -171,6 +230,7 @@ customize_rootfs() {
 	echo "NTS server $1 ($addr) does not listen on port 4460" >&2
 	exit 1
 	EOF
+	sed -i "s/@SERVER_USER@/$SERVER_USER/" "$root/usr/local/lib/ntssetup-testbed/make-certs"
 	chmod 755 "$root/usr/local/lib/ntssetup-testbed/make-certs" "$root/usr/local/lib/ntssetup-testbed/wait-ntsserver"
 
 	cat >"$root/etc/systemd/system/ntsserver-certs.service" <<-'EOF'
@@ -187,13 +247,13 @@ customize_rootfs() {
 	[Install]
 	WantedBy=multi-user.target
 	EOF
-	cat >"$root/etc/systemd/system/ntsserver@.service" <<-'EOF'
+	cat >"$root/etc/systemd/system/ntsserver@.service" <<-EOF
 	[Unit]
 	Description=ntssetup test bed: NTS server %i (/etc/ntsserver/%i.conf)
 	Requires=ntsserver-certs.service
 	After=ntsserver-certs.service
 	[Service]
-	ExecStart=/usr/sbin/chronyd -4 -x -d -u _chrony -f /etc/ntsserver/%i.conf
+	ExecStart=$SERVER_CHRONYD -4 -x -d -u $SERVER_USER -f /etc/ntsserver/%i.conf
 	ExecStartPost=/usr/local/lib/ntssetup-testbed/wait-ntsserver %i
 	[Install]
 	WantedBy=multi-user.target
@@ -204,7 +264,7 @@ customize_rootfs() {
 	# enabled chrony, so disable it explicitly (this also removes its chronyd.service alias).
 	systemctl --root="$root" --quiet enable ntsserver-certs.service \
 		ntsserver@a.service ntsserver@b.service ntsserver@c.service systemd-timesyncd.service
-	systemctl --root="$root" --quiet disable chrony.service
+	[ "$FLAVOUR" = pk ] || systemctl --root="$root" --quiet disable chrony.service
 
 	rm -f "$root/usr/sbin/policy-rc.d"
 	chroot "$root" apt-get clean
@@ -234,6 +294,74 @@ force_install_timesyncd() {
 	cp "$deb" "$root/tmp/timesyncd.deb"
 	chroot "$root" dpkg -i --force-conflicts /tmp/timesyncd.deb >&2
 	rm -f "$root/tmp/timesyncd.deb" "$root"/var/cache/apt/archives/systemd-timesyncd_*.deb
+}
+
+# Flavour pk: the guest's only package source, a flat repository in the rootfs ($PK_REPO)
+# holding chrony with what the guest lacks for it (apt in the rootfs, still pointing at
+# the mirror, says which: the same bookworm as every other guest package, not this host's
+# newer updates) and systemd-timesyncd (a rollback installs it again), indexed with
+# apt-ftparchive and signed (InRelease, Release.gpg) with a key made here for this build
+# alone; its private half is thrown away, only the public key goes into the guest
+# ($PK_KEYRING, named by signed-by=). apt's lists are then made from that repository, so
+# the guest needs no refresh and has no network. The NTS servers' chronyd is copied out
+# of the same chrony package: installing and removing chrony never touches it.
+make_local_repo() {
+	local root=$1 repo=$1$PK_REPO archives=$1/var/cache/apt/archives f ver gnupg
+	local -a needed=()
+	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	# What installing chrony brings, from debootstrap's own lists of the mirror; each file
+	# fetched once per cache (debs/ keeps them across rebuilds).
+	mapfile -t needed < <(chroot "$root" apt-get -q -y --print-uris install chrony |
+		sed -n "s/^'[^']*' \([^ ]*\.deb\) .*/\1/p")
+	[ ${#needed[@]} -gt 0 ] || die "apt in the rootfs finds nothing to install for chrony"
+	printf '%s\n' "${needed[@]}" | grep -q '^chrony_' || die "chrony is not among ${needed[*]}"
+	for f in "${needed[@]}"; do [ -e "$DEBS/$f" ] && cp "$DEBS/$f" "$archives/"; done
+	chroot "$root" apt-get -q -y --download-only install chrony >&2
+	mkdir -p "$repo"
+	for f in "${needed[@]}"; do
+		[ -e "$archives/$f" ] || die "apt-get --download-only left no $f"
+		cp -n "$archives/$f" "$DEBS/"
+		mv "$archives/$f" "$repo/"
+	done
+	ver=$(chroot "$root" dpkg-query -W -f "\${Version}" systemd-timesyncd)
+	f=$(find "$DEBS" -maxdepth 1 -name 'systemd-timesyncd_*.deb' | while read -r d; do
+		[ "$(dpkg-deb -f "$d" Version)" = "$ver" ] && echo "$d"; done | head -n 1)
+	[ -n "$f" ] || die "no systemd-timesyncd $ver in $DEBS (debootstrap's cache)"
+	cp "$f" "$repo/"
+	mkdir -p "$root/tmp/chrony"
+	dpkg-deb -x "$repo"/chrony_*.deb "$root/tmp/chrony"
+	install -D -m 755 "$root/tmp/chrony/usr/sbin/chronyd" "$root$SERVER_CHRONYD"
+	rm -rf "$root/tmp/chrony"
+
+	(
+		cd "$repo"
+		apt-ftparchive packages . >Packages
+		apt-ftparchive -o APT::FTPArchive::Release::Origin=ntssetup-testbed \
+			-o APT::FTPArchive::Release::Label=ntssetup-testbed \
+			-o APT::FTPArchive::Release::Suite=ntssetup-testbed \
+			-o APT::FTPArchive::Release::Codename=ntssetup-testbed release . >Release.new
+		mv Release.new Release
+	)
+	gnupg=$(mktemp -d)
+	GNUPGHOME=$gnupg gpg -q --batch --pinentry-mode loopback --passphrase '' \
+		--quick-gen-key 'ntssetup test bed repository (test only) <testbed@ntssetup.invalid>' ed25519 sign never
+	GNUPGHOME=$gnupg gpg -q --batch --yes --clearsign -o "$repo/InRelease" "$repo/Release"
+	GNUPGHOME=$gnupg gpg -q --batch --yes --detach-sign --armor -o "$repo/Release.gpg" "$repo/Release"
+	mkdir -p "$root${PK_KEYRING%/*}"
+	GNUPGHOME=$gnupg gpg -q --batch --export >"$root$PK_KEYRING"
+	GNUPGHOME=$gnupg gpgconf --kill all || true
+	rm -rf "$gnupg"
+	chmod -R a+rX "$repo"
+	chmod 644 "$root$PK_KEYRING"
+
+	# Nothing but the local repository.
+	rm -f "$root"/etc/apt/sources.list.d/*
+	printf 'deb [signed-by=%s] file:%s ./\n' "$PK_KEYRING" "$PK_REPO" >"$root/etc/apt/sources.list"
+	rm -rf "$root"/var/lib/apt/lists/*
+	chroot "$root" apt-get -q update >&2
+	chroot "$root" apt-cache policy chrony systemd-timesyncd >&2
+	chroot "$root" apt-get -q check >&2
+	: >"$root/etc/resolv.conf"
 }
 
 # First "deb" source of this host that serves "$SUITE" with component main.
@@ -272,25 +400,23 @@ host_mirror() {
 # What the cached rootfs is made of: rebuild when any of it changes.
 recipe_hash() {
 	{
-		printf '%s\n' "$SUITE" "${PACKAGES[@]}"
-		declare -f customize_rootfs force_install_timesyncd
+		printf '%s\n' "$FLAVOUR" "$SUITE" "${PACKAGES[@]}" "$SERVER_CHRONYD" "$SERVER_USER" "$PK_REPO" "$PK_KEYRING"
+		declare -f customize_rootfs force_install_timesyncd make_local_repo
 	} | sha256sum | cut -d' ' -f1
 }
 
 main() {
-	local force=0
-	case ${1:-} in
-	--force) force=1 ;;
-	'') ;;
-	*) die "usage: $0 [--force]" ;;
-	esac
 	[ "$(id -u)" = 0 ] || die "must run as root"
 	command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap systemd-container)"
+	if [ "$FLAVOUR" = pk ]; then
+		command -v apt-ftparchive >/dev/null || die "apt-ftparchive is missing (apt-get install apt-utils)"
+		command -v gpg >/dev/null || die "gpg is missing (apt-get install gnupg)"
+	fi
 
 	local want
 	want=$(recipe_hash)
 	if [ $force = 0 ] && [ -e "$ROOTFS/etc/os-release" ] && [ "$(cat "$HASHFILE" 2>/dev/null)" = "$want" ]; then
-		log "cached rootfs is current: $ROOTFS"
+		log "cached rootfs ($FLAVOUR) is current: $ROOTFS"
 		return 0
 	fi
 
@@ -304,7 +430,7 @@ main() {
 	local proxy=
 	eval "$(apt-config shell proxy Acquire::http::Proxy)"
 	[ -n "$proxy" ] && export http_proxy=$proxy
-	log "building $SUITE rootfs from $mirror (cache $CACHE)"
+	log "building $SUITE rootfs, flavour $FLAVOUR, from $mirror (cache $CACHE)"
 
 	local new=$CACHE/rootfs.new old=$CACHE/rootfs.old
 	rm -rf "$new" "$old"
@@ -313,7 +439,17 @@ main() {
 	incl=$(IFS=,; echo "${PACKAGES[*]}")
 	debootstrap --variant=minbase --include="$incl" --cache-dir="$DEBS" "$SUITE" "$new" "$mirror" >"$CACHE/debootstrap.log" 2>&1 ||
 		die "debootstrap failed, see $CACHE/debootstrap.log ($(tail -n 3 "$CACHE/debootstrap.log" | tr '\n' ' '))"
-	customize_rootfs "$new" >>"$CACHE/debootstrap.log" 2>&1 || die "customising failed, see $CACHE/debootstrap.log"
+	# In a subshell of its own, not in an || list: there set -e holds, and a failing step
+	# stops the build instead of leaving a half-customised rootfs.
+	local rc=0
+	set +e
+	(
+		set -e
+		customize_rootfs "$new"
+	) >>"$CACHE/debootstrap.log" 2>&1
+	rc=$?
+	set -e
+	[ $rc = 0 ] || die "customising failed, see $CACHE/debootstrap.log ($(tail -n 3 "$CACHE/debootstrap.log" | tr '\n' ' '))"
 	[ -s "$new/etc/machine-id" ] || die "rootfs has no machine id"
 
 	rm -f "$HASHFILE"
@@ -325,4 +461,4 @@ main() {
 	log "done: $ROOTFS ($(du -sh "$ROOTFS" | cut -f1))"
 }
 
-main "$@"
+main

@@ -3,7 +3,9 @@
 # testbed.sh — a real systemd (PID 1), system bus, polkitd, systemd-timesyncd, chrony and
 # three NTS servers in a systemd-nspawn container booted from build-rootfs.sh's rootfs.
 #
-#   testbed.sh boot NAME [--bind HOSTDIR:GUESTDIR]... [--bind-ro HOSTDIR:GUESTDIR]...
+#   testbed.sh boot NAME [--flavour F] [--bind HOSTDIR:GUESTDIR]... [--bind-ro H:G]...
+#                         F: default or pk (build-rootfs.sh --flavour F first);
+#                         default $NTSSETUP_TESTBED_FLAVOUR, else "default"
 #   testbed.sh exec NAME [--user USER] [--] CMD...     CMD as root (or USER), its exit code
 #   testbed.sh poweroff NAME                           stop and remove everything
 #   testbed.sh reboot NAME [--hard]                    stop, boot again with the same state
@@ -36,7 +38,7 @@
 TB_SELF=$(readlink -f "${BASH_SOURCE[0]}")
 TB_CACHE=${NTSSETUP_TESTBED_CACHE:-/var/cache/ntssetup-testbed}
 TB_RUN=${NTSSETUP_TESTBED_RUN:-/tmp/ntssetup-testbed}
-TB_ROOTFS=$TB_CACHE/rootfs
+TB_FLAVOUR=${NTSSETUP_TESTBED_FLAVOUR:-default}
 TB_BOOT_TIMEOUT=${NTSSETUP_TESTBED_BOOT_TIMEOUT:-120}
 TB_STOP_TIMEOUT=${NTSSETUP_TESTBED_STOP_TIMEOUT:-30}
 TB_GUEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -91,6 +93,17 @@ tb_alive() {
 		[[ $cmd == *"$pat"* ]] || return 1
 	done
 }
+
+# The cache (rootfs and lock) of a flavour: build-rootfs.sh's naming.
+tb_flavour_cache() {
+	case $1 in
+	default) echo "$TB_CACHE" ;;
+	pk) echo "$TB_CACHE-$1" ;;
+	*) tb_die "unknown flavour '$1' (default, pk)" ;;
+	esac
+}
+# The cache an instance was booted from (kept in its directory for reboot).
+tb_instance_cache() { cat "$TB_RUN/$1/cache" 2>/dev/null || tb_die "instance $1 has no cache recorded"; }
 
 tb_pidfile() { cat "$TB_RUN/$1/$2.pid" 2>/dev/null || true; }
 tb_monitor_alive() { tb_alive "$(tb_pidfile "$1" monitor)" "_monitor $1 "; }
@@ -171,10 +184,11 @@ tb_rm_cgroups() {
 # --- the background processes of an instance -------------------------------------------
 
 tb_monitor() {
-	local name=$1 dir=$TB_RUN/$1 cgs cg child rc=0
+	local name=$1 dir=$TB_RUN/$1 cgs cg child rc=0 cache
 	echo $$ >"$dir/monitor.pid"
+	cache=$(tb_instance_cache "$name")
 	# The rootfs must not be rebuilt under a running instance (build takes it exclusively).
-	exec 9<"$TB_CACHE/lock"
+	exec 9<"$cache/lock"
 	flock -s -w 600 9 || tb_die "rootfs cache is locked (a build?)"
 	mapfile -t cgs < <(tb_cgroups "$name")
 	for cg in "${cgs[@]}"; do mkdir -p "$cg"; done
@@ -193,11 +207,12 @@ tb_monitor() {
 }
 
 tb_ns() {
-	local name=$1 dir=$TB_RUN/$1 binds=() end
+	local name=$1 dir=$TB_RUN/$1 binds=() end rootfs
+	rootfs=$(tb_instance_cache "$name")/rootfs
 	mount -t tmpfs -o mode=0755,size=64m tmpfs /run
 	# After a reboot the previous overlay mount may take a moment to be released.
 	end=$(($(tb_ms) + 5000))
-	until mount -t overlay overlay -o "lowerdir=$TB_ROOTFS,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"; do
+	until mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"; do
 		[ "$(tb_ms)" -lt "$end" ] || tb_die "cannot mount the overlay"
 		sleep 0.1
 	done
@@ -211,11 +226,22 @@ tb_ns() {
 # --- commands ----------------------------------------------------------------------------
 
 tb_boot() {
-	local name=${1:-} keep=0 binds=() opt spec hostdir guestdir
+	local name=${1:-} keep=0 binds=() opt spec hostdir guestdir flavour=$TB_FLAVOUR cache
 	tb_check_name "$name"
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--flavour)
+			[ $# -ge 2 ] || tb_die "--flavour needs a name"
+			flavour=$2
+			shift 2
+			continue
+			;;
+		--flavour=*)
+			flavour=${1#*=}
+			shift
+			continue
+			;;
 		--bind | --bind-ro)
 			[ $# -ge 2 ] || tb_die "$1 needs HOSTDIR:GUESTDIR"
 			opt=$1 spec=$2
@@ -242,7 +268,10 @@ tb_boot() {
 
 	[ "$(id -u)" = 0 ] || tb_die "must run as root"
 	command -v systemd-nspawn >/dev/null || tb_die "systemd-nspawn is missing (apt-get install systemd-container)"
-	[ -e "$TB_ROOTFS/etc/os-release" ] && [ -e "$TB_CACHE/lock" ] || tb_die "no rootfs in $TB_CACHE: run build-rootfs.sh first"
+	cache=$(tb_flavour_cache "$flavour")
+	[ $keep = 0 ] || cache=$(tb_instance_cache "$name")
+	[ -e "$cache/rootfs/etc/os-release" ] && [ -e "$cache/lock" ] ||
+		tb_die "no rootfs in $cache: run build-rootfs.sh --flavour $flavour first"
 	[[ $TB_RUN == /* && $TB_RUN != /run && $TB_RUN != /run/* ]] || tb_die "NTSSETUP_TESTBED_RUN must be absolute and not under /run"
 	if tb_monitor_alive "$name" || tb_nspawn_alive "$name"; then
 		tb_die "instance $name is already running"
@@ -257,6 +286,7 @@ tb_boot() {
 		mkdir -p "$dir/upper" "$dir/work" "$dir/root"
 		chmod 700 "$dir"
 		printf '%s\n' "${binds[@]}" | grep -v '^$' >"$dir/binds" || true
+		echo "$cache" >"$dir/cache"
 	fi
 	rm -f "$dir/exit-status" "$dir/leader.pid" "$dir/nspawn.pid" "$dir/monitor.pid"
 	printf '=== boot %s\n' "$(date -Is)" >>"$dir/console.log"
@@ -416,7 +446,7 @@ tb_status() {
 }
 
 usage() {
-	sed -n '3,11s/^# \{0,1\}//p' "$TB_SELF" >&2
+	sed -n '3,13s/^# \{0,1\}//p' "$TB_SELF" >&2
 	exit 2
 }
 
