@@ -41,7 +41,10 @@
 #                    for the running chronyd: props, CapBnd, NoNewPrivs, Seccomp, read-only /usr
 #
 # Settings (environment): NTSSETUP_SYSTEM_BUILD (build dir), NTSSETUP_SYSTEM_NAME (instance
-# name; default st-<test>-<pid>); a sourcing script may set SYS_MESON_OPTS (array) before
+# name; default st-<test>-<pid>); a sourcing script may set SYS_FLAVOUR (the test bed's
+# flavour, tests/testbed/build-rootfs.sh: default, or pk without chrony and with the real
+# packagekitd; a line "SYS_FLAVOUR=NAME" of its own, which tests/system/run reads to build
+# that rootfs first), SYS_MESON_OPTS (array) before
 # sys_setup (tests/demo builds without the fault hook), and SYS_TEST_PROGRAMS (array of
 # build targets: test-only programs, copied into the guest's $SYS_TEST_LIBEXEC,
 # /usr/local/lib/ntssetup-tests). Everything the tests add in the
@@ -60,6 +63,7 @@ if [ -z "${SYS_MESON_OPTS+set}" ]; then
 	SYS_MESON_OPTS=(-Dprefix=/usr -Dfault_injection=true)
 fi
 SYS_TEST=$(basename "$0" .sh)
+SYS_FLAVOUR=${SYS_FLAVOUR:-default}
 SYS_NAME=${NTSSETUP_SYSTEM_NAME:-st-${SYS_TEST#test-}}
 SYS_NAME=$(printf '%.22s-%s' "$SYS_NAME" "$$" | tr -c 'a-z0-9-\n' '-')
 SYS_PY=/usr/bin/python3
@@ -221,9 +225,9 @@ sys_setup() {
 	SYS_STAGE=$(mktemp -d "${TMPDIR:-/tmp}/ntssetup-system.XXXXXX")
 	SYS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ntssetup-system-tmp.XXXXXX")
 	chmod 755 "$SYS_STAGE"
-	"$SYS_TOP/tests/testbed/build-rootfs.sh" || sys_die "the test bed's rootfs cannot be built"
+	"$SYS_TOP/tests/testbed/build-rootfs.sh" --flavour "$SYS_FLAVOUR" || sys_die "the test bed's rootfs cannot be built"
 	sys_build || sys_die "build failed"
-	"$SYS_TB" boot "$SYS_NAME" --bind-ro "$SYS_STAGE:/opt/ntssetup" || sys_die "boot of $SYS_NAME failed"
+	"$SYS_TB" boot "$SYS_NAME" --flavour "$SYS_FLAVOUR" --bind-ro "$SYS_STAGE:/opt/ntssetup" || sys_die "boot of $SYS_NAME failed"
 	SYS_BOOTED=1
 	# --no-overwrite-dir: the guest's directories keep their owner and mode.
 	# Then what a package's maintainer scripts do with a socket unit it enables: start it
