@@ -24,9 +24,10 @@ Template parameters (all optional):
   versions   {name: version} for package ids
   untrusted  list of available package names whose repository is not
              signed: with ONLY_TRUSTED, InstallPackages refuses them the way
-             PackageKit's aptcc backend does (Package "untrusted" when
-             simulating, ErrorCode cannot-install-repo-unsigned, Finished
-             need-untrusted); without the flag they install
+             PackageKit's aptcc backend does (ErrorCode
+             cannot-install-repo-unsigned, Finished need-untrusted), and like
+             it only when really installing: a SIMULATE run succeeds; without
+             the flag they install
 '''
 
 import json
@@ -258,10 +259,10 @@ class Transaction(_Exported):
             if not wanted:
                 return (ERROR_ALL_PACKAGES_ALREADY_INSTALLED, 'The packages are already all installed')
             untrusted = [n for n in wanted if n in daemon.untrusted]
-            if untrusted:
-                if transaction_flags & TRANSACTION_FLAG_SIMULATE:
-                    for name in untrusted:
-                        self.package(INFO_UNTRUSTED, name)
+            # The real aptcc backend checks trust only when it installs: a SIMULATE run
+            # lists the changes and succeeds, ONLY_TRUSTED or not (seen with packagekitd
+            # 1.2.6 in the test bed's flavour pk, tests/system/test-packagekit.sh).
+            if untrusted and not transaction_flags & TRANSACTION_FLAG_SIMULATE:
                 if transaction_flags & TRANSACTION_FLAG_ONLY_TRUSTED:
                     return (ERROR_CANNOT_INSTALL_REPO_UNSIGNED,
                             'The following packages cannot be authenticated:\n' + ' '.join(untrusted) + ' ',
