@@ -7,7 +7,8 @@
 # client's stale *.nts dumps deleted first) and each server's serverstats show the key
 # exchange and authenticated NTP; `ntsctl verify` exits 0 and agrees with chronyc; the
 # keys file is 0640 root:_chrony; the log directory 0750 _chrony:_chrony with the logs
-# the rendered chrony.conf asks for being written by the new chronyd.
+# the rendered chrony.conf asks for being written by the new chronyd; chronyd started on
+# the NTS dumps Apply left it (one key exchange per server: the preflight's).
 #
 #   tests/system/test-apply.sh        (root; ends with "N passed, M failed")
 set -uo pipefail
@@ -83,6 +84,15 @@ for s in a b c; do
 	check "nts$s.test's serverstats: NTS-KE accepted and authenticated NTP answered" served "$s"
 done
 check "chronyd synchronised (Leap status Normal)" wait_for 30 chrony_synced
+# Apply's nts-dump step: chronyd started on the preflight's sessions, so each server saw
+# one key exchange, the probe's, and none of chronyd's own.
+check "ntssetupd left chronyd the NTS dumps of all three servers (its journal)" \
+	g sh -c 'journalctl -u ntssetupd --no-pager | grep -q "NTS dumps left for chronyd in /var/lib/chrony: 3 of 3 servers"'
+check "chronyd loaded them: no .nts file left in /var/lib/chrony" not g sh -c 'ls /var/lib/chrony/*.nts 2>/dev/null | grep -q .'
+for s in a b c; do
+	ke=$(g chronyc -c -h "/run/ntsserver/$s/chronyd.sock" serverstats | cut -d, -f6)
+	check "nts$s.test accepted one NTS-KE connection, the probe's ($ke)" test "$ke" = 1
+done
 
 section "ntsctl verify"
 capture g ntsctl verify
