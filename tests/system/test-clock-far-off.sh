@@ -7,6 +7,8 @@
 # that is the same thing — every certificate fails on its dates alone.
 #   - `ntsctl apply` refuses in the preflight (PreflightFailed), its message blaming this
 #     clock and naming --allow-clock-far-off, and changes nothing;
+#   - applied anyway (--no-preflight --wait-sync 0), `ntsctl verify --probe` reports the
+#     problem clock-far-off, each source probed as failing on its certificate's dates;
 #   - `ntsctl apply --allow-clock-far-off` writes `nocerttimecheck 1`, and chronyd
 #     authenticates all three servers and synchronises, as the option promises;
 #   - `ntsctl rollback` puts everything back byte for byte.
@@ -60,6 +62,38 @@ check "the message blames this machine's clock" grep -q 'clock .* is probably fa
 check "the message names the way out: --allow-clock-far-off" grep -q -- '--allow-clock-far-off' <<<"$OUT"
 err=$(last_result error)
 check "LastResult error is PreflightFailed ($err)" test "$err" = org.ntssetup.Manager1.Error.PreflightFailed
+check_as_before "$manifest_before" "$units_before"
+
+section "applied anyway (--no-preflight --wait-sync 0): ntsctl verify --probe blames the clock"
+g sh -c 'rm -f /var/lib/chrony/*.nts'
+capture g ntsctl apply "${SYS_SERVERS[@]}" --no-preflight --wait-sync 0
+check_rc "ntsctl apply --no-preflight --wait-sync 0 (chronyd runs: the health check passes)" 0
+# The wait ends once chronyd has tried each key exchange and its TLS back-off outlasts
+# the wait; then the failing sources are probed.
+capture g ntsctl --json verify --probe --wait 30
+check "ntsctl verify --probe: NTS does not work (exit $RC)" test "$RC" != 0
+printf '%s\n' "$OUT" >"$SYS_TMP/verify.json"
+capture "$SYS_PY" - "$SYS_TMP/verify.json" <<-'EOF'
+	import json, sys
+	r = json.load(open(sys.argv[1]))
+	codes = [p["code"] for p in r.get("problems", [])]
+	print("codes=" + ",".join(codes))
+	for p in r.get("problems", []):
+	    if p["code"] == "clock-far-off":
+	        print("clock-hint=" + p["hint"])
+	for src in r.get("sources", []):
+	    pr = src.get("probe", {})
+	    print("probe %s %s clock-suspect=%s" % (src["name"], pr.get("result", "none"),
+	                                            json.dumps(pr.get("clock-suspect", False))))
+	EOF
+show
+check "the first problem is clock-far-off" grep -q '^codes=clock-far-off,' <<<"$OUT"
+check "its hint names allow-clock-far-off" grep -q '^clock-hint=.*allow-clock-far-off' <<<"$OUT"
+for n in a b c; do
+	check "nts$n.test was probed: certificate, clock-suspect" grep -qx "probe nts$n.test certificate clock-suspect=true" <<<"$OUT"
+done
+capture g ntsctl rollback
+check_rc "ntsctl rollback" 0
 check_as_before "$manifest_before" "$units_before"
 
 section "ntsctl apply --allow-clock-far-off: chronyd skips the dates until it sets the clock"
