@@ -265,3 +265,45 @@ nts_dump_fixture_ke_accepted (NtsLoopback *lb, const char *address, GError **err
     return -1;
   return (gint64) value;
 }
+
+gboolean
+nts_dump_fixture_wait_loaded (const char *path)
+{
+  gint64 until = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_get_monotonic_time () >= until)
+        return FALSE;
+      g_usleep (50 * 1000);
+    }
+  return TRUE;
+}
+
+/* @data as upper-case hex, added to @secrets. */
+static void
+add_upper_hex (GStrvBuilder *secrets, const guint8 *data, gsize len)
+{
+  g_autoptr(GString) hex = g_string_sized_new (2 * len);
+
+  for (gsize i = 0; i < len; i++)
+    g_string_append_printf (hex, "%02X", data[i]);
+  g_strv_builder_add (secrets, hex->str);
+}
+
+GStrv
+nts_dump_parsed_secrets_hex (const NtsDumpParsed *parsed)
+{
+  g_autoptr(GStrvBuilder) secrets = g_strv_builder_new ();
+
+  add_upper_hex (secrets, parsed->s2c, sizeof parsed->s2c);
+  add_upper_hex (secrets, parsed->c2s, sizeof parsed->c2s);
+  for (guint i = 0; i < parsed->cookies->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (parsed->cookies->pdata[i], &len);
+
+      add_upper_hex (secrets, data, len);
+    }
+  return g_strv_builder_end (secrets);
+}

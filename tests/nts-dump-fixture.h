@@ -53,6 +53,14 @@ void nts_dump_parsed_to_entry (const NtsDumpParsed *parsed, const char *ke_addre
 gboolean nts_dump_fixture_chronyc (NtsLoopback *lb, const char *socket_path,
                                    const char *const *args, char **output, GError **error);
 
+/* Waits, at most 20 s, until the dump at @path is gone: chronyd removes a
+ * dump as it loads it. FALSE if it is still there. */
+gboolean nts_dump_fixture_wait_loaded (const char *path);
+
+/* The keys and cookies of @parsed in upper-case hex, as chronyd writes
+ * them: for the checks that none of them reaches a log. */
+GStrv nts_dump_parsed_secrets_hex (const NtsDumpParsed *parsed);
+
 /* A server's count of NTS-KE connections accepted (`serverstats`), or -1. */
 gint64 nts_dump_fixture_ke_accepted (NtsLoopback *lb, const char *address, GError **error);
 

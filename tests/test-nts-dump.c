@@ -550,20 +550,6 @@ test_dir_refused (Fixture *f, gconstpointer data)
 
 /* ---- against chronyd ---- */
 
-static gboolean
-wait_for_file_gone (const char *path)
-{
-  gint64 until = g_get_monotonic_time () + LOAD_TIMEOUT_US;
-
-  while (g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      if (g_get_monotonic_time () >= until)
-        return FALSE;
-      g_usleep (POLL_INTERVAL_US);
-    }
-  return TRUE;
-}
-
 /* `chronyc -c -N authdata`'s line for @name: Name, Mode, KeyID, Type,
  * KLen, Last, Atmp, NAK, Cook, CLen. */
 static GStrv
@@ -707,7 +693,7 @@ test_chronyd (void)
     client = nts_loopback_add_client (lb, &spec, &error);
     g_assert_no_error (error);
   }
-  g_assert_true (wait_for_file_gone (ours_path));
+  g_assert_true (nts_dump_fixture_wait_loaded (ours_path));
   auth = wait_authenticated (client, SERVER);
   g_assert_nonnull (auth);
   auth_line = g_strjoinv (",", auth);

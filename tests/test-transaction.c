@@ -17,6 +17,7 @@
 
 #include "fault.h"
 #include "journal.h"
+#include "nts-dump-fixture.h"
 #include "nts-errors.h"
 #include "nts-loopback.h"
 #include "packagekit-stand-in.h"
@@ -753,43 +754,6 @@ ke_connections (void)
   return stats.ke_connections;
 }
 
-/* The dump's keys (its fifth line's last two words) and cookies (every
- * line after it), as chronyd reads them. */
-static GStrv
-dump_secrets (const char *text)
-{
-  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
-  g_autoptr(GStrvBuilder) secrets = g_strv_builder_new ();
-
-  g_assert_cmpuint (g_strv_length (lines), >=, 6);
-  g_assert_cmpstr (lines[0], ==, "NNC0");
-  g_assert_cmpstr (lines[1], ==, DUMP_SERVER);
-  {
-    g_auto(GStrv) words = g_strsplit (lines[4], " ", -1);
-
-    g_assert_cmpuint (g_strv_length (words), ==, 4);
-    g_strv_builder_add (secrets, words[2]);
-    g_strv_builder_add (secrets, words[3]);
-  }
-  for (guint i = 5; lines[i] != NULL && lines[i][0] != '\0'; i++)
-    g_strv_builder_add (secrets, lines[i]);
-  return g_strv_builder_end (secrets);
-}
-
-static gboolean
-wait_gone (const char *path)
-{
-  gint64 until = g_get_monotonic_time () + LOAD_TIMEOUT_US;
-
-  while (g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      if (g_get_monotonic_time () >= until)
-        return FALSE;
-      g_usleep (POLL_INTERVAL_US);
-    }
-  return TRUE;
-}
-
 /* Bounded: an authenticated answer from the server (`chronyc ntpdata`). */
 static gboolean
 wait_authenticated (NtsLoopbackClient *client)
@@ -833,7 +797,8 @@ dump_report (guint wait_s, gpointer user_data)
   if (run->dump_seen)
     {
       struct passwd *daemon_user = getpwnam ("daemon");
-      g_autofree char *text = NULL;
+      g_autoptr(NtsDumpParsed) parsed = NULL;
+      g_autoptr(GError) error = NULL;
 
       /* As chronyd's user would have written it. */
       g_assert_nonnull (daemon_user);
@@ -841,9 +806,10 @@ dump_report (guint wait_s, gpointer user_data)
       g_assert_cmpuint (st.st_uid, ==, daemon_user->pw_uid);
       g_assert_cmpuint (st.st_gid, ==, daemon_user->pw_gid);
       g_assert_cmpuint (st.st_mode & 07777, ==, 0600);
-      g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-      run->secrets_hex = dump_secrets (text);
-      explicit_bzero (text, strlen (text));
+      parsed = nts_dump_parsed_read (path, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (parsed->name, ==, DUMP_SERVER);
+      run->secrets_hex = nts_dump_parsed_secrets_hex (parsed);
     }
   if (run->dump_seen && run->start_chronyd)
     {
@@ -861,7 +827,7 @@ dump_report (guint wait_s, gpointer user_data)
       run->ke_before = ke_connections ();
       client = nts_loopback_add_client (lb, &spec, &error);
       g_assert_no_error (error);
-      run->consumed = wait_gone (path);
+      run->consumed = nts_dump_fixture_wait_loaded (path);
       run->authenticated = wait_authenticated (client);
       run->ke_after = ke_connections ();
       nts_loopback_client_stop (client);
