@@ -708,8 +708,10 @@ static const DumpCase dump_plain = { NULL, NULL };
 static const DumpCase dump_unknown_version = {
   "chronyd (chrony) version 9.9 (+CMDMON +NTP +NTS +SECHASH +IPV6 -DEBUG)", NULL
 };
+#if NTS_FAULT_INJECTION
 static const DumpCase dump_fail_after = { NULL, "nts-dump:fail-after" };
 static const DumpCase dump_fail_later = { NULL, "start-chronyd:fail" };
+#endif
 
 static void
 setup_dump (Fixture *f, gconstpointer data)
